@@ -35,6 +35,24 @@ int config_check(const Context &ctx)
     return 0;
 }
 
+// The option table, one row per line: section, option, type, default.
+int config_options(const Context &ctx)
+{
+    if (!ctx.args.empty()) {
+        std::fprintf(stderr, "vigilctl: config-options takes no argument\n");
+        return 2;
+    }
+    for (const vigil::OptionSpec &spec : vigil::option_table()) {
+        std::string section(vigil::section_kind_name(spec.section));
+        if (spec.section == vigil::SectionKind::domain) section += "/NAME";
+        std::string def = spec.required ? "(required)" : std::string(spec.default_value);
+        std::printf("%s\t%.*s\t%.*s\t%s\n", section.c_str(), static_cast<int>(spec.name.size()),
+                    spec.name.data(), static_cast<int>(vigil::opt_type_name(spec.type).size()),
+                    vigil::opt_type_name(spec.type).data(), def.c_str());
+    }
+    return 0;
+}
+
 struct Command {
     const char *name;
     const char *help;
@@ -43,6 +61,7 @@ struct Command {
 
 constexpr Command commands[] = {
     {"config-check", "validate the configuration and print every problem", config_check},
+    {"config-options", "list every known option with its type and default", config_options},
 };
 
 void usage(FILE *out)

@@ -213,7 +213,7 @@ Status Service::setup_logging(int level_from_config)
 Status Service::install_signals()
 {
     auto stop_on = [this](int signum) {
-        VLOG(config, "received %s, stopping", strsignal(signum));
+        VLOG(config, "received SIG%s, stopping", sigabbrev_np(signum));
         for (auto &stop : stops_) stop();
         stops_.clear();
         loop_->quit(EXIT_SUCCESS);

@@ -1,6 +1,13 @@
 // Shared by the unit tests: CMocka's include prerequisites and a temp dir.
 #pragma once
 
+// Standard headers first: cmocka.h defines a fail() macro that breaks them.
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include <csetjmp>
 #include <cstdarg>
 #include <cstddef>

@@ -1,0 +1,54 @@
+#!/bin/bash
+# Every test vigil has, from a clean clone: dependencies (as root), bootstrap,
+# a -Werror build, the unit tests, the integration tests against real slapd
+# and KDC processes, the same integration tests as an unprivileged user (when
+# run as root), then the unit tests again under ASan+UBSan.
+# Usage: contrib/run-tests.sh            (CI runs exactly this)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+python=/usr/bin/python3   # Debian's, which has pytest (see TESTING.md)
+
+step() { printf '\n==== %s (%ss)\n' "$*" "$SECONDS"; }
+
+if [ "$(id -u)" -eq 0 ]; then
+    step "installing dependencies"
+    contrib/install-deps.sh
+fi
+
+step "bootstrap"
+autoreconf -fi >/dev/null
+
+step "build (-Werror)"
+mkdir -p build
+(cd build && ../configure -q --enable-werror && make -s -j"$jobs" all)
+
+step "unit tests"
+make -s -C build -j"$jobs" check || { cat build/tests/unit/*.log 2>/dev/null; exit 1; }
+
+step "integration tests"
+make -s -C build intgcheck
+
+if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null; then
+    # The same suite without privileges: a copy of the built tree that the
+    # unprivileged user owns (the clone itself may sit where it cannot read).
+    step "integration tests as an unprivileged user"
+    copy=$(mktemp -d /tmp/vigil-unpriv.XXXXXX)
+    trap 'rm -rf "$copy"' EXIT
+    cp -a "$top/." "$copy/tree"
+    mkdir "$copy/home"
+    chown -R nobody:nogroup "$copy"
+    chmod 0755 "$copy"
+    runuser -u nobody -- env -i PATH="$PATH" HOME="$copy/home" TMPDIR="$copy/home" \
+        VIGIL_BUILDDIR="$copy/tree/build" VIGIL_SRCDIR="$copy/tree" \
+        sh -c "cd '$copy/tree' && $python -m pytest -p no:cacheprovider -q tests/intg"
+fi
+
+step "sanitizer build (ASan+UBSan): unit tests"
+mkdir -p build-asan
+(cd build-asan && ../configure -q --enable-werror --enable-sanitizers && make -s -j"$jobs" all)
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    make -s -C build-asan -j"$jobs" check || { cat build-asan/tests/unit/*.log 2>/dev/null; exit 1; }
+
+step "all tests passed"
