@@ -1,6 +1,6 @@
 #include "util/confdb.hpp"
 
-#include <ldb.h>
+#include "util/ldb_c.hpp"
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
@@ -146,12 +146,16 @@ Result<Config> Confdb::read() const
     for (unsigned i = 0; i < res->count; ++i) {
         const ldb_message *msg = res->msgs[i];
         const char *name = ldb_msg_find_attr_as_string(msg, section_attr, nullptr);
-        if (name == nullptr || std::string_view(name) == "domain") continue;
+        SectionKind kind;
+        std::string_view domain;
+        // The cn=domain container and anything not a section are skipped.
+        if (name == nullptr || !classify_section(name, kind, domain)) continue;
         ConfigSection &section = config.sections[name];
         section.file = ldb_.path();
         for (unsigned a = 0; a < msg->num_elements; ++a) {
             const ldb_message_element &el = msg->elements[a];
-            if (std::string_view(el.name) == section_attr || el.num_values != 1) continue;
+            // ldb adds attributes of its own (distinguishedName): options only.
+            if (find_option(kind, el.name) == nullptr || el.num_values != 1) continue;
             std::string value(reinterpret_cast<const char *>(el.values[0].data), el.values[0].length);
             if (value == empty_marker) value.clear();
             section.options[el.name] = Setting{std::move(value), ldb_.path(), 0};

@@ -11,7 +11,7 @@ using enum SectionKind;
 constexpr std::int64_t u32max = 4294967295LL;
 constexpr std::int64_t day = 86400;
 
-#define DEBUG_LEVEL_ROW(kind) OptionSpec{kind, "debug_level", integer, "2", 0, 9}
+#define DEBUG_LEVEL_ROW(kind) OptionSpec{kind, "debug_level", integer, "4", 0, 9}
 
 // Keep sorted by section, then by name: doc/config.md lists options in this order.
 constexpr auto table = std::to_array<OptionSpec>({

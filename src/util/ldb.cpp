@@ -2,7 +2,7 @@
 
 #include "util/log.hpp"
 
-#include <ldb.h>
+#include "util/ldb_c.hpp"
 
 namespace vigil {
 

@@ -21,7 +21,8 @@ enum class Level : int {
     all = 9,
 };
 
-inline constexpr int default_level = 2;
+// Start-up, stop, reloads and state changes are logged by default.
+inline constexpr int default_level = 4;
 
 // Who is writing: "vigil_be" and "LDAP" give "vigil_be[1234] [LDAP]".
 void set_identity(const std::string &process, const std::string &domain);

@@ -309,10 +309,11 @@ Status Service::start()
 int Service::run()
 {
     if (monitor_->readiness) monitor_->readiness->ready();
-    notify_systemd("READY=1");
+    // Only vigild is systemd's main process; its children must not speak for it.
+    if (info_.is_monitor) notify_systemd("READY=1");
     VLOG(config, "%s started (vigil %s, pid %ld)", info_.name, PACKAGE_VERSION, static_cast<long>(getpid()));
     int status = loop_->run();
-    notify_systemd("STOPPING=1");
+    if (info_.is_monitor) notify_systemd("STOPPING=1");
     VLOG(config, "%s stopped", info_.name);
     return status;
 }

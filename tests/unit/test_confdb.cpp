@@ -2,7 +2,7 @@
 #include "common.hpp"
 #include "util/confdb.hpp"
 
-#include <ldb.h>
+#include "util/ldb_c.hpp"
 #include <vector>
 
 using vigil::Confdb;
@@ -137,7 +137,8 @@ void cancelled_transaction_leaves_nothing(void **)
     ldb_result *res = nullptr;
     ldb_dn *dn = ldb_dn_new(nullptr, raw->raw(), "cn=x");
     int ret = ldb_search(raw->raw(), dn, &res, dn, LDB_SCOPE_BASE, nullptr, nullptr);
-    assert_int_equal(ret, LDB_ERR_NO_SUCH_OBJECT);
+    // tdb answers a base search of a missing DN with success and no entry.
+    assert_true(ret == LDB_ERR_NO_SUCH_OBJECT || (ret == LDB_SUCCESS && res->count == 0));
     talloc_free(dn);
 }
 
