@@ -2,7 +2,7 @@
 # Every test vigil has, from a clean clone: dependencies (as root), bootstrap,
 # a -Werror build, the unit tests, the integration tests against real slapd
 # and KDC processes, the same integration tests as an unprivileged user (when
-# run as root), then the unit tests again under ASan+UBSan.
+# run as root), then unit and integration tests again under ASan+UBSan.
 # Usage: contrib/run-tests.sh            (CI runs exactly this)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,10 +45,13 @@ if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null; then
         sh -c "cd '$copy/tree' && $python -m pytest -p no:cacheprovider -q tests/intg"
 fi
 
-step "sanitizer build (ASan+UBSan): unit tests"
+step "sanitizer build (ASan+UBSan): unit and integration tests"
 mkdir -p build-asan
 (cd build-asan && ../configure -q --enable-werror --enable-sanitizers && make -s -j"$jobs" all)
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     make -s -C build-asan -j"$jobs" check || { cat build-asan/tests/unit/*.log 2>/dev/null; exit 1; }
+# The daemons under the sanitizers too: a leak or overflow there fails the run.
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    make -s -C build-asan intgcheck
 
 step "all tests passed"

@@ -13,16 +13,14 @@ const vigil::ServiceInfo info{
     .is_monitor = true,
 };
 
+vigil::Status start_monitor(vigil::Service &svc)
+{
+    std::string domains;
+    for (const std::string &d : svc.config().domains()) domains += (domains.empty() ? "" : ", ") + d;
+    VLOG(config, "configuration %s accepted; domains: %s", svc.options().config_path.c_str(), domains.c_str());
+    return {};
+}
+
 } // namespace
 
-int main(int argc, char **argv)
-{
-    return vigil::run_service(info, argc, argv, [](vigil::Service &svc) -> vigil::Status {
-        const vigil::Config &config = svc.config();
-        std::string domains;
-        for (const std::string &d : config.domains()) domains += (domains.empty() ? "" : ", ") + d;
-        VLOG(config, "configuration %s accepted; domains: %s", svc.options().config_path.c_str(),
-             domains.c_str());
-        return {};
-    });
-}
+int main(int argc, char **argv) { return vigil::run_service(info, argc, argv, start_monitor); }

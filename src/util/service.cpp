@@ -212,12 +212,7 @@ Status Service::setup_logging(int level_from_config)
 
 Status Service::install_signals()
 {
-    auto stop_on = [this](int signum) {
-        VLOG(config, "received SIG%s, stopping", sigabbrev_np(signum));
-        for (auto &stop : stops_) stop();
-        stops_.clear();
-        loop_->quit(EXIT_SUCCESS);
-    };
+    auto stop_on = [this](int signum) { handle_stop(signum); };
     for (int signum : {SIGTERM, SIGINT}) {
         auto w = loop_->on_signal(signum, stop_on);
         if (!w) return std::move(w).error();
@@ -235,6 +230,14 @@ Status Service::on_signal(int signum, std::function<void()> handler)
     if (!w) return std::move(w).error();
     watches_.push_back(std::move(*w));
     return {};
+}
+
+void Service::handle_stop(int signum)
+{
+    VLOG(config, "received SIG%s, stopping", sigabbrev_np(signum));
+    for (auto &stop : stops_) stop();
+    stops_.clear();
+    loop_->quit(EXIT_SUCCESS);
 }
 
 void Service::handle_reload()

@@ -79,6 +79,7 @@ private:
     Status load_config();
     Status install_signals();
     void handle_reload();
+    void handle_stop(int signum);
 
     const ServiceInfo &info_;
     ServiceOptions options_;
