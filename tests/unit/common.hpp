@@ -17,6 +17,7 @@ extern "C" {
 #include <cmocka.h>
 }
 
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
