@@ -101,8 +101,7 @@ __attribute__((format(printf, 3, 0))) void tevent_debug_to_log(void *, enum teve
 
 // One timerfd on CLOCK_MONOTONIC for all timers of the loop. tevent's timers
 // read gettimeofday, so a wall-clock step would delay them or fire them early.
-// std::chrono::steady_clock is CLOCK_MONOTONIC on Linux, so its time points
-// are absolute timerfd deadlines as they are.
+// std::chrono::steady_clock is CLOCK_MONOTONIC on Linux, the timerfd's clock.
 class TimerQueue : public std::enable_shared_from_this<TimerQueue> {
 public:
     TimerQueue(EventLoop &loop, int fd) : loop_(loop), fd_(fd) {}
@@ -164,14 +163,17 @@ private:
         else arm(entries_.begin()->first.deadline);
     }
 
+    // Armed relative to now: an interposed time library (libfaketime, which
+    // the tests use to step the wall clock) rewrites absolute timerfd
+    // deadlines as if they were wall-clock times, whatever the fd's clock.
     void arm(EventLoop::Clock::time_point deadline)
     {
-        auto since_boot = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch());
-        if (since_boot.count() < 1) since_boot = std::chrono::nanoseconds(1); // zero would disarm
+        auto remaining = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - EventLoop::Clock::now());
+        if (remaining.count() < 1) remaining = std::chrono::nanoseconds(1); // zero would disarm
         struct itimerspec spec {};
-        spec.it_value.tv_sec = static_cast<time_t>(since_boot.count() / 1000000000);
-        spec.it_value.tv_nsec = static_cast<long>(since_boot.count() % 1000000000);
-        if (timerfd_settime(fd_, TFD_TIMER_ABSTIME, &spec, nullptr) != 0) {
+        spec.it_value.tv_sec = static_cast<time_t>(remaining.count() / 1000000000);
+        spec.it_value.tv_nsec = static_cast<long>(remaining.count() % 1000000000);
+        if (timerfd_settime(fd_, 0, &spec, nullptr) != 0) {
             // A loop whose timers cannot fire must not pretend to run.
             VLOG(critical, "timerfd_settime: %s; stopping the event loop", std::strerror(errno));
             loop_.quit(EXIT_FAILURE);

@@ -4,6 +4,7 @@
 #include "util/confdb.hpp"
 #include "util/daemon.hpp"
 #include "util/log.hpp"
+#include "util/monitor_link.hpp"
 #include "util/pidfile.hpp"
 
 #include <algorithm>
@@ -37,6 +38,9 @@ void print_usage(const ServiceInfo &info, FILE *out)
                  info.name, info.summary, VIGIL_CONF_PATH, info.name);
     if (info.needs_domain)
         std::fprintf(out, "      --domain=NAME      the domain this provider serves (required)\n");
+    if (!info.is_monitor)
+        std::fprintf(out, "      --confdb=PATH, --monitor=SOCKET\n"
+                          "                         given by vigild to the services it starts\n");
     std::fprintf(out,
                  "  -h, --help             show this help and exit\n"
                  "  -V, --version          show the version and exit\n");
@@ -68,7 +72,7 @@ std::string log_file_name(const ServiceInfo &info, const std::string &domain)
 
 int parse_service_options(const ServiceInfo &info, int argc, char **argv, ServiceOptions &out)
 {
-    enum { opt_logger = 1000, opt_domain, opt_confdb };
+    enum { opt_logger = 1000, opt_domain, opt_confdb, opt_monitor };
     static const struct option long_options[] = {
         {"config", required_argument, nullptr, 'c'},
         {"debug-level", required_argument, nullptr, 'd'},
@@ -76,6 +80,7 @@ int parse_service_options(const ServiceInfo &info, int argc, char **argv, Servic
         {"logger", required_argument, nullptr, opt_logger},
         {"domain", required_argument, nullptr, opt_domain},
         {"confdb", required_argument, nullptr, opt_confdb},
+        {"monitor", required_argument, nullptr, opt_monitor},
         {"help", no_argument, nullptr, 'h'},
         {"version", no_argument, nullptr, 'V'},
         {nullptr, 0, nullptr, 0},
@@ -102,6 +107,10 @@ int parse_service_options(const ServiceInfo &info, int argc, char **argv, Servic
             out.domain = optarg;
             break;
         case opt_confdb: out.confdb_path = optarg; break;
+        case opt_monitor:
+            if (info.is_monitor) return usage_error(info, "--monitor is for the services vigild starts");
+            out.monitor_socket = optarg;
+            break;
         case 'h': print_usage(info, stdout); return 0;
         case 'V': std::printf("%s (vigil) %s\n", info.name, PACKAGE_VERSION); return 0;
         case ':': return usage_error(info, std::string("option '") + argv[optind - 1] + "' needs a value");
@@ -243,21 +252,29 @@ void Service::handle_stop(int signum)
 void Service::handle_reload()
 {
     VLOG(config, "received SIGHUP: reopening the log and re-reading the configuration");
+    Status st = reload();
+    if (!st) VLOG(error, "%s", st.error().message.c_str());
+}
+
+Status Service::reload()
+{
     Status reopened = log::reopen();
     if (!reopened) VLOG(error, "%s", reopened.error().message.c_str());
     // A configuration vigild refuses never replaces the one in use.
     Config previous = config_;
     Status loaded = load_config();
     if (!loaded) {
-        VLOG(error, "new configuration refused, keeping the previous one:\n%s", loaded.error().message.c_str());
         config_ = std::move(previous);
-        return;
+        return Error{loaded.error().code,
+                     "new configuration refused, keeping the previous one:\n" + loaded.error().message};
     }
     if (options_.debug_level < 0) log::set_level(static_cast<int>(config_.get_int(section(), "debug_level")));
+    VLOG(config, "configuration reloaded");
     if (reload_) {
         Status st = reload_();
-        if (!st) VLOG(error, "reload failed: %s", st.error().message.c_str());
+        if (!st) return Error{st.error().code, "reload failed: " + st.error().message};
     }
+    return {};
 }
 
 void Service::stop(int status) { loop_->quit(status); }
@@ -306,14 +323,36 @@ Status Service::start()
     auto loop = EventLoop::create();
     if (!loop) return std::move(loop).error();
     loop_ = std::move(*loop);
-    return install_signals();
+    Status signals = install_signals();
+    if (!signals) return signals;
+    if (!options_.monitor_socket.empty()) {
+        MonitorLink::Hooks hooks{
+            .reload = [this] { return reload(); },
+            .lost = [this](const std::string &why) {
+                VLOG(fatal, "%s; stopping", why.c_str());
+                stop(EXIT_FAILURE);
+            },
+        };
+        auto link = MonitorLink::connect(*loop_, options_.monitor_socket, section(), std::move(hooks));
+        if (!link) return std::move(link).error();
+        monitor_link_ = std::move(*link);
+    }
+    return {};
+}
+
+void Service::announce_ready()
+{
+    if (ready_announced_) return;
+    ready_announced_ = true;
+    if (monitor_->readiness) monitor_->readiness->ready();
+    monitor_->readiness.reset();
+    // Only vigild is systemd's main process; its children must not speak for it.
+    if (info_.is_monitor) notify_systemd("READY=1");
 }
 
 int Service::run()
 {
-    if (monitor_->readiness) monitor_->readiness->ready();
-    // Only vigild is systemd's main process; its children must not speak for it.
-    if (info_.is_monitor) notify_systemd("READY=1");
+    if (!readiness_deferred_) announce_ready();
     VLOG(config, "%s started (vigil %s, pid %ld)", info_.name, PACKAGE_VERSION, static_cast<long>(getpid()));
     int status = loop_->run();
     if (info_.is_monitor) notify_systemd("STOPPING=1");

@@ -31,6 +31,7 @@ enum class LoggerKind { automatic, stderr_only, files };
 struct ServiceOptions {
     std::string config_path;
     std::string confdb_path; // given by vigild to its children; else found from the config
+    std::string monitor_socket; // given by vigild: register there and answer its pings
     std::string domain;
     int debug_level = -1;    // -1: the config's debug_level
     bool interactive = false;
@@ -67,6 +68,19 @@ public:
     // Stops the loop; run() then returns `status`.
     void stop(int status);
 
+    // Re-reads the configuration (vigild: validates the file and writes
+    // confdb; others: read confdb) and runs the reload hook. On an error the
+    // previous configuration stays in use.
+    Status reload();
+
+    // Readiness (the waiting parent, sd_notify) is reported when run()
+    // starts, unless deferred; then announce_ready() reports it.
+    void defer_readiness() { readiness_deferred_ = true; }
+    void announce_ready();
+
+    // Keeps an object alive until the loop has stopped (destroyed before it).
+    void keep(std::shared_ptr<void> object) { kept_.push_back(std::move(object)); }
+
     // Everything up to the loop: logging, config, pid file, daemonizing.
     Status start();
     // Runs the loop until stop(); returns the exit status.
@@ -88,7 +102,11 @@ private:
     std::vector<Watch> watches_;
     std::function<Status()> reload_;
     std::vector<std::function<void()>> stops_;
+    std::vector<std::shared_ptr<void>> kept_; // after loop_: destroyed first
+    std::unique_ptr<class MonitorLink> monitor_link_;
     bool logs_to_stderr_ = true;
+    bool readiness_deferred_ = false;
+    bool ready_announced_ = false;
     struct Monitor; // the pid file and the parent waiting for readiness
     std::unique_ptr<Monitor> monitor_;
 };

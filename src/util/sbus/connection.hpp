@@ -46,6 +46,8 @@ public:
     const Args &args() const { return args_; }
     // The peer's uid as authenticated by the socket (SO_PEERCRED).
     std::optional<uid_t> peer_uid() const;
+    // The connection the call came on (null once it is gone).
+    std::shared_ptr<Connection> connection() const { return conn_.lock(); }
 
     void reply(const Args &out);
     void fail(const Error &error);
