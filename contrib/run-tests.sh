@@ -34,7 +34,7 @@ if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null; then
     # The same suite without privileges: a copy of the built tree that the
     # unprivileged user owns (the clone itself may sit where it cannot read).
     step "integration tests as an unprivileged user"
-    copy=$(mktemp -d /tmp/vigil-unpriv.XXXXXX)
+    copy=$(mktemp -d /tmp/vu.XXXXXX)  # short: UNIX socket paths have a length limit
     trap 'rm -rf "$copy"' EXIT
     cp -a "$top/." "$copy/tree"
     mkdir "$copy/home"
