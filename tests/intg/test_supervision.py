@@ -3,6 +3,7 @@ stopped, as an admin sees it through `vigilctl status` and the logs."""
 
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -170,13 +171,13 @@ def test_sighup_with_a_bad_config_keeps_everything_as_it_was(vigil):
 def test_sigterm_stops_everything_in_reverse_order_and_leaves_nothing(vigil):
     proc = vigil.start_supervised(ALL)
     rows, _ = vigil.status()
-    socket = vigil.run_dir / "private" / "sbus-monitor"
-    assert socket.exists()
+    bus = vigil.run_dir / "private" / "sbus-monitor"
+    assert bus.exists()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(20) == 0
     for name, row in rows.items():
         assert not procs.pid_alive(row["pid"]), name
-    assert not socket.exists() and not vigil.pid_file.exists()
+    assert not bus.exists() and not vigil.pid_file.exists()
     # Responders first, the provider last.
     log = vigil.log()
     order = [log.index(f"{name} (pid {rows[name]['pid']}) stopped (exited with status 0)")
@@ -276,3 +277,30 @@ def test_a_backward_jump_of_the_wall_clock_changes_nothing(vigil, tmp_path):
     os.kill(rows["pam"]["pid"], signal.SIGSTOP)
     rows = vigil.wait_status(lambda r: running(r, "pam", restarts=1), "pam replaced after the jump", timeout=30)
     assert rows["nss"]["restarts"] == 1 and rows["nss"]["state"] == "running"
+
+
+def test_systemd_hears_ready_once_the_services_are_up_and_only_from_vigild(vigil, tmp_path):
+    sock_path = tmp_path / "notify"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(sock_path))
+    listener.settimeout(15)
+    try:
+        proc = vigil.start("vigild", env=vigil.env(NOTIFY_SOCKET=str(sock_path)))
+        message, = listener.recvfrom(4096)[:1]
+        assert b"READY=1" in message
+        # By then every service had registered.
+        assert "every service has started or failed once: vigild is ready" in vigil.log()
+        rows, code = vigil.status()
+        assert code == 0
+        for name in ("domain/LDAP", *ALL):
+            with open(f"/proc/{rows[name]['pid']}/environ", "rb") as env:
+                assert b"NOTIFY_SOCKET=" not in env.read(), name
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        message, = listener.recvfrom(4096)[:1]
+        assert b"STOPPING=1" in message
+        listener.settimeout(0.2)
+        with pytest.raises(socket.timeout):
+            listener.recvfrom(4096)  # nothing from the services
+    finally:
+        listener.close()
