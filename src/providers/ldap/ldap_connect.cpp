@@ -1,0 +1,212 @@
+#include "providers/ldap/ldap_connect.hpp"
+
+#include "util/log.hpp"
+
+#include <cerrno>
+#include <mutex>
+#include <optional>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+namespace vigil::ldap {
+
+namespace {
+
+int reqcert_value(ReqCert r)
+{
+    switch (r) {
+    case ReqCert::never: return LDAP_OPT_X_TLS_NEVER;
+    case ReqCert::allow: return LDAP_OPT_X_TLS_ALLOW;
+    case ReqCert::try_: return LDAP_OPT_X_TLS_TRY;
+    case ReqCert::demand: return LDAP_OPT_X_TLS_DEMAND;
+    case ReqCert::hard: return LDAP_OPT_X_TLS_HARD;
+    }
+    return LDAP_OPT_X_TLS_HARD;
+}
+
+timeval to_timeval(std::chrono::seconds s) { return timeval{static_cast<time_t>(s.count()), 0}; }
+
+Error fail(LDAP *ld, int rc, const std::string &what) { return Error{classify(rc), describe(ld, rc, what)}; }
+
+Status set_options(LDAP *ld, const LdapSettings &s)
+{
+    int version = LDAP_VERSION3;
+    timeval net = to_timeval(s.network_timeout);
+    timeval api = to_timeval(s.opt_timeout);
+    int reqcert = reqcert_value(s.tls_reqcert);
+    int new_ctx = 0; // a client context of this handle's own
+    struct Opt {
+        int option;
+        const void *value;
+        const char *name;
+    };
+    // Referrals are not chased: libldap would follow them synchronously, on
+    // the loop thread, to servers nobody configured.
+    const Opt opts[] = {
+        {LDAP_OPT_PROTOCOL_VERSION, &version, "protocol version"},
+        {LDAP_OPT_REFERRALS, LDAP_OPT_OFF, "referrals"},
+        {LDAP_OPT_NETWORK_TIMEOUT, &net, "ldap_network_timeout"},
+        {LDAP_OPT_TIMEOUT, &api, "ldap_opt_timeout"},
+        {LDAP_OPT_X_TLS_REQUIRE_CERT, &reqcert, "ldap_tls_reqcert"},
+    };
+    for (const Opt &o : opts) {
+        int rc = ldap_set_option(ld, o.option, o.value);
+        if (rc != LDAP_OPT_SUCCESS) return fail(ld, rc, std::string("cannot set ") + o.name);
+    }
+    if (!s.tls_cacert.empty()) {
+        int rc = ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, s.tls_cacert.c_str());
+        if (rc != LDAP_OPT_SUCCESS) return fail(ld, rc, "cannot set ldap_tls_cacert " + s.tls_cacert);
+    }
+    // Last: the TLS options above only take effect in a new context.
+    int rc = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &new_ctx);
+    if (rc != LDAP_OPT_SUCCESS) return fail(ld, rc, "cannot create a TLS context (check ldap_tls_cacert)");
+    return {};
+}
+
+Result<ServerInfo> read_root_dse(LDAP *ld, const LdapSettings &s)
+{
+    char attr[] = "supportedControl";
+    char *attrs[] = {attr, nullptr};
+    timeval limit = to_timeval(s.opt_timeout);
+    LDAPMessage *raw = nullptr;
+    int rc = ldap_search_ext_s(ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, nullptr, nullptr, &limit, 1,
+                               &raw);
+    MessagePtr res(raw);
+    ServerInfo info;
+    // Some servers hide their root DSE; that is no reason not to use them.
+    if (rc == LDAP_NO_SUCH_OBJECT || rc == LDAP_INSUFFICIENT_ACCESS) return info;
+    if (rc != LDAP_SUCCESS) return fail(ld, rc, "reading the root DSE");
+    for (LDAPMessage *e = ldap_first_entry(ld, res.get()); e; e = ldap_next_entry(ld, e)) {
+        berval **vals = ldap_get_values_len(ld, e, "supportedControl");
+        for (berval **v = vals; v && *v; ++v)
+            if (std::string_view((*v)->bv_val, (*v)->bv_len) == LDAP_CONTROL_PAGEDRESULTS) info.supports_paging = true;
+        ldap_value_free_len(vals);
+    }
+    return info;
+}
+
+} // namespace
+
+Result<Connected> connect_blocking(const LdapSettings &s, const std::string &uri)
+{
+    LDAP *raw = nullptr;
+    int rc = ldap_initialize(&raw, uri.c_str());
+    if (rc != LDAP_SUCCESS) return fail(nullptr, rc, "bad ldap_uri " + uri);
+    LdapHandle ld(raw);
+    Status st = set_options(ld.get(), s);
+    if (!st) return std::move(st).error();
+
+    rc = ldap_connect(ld.get()); // TCP, and for ldaps:// the TLS handshake
+    if (rc != LDAP_SUCCESS) return fail(ld.get(), rc, "cannot connect to " + uri);
+    if (s.start_tls && uri.starts_with("ldap://")) {
+        rc = ldap_start_tls_s(ld.get(), nullptr, nullptr);
+        if (rc != LDAP_SUCCESS) return fail(ld.get(), rc, "StartTLS with " + uri);
+    }
+    if (!s.bind_dn.empty()) {
+        // An empty password would be an unauthenticated bind, which "succeeds".
+        if (s.bind_password.empty())
+            return Error{Errc::invalid_config, "refusing to bind as " + s.bind_dn + " with an empty password"};
+        berval cred{static_cast<ber_len_t>(s.bind_password.reveal().size()),
+                    const_cast<char *>(s.bind_password.reveal().data())};
+        rc = ldap_sasl_bind_s(ld.get(), s.bind_dn.c_str(), LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, nullptr);
+        if (rc != LDAP_SUCCESS) return fail(ld.get(), rc, "bind as " + s.bind_dn + " to " + uri);
+    }
+    auto info = read_root_dse(ld.get(), s);
+    if (!info) return std::move(info).error();
+    return Connected{std::move(ld), *info};
+}
+
+// What the worker and the loop share. The worker fills `result` and pokes
+// the socket; whoever is last frees the rest.
+struct Connector::Shared {
+    std::mutex mutex;
+    bool abandoned = false;
+    std::optional<Result<Connected>> result;
+    int loop_fd = -1;   // the loop's end, closed by the Connector
+    int worker_fd = -1; // the worker's end, closed by the worker
+};
+
+Result<std::unique_ptr<Connector>> Connector::start(EventLoop &loop, const LdapSettings &settings,
+                                                    const std::string &uri, Done done)
+{
+    auto shared = std::make_shared<Shared>();
+    int fds[2];
+    // A socket pair rather than a pipe: send() with MSG_NOSIGNAL cannot raise
+    // SIGPIPE when the Connector is gone.
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0)
+        return sys_error("socketpair", errno);
+    shared->loop_fd = fds[0];
+    shared->worker_fd = fds[1];
+
+    std::unique_ptr<Connector> c(new Connector());
+    c->shared_ = shared;
+    c->done_ = std::move(done);
+    Connector *self = c.get();
+    auto wake = loop.on_readable(shared->loop_fd, [self] { self->finish(); });
+    if (!wake) {
+        close(fds[1]);
+        return std::move(wake).error();
+    }
+    c->wake_ = std::move(*wake);
+    // libldap bounds each step; this bounds them all, should one not be.
+    auto bound = settings.network_timeout * 2 + settings.opt_timeout * 3 + std::chrono::seconds(1);
+    c->deadline_ = loop.after(bound, [self, uri, bound] {
+        self->wake_.reset();
+        {
+            std::lock_guard lock(self->shared_->mutex);
+            self->shared_->abandoned = true;
+        }
+        Done d = std::move(self->done_);
+        if (d)
+            d(Error{Errc::timeout, "connecting to " + uri + " took more than " + std::to_string(bound.count()) +
+                                       " s (ldap_network_timeout, ldap_opt_timeout)"});
+    });
+
+    try {
+        std::thread([shared, settings, uri] {
+            Result<Connected> r = connect_blocking(settings, uri);
+            std::lock_guard lock(shared->mutex);
+            if (!shared->abandoned) shared->result.emplace(std::move(r));
+            // else: r's handle is unbound as it goes out of scope, here.
+            char byte = 1;
+            (void)send(shared->worker_fd, &byte, 1, MSG_NOSIGNAL);
+            close(shared->worker_fd);
+            shared->worker_fd = -1;
+        }).detach();
+    } catch (const std::system_error &e) {
+        close(fds[1]);
+        return Error{Errc::internal, std::string("cannot start a connection worker: ") + e.what()};
+    }
+    return c;
+}
+
+void Connector::finish()
+{
+    wake_.reset();
+    deadline_.cancel();
+    std::optional<Result<Connected>> result;
+    {
+        std::lock_guard lock(shared_->mutex);
+        result = std::move(shared_->result);
+        shared_->abandoned = true;
+    }
+    Done d = std::move(done_);
+    if (!d) return;
+    if (!result) d(Error{Errc::internal, "the connection worker ended without a result"});
+    else d(std::move(*result));
+}
+
+Connector::~Connector()
+{
+    wake_.reset();
+    if (shared_) {
+        std::lock_guard lock(shared_->mutex);
+        shared_->abandoned = true;
+        // An unclaimed handle is freed with the shared state.
+        close(shared_->loop_fd);
+        shared_->loop_fd = -1;
+    }
+}
+
+} // namespace vigil::ldap
