@@ -12,16 +12,19 @@ namespace vigil {
 
 // Starts `argv[0]` with `argv`. The child gets vigild's environment without
 // NOTIFY_SOCKET (only vigild speaks for the unit), stdin on /dev/null, no
-// other inherited fd above stderr, default signal dispositions and mask, and
-// SIGTERM when vigild dies.
+// other inherited fd above stderr, default signal dispositions and an empty
+// mask, and SIGTERM when vigild dies. A failed exec is returned as an error
+// naming the program and errno, not as a child that "exited with 127".
 Result<pid_t> spawn_child(const std::vector<std::string> &argv);
 
 // Describes a wait status: "exited with status 1", "was killed by SIGKILL".
 std::string describe_exit(int wait_status);
 
-// Sends SIGTERM (and SIGCONT, so a stopped process gets it) and waits up to
-// `bound` for the process to exit; then SIGKILL and reaps it. Returns the
-// wait status. For the final stop only: it blocks.
-int stop_child(pid_t pid, std::chrono::milliseconds bound, bool *was_killed = nullptr);
+// SIGTERM, and SIGCONT so that a stopped process gets it.
+void request_stop(pid_t pid);
+
+// Waits until `pid` exits or `deadline` passes; then SIGKILL and reap it.
+// Returns the wait status. For the final stop only: it blocks.
+int wait_child(pid_t pid, std::chrono::steady_clock::time_point deadline, bool *was_killed);
 
 } // namespace vigil

@@ -32,6 +32,8 @@ struct Supervisor::Supervised {
     int missed = 0;               // pings in a row without an answer
     bool ping_in_flight = false;
     bool settled = false;         // registered, or failed, since vigild started
+    bool respawn_after_stop = false; // put back into the config while stopping
+    std::uint64_t generation = 0; // of the configuration it was started with
     std::string kill_reason;      // set when vigild killed it for hanging
     std::string last_event;       // shown by vigilctl status
     RestartPolicy policy;
@@ -82,6 +84,7 @@ void Supervisor::spawn(const std::shared_ptr<Supervised> &s)
     argv.insert(argv.end(), settings_.common_args.begin(), settings_.common_args.end());
     argv.insert(argv.end(), s->spec.args.begin(), s->spec.args.end());
     s->state = ServiceState::starting;
+    s->generation = generation_;
     s->started = Clock::now();
     s->missed = 0;
     s->ping_in_flight = false;
@@ -118,6 +121,15 @@ Status Supervisor::attach(const std::string &name, const std::shared_ptr<sbus::C
     s.missed = 0;
     s.settled = true;
     VLOG(config, "%s (pid %ld) registered", name.c_str(), static_cast<long>(s.pid));
+    if (s.generation != generation_) {
+        // Started before the last SIGHUP: it may have read the old confdb.
+        std::string n = s.spec.name;
+        Status sent = conn->call(monitor_iface::service, "reload", {}, 30s, [n](Result<sbus::Args> r) {
+            if (!r) VLOG(error, "%s did not reload: %s", n.c_str(), r.error().message.c_str());
+        });
+        if (!sent) VLOG(error, "cannot tell %s to reload: %s", n.c_str(), sent.error().message.c_str());
+        s.generation = generation_;
+    }
     std::weak_ptr<Supervised> weak = *it;
     pid_t pid = s.pid;
     conn->on_disconnect([weak, pid] {
@@ -133,7 +145,9 @@ Status Supervisor::attach(const std::string &name, const std::shared_ptr<sbus::C
 void Supervisor::check_settled()
 {
     if (settled_) return;
-    if (!std::all_of(services_.begin(), services_.end(), [](const auto &s) { return s->settled; })) return;
+    if (!std::all_of(services_.begin(), services_.end(),
+                     [](const auto &s) { return s->settled || s->state == ServiceState::stopping; }))
+        return;
     settled_ = true;
     if (on_settled_) on_settled_();
 }
@@ -225,9 +239,17 @@ void Supervisor::exited(const std::shared_ptr<Supervised> &s, int wait_status)
     s->ping_in_flight = false;
     if (stopping_) return;
     if (s->state == ServiceState::stopping) {
+        if (s->respawn_after_stop) {
+            VLOG(config, "%s (pid %ld) stopped; starting it again: it is back in the configuration",
+                 s->spec.name.c_str(), static_cast<long>(pid));
+            s->respawn_after_stop = false;
+            spawn(s);
+            return;
+        }
         VLOG(config, "%s (pid %ld) stopped: it is no longer in the configuration", s->spec.name.c_str(),
              static_cast<long>(pid));
         std::erase(services_, s);
+        check_settled();
         return;
     }
     VLOG(critical, "%s (pid %ld) %s", s->spec.name.c_str(), static_cast<long>(pid), what.c_str());
@@ -264,7 +286,8 @@ void Supervisor::schedule_restart(const std::shared_ptr<Supervised> &s)
 void Supervisor::signal_providers(int signum)
 {
     for (const auto &s : services_) {
-        if (!s->spec.is_provider || s->pid == 0) continue;
+        // One still starting may not have its handlers yet: the signal would kill it.
+        if (!s->spec.is_provider || s->pid == 0 || s->state != ServiceState::running) continue;
         VLOG(config, "passing SIG%s to %s (pid %ld)", sigabbrev_np(signum), s->spec.name.c_str(),
              static_cast<long>(s->pid));
         kill(s->pid, signum);
@@ -273,7 +296,9 @@ void Supervisor::signal_providers(int signum)
 
 void Supervisor::reconfigure(SupervisorSettings settings, std::vector<ServiceSpec> specs)
 {
+    const bool heartbeat_changed = settings.heartbeat != settings_.heartbeat;
     settings_ = std::move(settings);
+    generation_ += 1;
     std::stable_partition(specs.begin(), specs.end(), [](const ServiceSpec &s) { return s.is_provider; });
     std::vector<std::shared_ptr<Supervised>> next;
     for (ServiceSpec &spec : specs) {
@@ -287,54 +312,82 @@ void Supervisor::reconfigure(SupervisorSettings settings, std::vector<ServiceSpe
         auto s = *it;
         services_.erase(it);
         next.push_back(s);
-        if (s->state == ServiceState::given_up) {
+        switch (s->state) {
+        case ServiceState::stopping:
+            // Still on its way out: started again once it has gone.
+            s->respawn_after_stop = true;
+            s->policy.reset(settings_.limits);
+            break;
+        case ServiceState::given_up:
             VLOG(config, "%s: trying again with the new configuration", s->spec.name.c_str());
             s->policy.reset(settings_.limits);
             spawn(s);
-        } else {
+            break;
+        case ServiceState::restarting:
+        case ServiceState::starting:
+            // It reads the new confdb when it starts, or is told at attach().
             s->policy.set_limits(settings_.limits);
+            break;
+        case ServiceState::running: {
+            s->policy.set_limits(settings_.limits);
+            s->generation = generation_;
+            if (!s->conn) break;
+            std::string name = s->spec.name;
+            Status sent = s->conn->call(monitor_iface::service, "reload", {}, 30s, [name](Result<sbus::Args> r) {
+                if (!r) VLOG(error, "%s did not reload: %s", name.c_str(), r.error().message.c_str());
+            });
+            if (!sent) VLOG(error, "cannot tell %s to reload: %s", name.c_str(), sent.error().message.c_str());
+            break;
         }
-        if (s->state != ServiceState::running || !s->conn) continue;
-        std::string name = s->spec.name;
-        Status sent = s->conn->call(monitor_iface::service, "reload", {}, 30s, [name](Result<sbus::Args> r) {
-            if (!r) VLOG(error, "%s did not reload: %s", name.c_str(), r.error().message.c_str());
-        });
-        if (!sent) VLOG(error, "cannot tell %s to reload: %s", name.c_str(), sent.error().message.c_str());
+        }
     }
     // What is left is no longer configured: stop it; reap() forgets it.
     for (const auto &s : services_) {
         s->restart_timer.cancel();
+        s->respawn_after_stop = false;
         if (s->pid == 0) continue;
+        next.push_back(s);
+        if (s->state == ServiceState::stopping) continue; // already told, and timed
         VLOG(config, "stopping %s (pid %ld): it is no longer in the configuration", s->spec.name.c_str(),
              static_cast<long>(s->pid));
         s->state = ServiceState::stopping;
         s->stop_sent = Clock::now();
-        kill(s->pid, SIGTERM);
-        kill(s->pid, SIGCONT);
-        next.push_back(s);
+        request_stop(s->pid);
     }
     services_ = std::move(next);
-    arm_heartbeat();
+    // Re-armed only for a new interval: frequent reloads must not postpone pings.
+    if (heartbeat_changed) arm_heartbeat();
+    check_settled();
 }
 
 void Supervisor::stop_all(std::chrono::milliseconds bound)
 {
     stopping_ = true;
     heartbeat_timer_.cancel();
-    for (auto it = services_.rbegin(); it != services_.rend(); ++it) {
-        Supervised &s = **it;
-        s.restart_timer.cancel();
-        if (s.pid == 0) continue;
-        bool killed = false;
-        int wait_status = stop_child(s.pid, bound, &killed);
-        if (killed)
-            VLOG(error, "%s (pid %ld) did not stop within %lld ms; killed it", s.spec.name.c_str(),
-                 static_cast<long>(s.pid), static_cast<long long>(bound.count()));
-        else
-            VLOG(config, "%s (pid %ld) stopped (%s)", s.spec.name.c_str(), static_cast<long>(s.pid),
-                 describe_exit(wait_status).c_str());
-        s.pid = 0;
-        s.conn.reset();
+    // Responders first (they use the providers), then the providers; each
+    // tier is told at once and waited for within `bound`, in reverse order.
+    for (bool providers : {false, true}) {
+        std::vector<Supervised *> tier;
+        for (auto it = services_.rbegin(); it != services_.rend(); ++it) {
+            Supervised &s = **it;
+            s.restart_timer.cancel();
+            if (s.pid == 0 || s.spec.is_provider != providers) continue;
+            request_stop(s.pid);
+            tier.push_back(&s);
+        }
+        const auto deadline = Clock::now() + bound;
+        for (Supervised *s : tier) {
+            bool killed = false;
+            int wait_status = wait_child(s->pid, deadline, &killed);
+            if (killed)
+                VLOG(error, "%s (pid %ld) did not stop within %lld ms; killed it", s->spec.name.c_str(),
+                     static_cast<long>(s->pid), static_cast<long long>(bound.count()));
+            else
+                VLOG(config, "%s (pid %ld) stopped (%s)", s->spec.name.c_str(), static_cast<long>(s->pid),
+                     describe_exit(wait_status).c_str());
+            s->pid = 0;
+            s->conn.reset();
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 #include "util/sbus/connection.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -79,7 +80,8 @@ public:
     void reap();
     // Passes SIGUSR1/SIGUSR2 on to the providers.
     void signal_providers(int signum);
-    // The final stop: reverse order, each waited for up to `bound`. Blocks.
+    // The final stop: responders, then providers, each tier waited for up to
+    // `bound` and then killed. Blocks.
     void stop_all(std::chrono::milliseconds bound);
 
     std::vector<ServiceStatus> status() const;
@@ -106,6 +108,7 @@ private:
     std::function<void()> on_settled_;
     bool settled_ = false;
     bool stopping_ = false;
+    std::uint64_t generation_ = 0; // bumped by every reconfigure()
 };
 
 } // namespace vigil

@@ -63,13 +63,18 @@ std::string check_value(const OptionSpec &spec, std::string_view value)
         return in_choices(value, spec.choices)
                    ? std::string()
                    : shown + " is not one of: " + std::string(spec.choices);
-    case OptType::list:
+    case OptType::list: {
         if (spec.choices.empty()) return {};
+        // A service listed twice would run twice under one name.
+        std::vector<std::string> seen;
         for (const std::string &item : split_list(value)) {
             if (!in_choices(item, spec.choices))
                 return quoted(item) + " is not one of: " + std::string(spec.choices);
+            if (std::find(seen.begin(), seen.end(), item) != seen.end()) return quoted(item) + " is listed twice";
+            seen.push_back(item);
         }
         return {};
+    }
     case OptType::path:
         return (!value.empty() && value.front() == '/') ? std::string()
                                                         : shown + " is not an absolute path";

@@ -147,7 +147,7 @@ Status ensure_private_dir(const std::string &path, unsigned mode)
     return {};
 }
 
-Result<Config> validate_and_store_config(const std::string &path)
+Result<Config> validate_config(const std::string &path)
 {
     auto config = read_config(path);
     if (!config) return config;
@@ -159,11 +159,14 @@ Result<Config> validate_and_store_config(const std::string &path)
         Status st = ensure_private_dir(dir, mode);
         if (!st) return std::move(st).error();
     }
-    auto confdb = Confdb::open(Confdb::path_for(c), Ldb::Mode::read_write);
-    if (!confdb) return std::move(confdb).error();
-    Status written = confdb->write(c);
-    if (!written) return std::move(written).error();
     return config;
+}
+
+Status store_config(const Config &config)
+{
+    auto confdb = Confdb::open(Confdb::path_for(config), Ldb::Mode::read_write);
+    if (!confdb) return std::move(confdb).error();
+    return confdb->write(config);
 }
 
 Service::Service(const ServiceInfo &info, ServiceOptions options)
@@ -182,8 +185,18 @@ std::string Service::section() const
 Status Service::load_config()
 {
     if (info_.is_monitor) {
-        auto config = validate_and_store_config(options_.config_path);
+        auto config = validate_config(options_.config_path);
         if (!config) return std::move(config).error();
+        // These are fixed for the life of vigild: its pid file, socket and
+        // services' confdb path hang on them.
+        if (monitor_->pid_file) {
+            for (const char *key : {"state_dir", "run_dir", "log_dir"})
+                if (config->get_string("vigil", key) != config_.get_string("vigil", key))
+                    return Error{Errc::invalid_config, std::string("[vigil] ") + key +
+                                                           " cannot change while vigild runs: restart vigild for it"};
+            Status stored = store_config(*config);
+            if (!stored) return stored;
+        }
         config_ = std::move(*config);
         return {};
     }
@@ -244,9 +257,7 @@ Status Service::on_signal(int signum, std::function<void()> handler)
 void Service::handle_stop(int signum)
 {
     VLOG(config, "received SIG%s, stopping", sigabbrev_np(signum));
-    for (auto &stop : stops_) stop();
-    stops_.clear();
-    loop_->quit(EXIT_SUCCESS);
+    stop(EXIT_SUCCESS);
 }
 
 void Service::handle_reload()
@@ -277,7 +288,14 @@ Status Service::reload()
     return {};
 }
 
-void Service::stop(int status) { loop_->quit(status); }
+void Service::stop(int status)
+{
+    if (info_.is_monitor) notify_systemd("STOPPING=1");
+    auto stops = std::move(stops_);
+    stops_.clear();
+    for (auto &hook : stops) hook();
+    loop_->quit(status);
+}
 
 void Service::report_start_failure(const Error &error)
 {
@@ -311,6 +329,10 @@ Status Service::start()
         auto pid_file = PidFile::acquire(pid_path);
         if (!pid_file) return std::move(pid_file).error();
         monitor_->pid_file.emplace(std::move(*pid_file));
+        // Only the instance that holds the pid file writes confdb: a second
+        // vigild must not replace what the running one's services read.
+        Status stored = store_config(config_);
+        if (!stored) return stored;
         if (!options_.interactive) {
             auto readiness = daemonize();
             if (!readiness) return std::move(readiness).error();
@@ -325,18 +347,6 @@ Status Service::start()
     loop_ = std::move(*loop);
     Status signals = install_signals();
     if (!signals) return signals;
-    if (!options_.monitor_socket.empty()) {
-        MonitorLink::Hooks hooks{
-            .reload = [this] { return reload(); },
-            .lost = [this](const std::string &why) {
-                VLOG(fatal, "%s; stopping", why.c_str());
-                stop(EXIT_FAILURE);
-            },
-        };
-        auto link = MonitorLink::connect(*loop_, options_.monitor_socket, section(), std::move(hooks));
-        if (!link) return std::move(link).error();
-        monitor_link_ = std::move(*link);
-    }
     return {};
 }
 
@@ -352,10 +362,29 @@ void Service::announce_ready()
 
 int Service::run()
 {
+    // A service registers with vigild only now, once its setup is done: to
+    // vigild, registered means ready to serve.
+    if (!options_.monitor_socket.empty()) {
+        MonitorLink::Hooks hooks{
+            .reload = [this] { return reload(); },
+            .lost = [this](const std::string &why) {
+                VLOG(fatal, "%s; stopping", why.c_str());
+                stop(EXIT_FAILURE);
+            },
+        };
+        auto link = MonitorLink::connect(*loop_, options_.monitor_socket, section(), std::move(hooks));
+        if (!link) {
+            VLOG(fatal, "cannot reach vigild: %s", link.error().message.c_str());
+            return EXIT_FAILURE;
+        }
+        monitor_link_ = std::move(*link);
+    }
     if (!readiness_deferred_) announce_ready();
     VLOG(config, "%s started (vigil %s, pid %ld)", info_.name, PACKAGE_VERSION, static_cast<long>(getpid()));
     int status = loop_->run();
-    if (info_.is_monitor) notify_systemd("STOPPING=1");
+    // Before the pid file goes: vigild's supervisor stops the services here.
+    monitor_link_.reset();
+    kept_.clear();
     VLOG(config, "%s stopped", info_.name);
     return status;
 }

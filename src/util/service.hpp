@@ -65,7 +65,7 @@ public:
     // SIGUSR1 / SIGUSR2 (the providers: go offline / online).
     Status on_signal(int signum, std::function<void()> handler);
 
-    // Stops the loop; run() then returns `status`.
+    // Runs the on_stop hooks (once) and stops the loop; run() then returns `status`.
     void stop(int status);
 
     // Re-reads the configuration (vigild: validates the file and writes
@@ -95,28 +95,33 @@ private:
     void handle_reload();
     void handle_stop(int signum);
 
+    // Destroyed in reverse order: what the daemon kept (vigild's supervisor
+    // stops the services) goes before the loop, and the pid file last, so a
+    // new vigild cannot start while this one's services still run.
     const ServiceInfo &info_;
     ServiceOptions options_;
     Config config_;
+    struct Monitor; // the pid file and the parent waiting for readiness
+    std::unique_ptr<Monitor> monitor_;
     std::unique_ptr<EventLoop> loop_;
     std::vector<Watch> watches_;
     std::function<Status()> reload_;
     std::vector<std::function<void()>> stops_;
-    std::vector<std::shared_ptr<void>> kept_; // after loop_: destroyed first
+    std::vector<std::shared_ptr<void>> kept_;
     std::unique_ptr<class MonitorLink> monitor_link_;
     bool logs_to_stderr_ = true;
     bool readiness_deferred_ = false;
     bool ready_announced_ = false;
-    struct Monitor; // the pid file and the parent waiting for readiness
-    std::unique_ptr<Monitor> monitor_;
 };
 
 // The whole life of a daemon: parse, start, setup(service), ready, run.
 int run_service(const ServiceInfo &info, int argc, char **argv, std::function<Status(Service &)> setup);
 
-// Loads and validates the config and writes confdb: what vigild does at start
-// and on SIGHUP. Returns the validated config.
-Result<Config> validate_and_store_config(const std::string &path);
+// Loads and validates the config and creates its directories: what vigild
+// does at start and on SIGHUP, before it may write confdb.
+Result<Config> validate_config(const std::string &path);
+// Writes a validated config to confdb (vigild holds the pid file by then).
+Status store_config(const Config &config);
 
 // Creates a directory (and missing parents) with `mode`, refusing an existing
 // one that group or others can write.

@@ -13,13 +13,16 @@ from fixtures import procs, wrappers
 from fixtures.vigil import Vigil
 
 ALL = ("nss", "pam", "policy", "ifp")
-# Fast heartbeats so that hangs are found within seconds.
-FAST = ["heartbeat = 1", "heartbeat_misses = 2"]
+# Pings every second, but a service must miss ten in a row to count as hung:
+# a loaded CI machine (or ASan) does not make a healthy service look dead.
+CALM = ["heartbeat = 1", "heartbeat_misses = 10"]
+# For the tests that hang a service on purpose: found within seconds.
+FAST = ["heartbeat = 1", "heartbeat_misses = 3"]
 
 
 @pytest.fixture
 def vigil(tmp_path, builddir):
-    v = Vigil(tmp_path, builddir, extra={"vigil": ["services = " + ", ".join(ALL), *FAST]})
+    v = Vigil(tmp_path, builddir, extra={"vigil": ["services = " + ", ".join(ALL), *CALM]})
     yield v
     v.stop_all()
 
@@ -84,6 +87,7 @@ def test_provider_is_restarted_too(vigil):
 
 
 def test_stopped_service_is_found_hung_killed_and_restarted(vigil):
+    vigil.write_config(extra={"vigil": ["services = " + ", ".join(ALL), *FAST]})
     vigil.start_supervised(ALL)
     rows, _ = vigil.status()
     hung = rows["pam"]["pid"]
@@ -91,12 +95,13 @@ def test_stopped_service_is_found_hung_killed_and_restarted(vigil):
     rows = vigil.wait_status(lambda r: running(r, "pam", restarts=1), "the hung pam replaced", timeout=30)
     assert rows["pam"]["pid"] != hung
     assert not procs.pid_alive(hung)
-    assert f"pam (pid {hung}) is hung: 2 pings in a row went unanswered" in vigil.log()
+    assert f"pam (pid {hung}) is hung: 3 pings in a row went unanswered" in vigil.log()
     assert "hung" in rows["pam"]["event"]
 
 
-def fake_libexec(vigil, tmp_path, broken):
-    """A libexec dir with the real services, except `broken`, which exits at once."""
+def fake_libexec(vigil, tmp_path, broken, script="#!/bin/sh\necho 'broken on purpose' >&2\nexit 3\n"):
+    """A libexec dir with the real services, except `broken`, which runs
+    `script` (by default: exits at once)."""
     libexec = tmp_path / "libexec"
     libexec.mkdir(exist_ok=True)
     for name in ("vigil_be", "vigil_nss", "vigil_pam", "vigil_policy", "vigil_ifp"):
@@ -104,7 +109,7 @@ def fake_libexec(vigil, tmp_path, broken):
         if target.exists() or target.is_symlink():
             target.unlink()
         if name == broken:
-            target.write_text("#!/bin/sh\necho 'broken on purpose' >&2\nexit 3\n")
+            target.write_text(script)
             target.chmod(0o755)
         else:
             target.symlink_to(vigil.binary(name))
@@ -112,7 +117,7 @@ def fake_libexec(vigil, tmp_path, broken):
 
 
 def test_service_that_exits_at_once_is_given_up_and_others_keep_running(vigil, tmp_path):
-    vigil.write_config(extra={"vigil": ["services = " + ", ".join(ALL), *FAST,
+    vigil.write_config(extra={"vigil": ["services = " + ", ".join(ALL), *CALM,
                                         "restart_limit = 2", "restart_window = 60"]})
     libexec = fake_libexec(vigil, tmp_path, "vigil_policy")
     vigil.start("vigild", env=vigil.env(VIGIL_LIBEXEC_DIR=str(libexec)))
@@ -140,7 +145,7 @@ def test_service_that_exits_at_once_is_given_up_and_others_keep_running(vigil, t
 def test_sighup_with_a_good_config_reloads_services_and_applies_the_service_list(vigil):
     proc = vigil.start_supervised(ALL)
     before, _ = vigil.status()
-    vigil.write_config(extra={"vigil": ["services = nss, pam, policy", *FAST]})
+    vigil.write_config(extra={"vigil": ["services = nss, pam, policy", *CALM]})
     proc.send_signal(signal.SIGHUP)
     rows = vigil.wait_status(lambda r: "ifp" not in r, "ifp removed")
     for name in ("domain/LDAP", "nss", "pam", "policy"):
@@ -150,7 +155,7 @@ def test_sighup_with_a_good_config_reloads_services_and_applies_the_service_list
                      "configuration reloaded" in vigil.log("vigil_be_LDAP"), 10, "services to reload")
     assert "stopping ifp" in vigil.log()
 
-    vigil.write_config(extra={"vigil": ["services = " + ", ".join(ALL), *FAST]})
+    vigil.write_config(extra={"vigil": ["services = " + ", ".join(ALL), *CALM]})
     proc.send_signal(signal.SIGHUP)
     vigil.wait_status(lambda r: running(r, "ifp"), "ifp added back")
 
@@ -208,11 +213,16 @@ def test_services_exit_when_vigild_is_killed(vigil):
 def test_second_vigild_is_refused_and_starts_no_services(vigil):
     vigil.start_supervised(ALL)
     before, _ = vigil.status()
+    confdb = vigil.state_dir / "db" / "config.ldb"
+    stored = confdb.read_bytes()
+    # Same paths, another option: were it stored, the running services would read it.
+    vigil.write_config(extra={"vigil": ["services = " + ", ".join(ALL), *CALM, "debug_level = 7"]})
     second = procs.run([vigil.binary("vigild"), "-i", "-c", vigil.conf], env=vigil.env(), check=False)
     assert second.returncode == 1 and "another instance is running" in second.stderr
     rows, code = vigil.status()
     assert code == 0 and rows == before
     assert vigil.log().count("started nss") == 1
+    assert confdb.read_bytes() == stored
 
 
 def test_sigusr1_and_sigusr2_go_to_the_providers_only(vigil):
@@ -304,3 +314,64 @@ def test_systemd_hears_ready_once_the_services_are_up_and_only_from_vigild(vigil
             listener.recvfrom(4096)  # nothing from the services
     finally:
         listener.close()
+
+
+def test_a_process_vigild_did_not_start_cannot_register(vigil):
+    vigil.start_supervised(ALL)
+    socket_path = vigil.run_dir / "private" / "sbus-monitor"
+    out = procs.run([vigil.binary("vigil_nss"), "-i", "-c", vigil.conf, "--monitor", socket_path],
+                    env=vigil.env(), check=False, timeout=20)
+    assert out.returncode == 1
+    assert "vigild refused the registration: pid" in out.stderr and "is not a service vigild started" in out.stderr
+    rows, code = vigil.status()
+    assert code == 0 and rows["nss"]["restarts"] == 0
+
+
+def test_a_service_that_ignores_sigterm_is_killed_at_the_stop(vigil, tmp_path):
+    stubborn = "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 0.1; done\n"
+    libexec = fake_libexec(vigil, tmp_path, "vigil_policy", script=stubborn)
+    proc = vigil.start("vigild", env=vigil.env(VIGIL_LIBEXEC_DIR=str(libexec)))
+    rows = vigil.wait_status(lambda r: r.get("policy", {}).get("pid", 0) > 0 and running(r, "nss"),
+                             "the stubborn policy started")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    assert not procs.pid_alive(rows["policy"]["pid"])
+    assert f"policy (pid {rows['policy']['pid']}) did not stop within 5000 ms; killed it" in vigil.log()
+
+
+def test_a_service_put_back_while_it_is_still_stopping_is_started_again(vigil, tmp_path):
+    slow = "#!/bin/sh\ntrap 'sleep 1; exit 0' TERM\nwhile :; do sleep 0.1; done\n"
+    libexec = fake_libexec(vigil, tmp_path, "vigil_ifp", script=slow)
+    proc = vigil.start("vigild", env=vigil.env(VIGIL_LIBEXEC_DIR=str(libexec)))
+    rows = vigil.wait_status(lambda r: r.get("ifp", {}).get("pid", 0) > 0, "ifp started")
+    old = rows["ifp"]["pid"]
+    vigil.write_config(extra={"vigil": ["services = nss, pam, policy", *CALM]})
+    proc.send_signal(signal.SIGHUP)
+    vigil.wait_status(lambda r: r.get("ifp", {}).get("state") == "stopping", "ifp stopping")
+    vigil.write_config(extra={"vigil": ["services = " + ", ".join(ALL), *CALM]})
+    proc.send_signal(signal.SIGHUP)
+    rows = vigil.wait_status(lambda r: r.get("ifp", {}).get("pid", 0) not in (0, old), "ifp started again")
+    assert rows["ifp"]["state"] == "starting"  # the stand-in never registers
+    assert not procs.pid_alive(old)
+
+
+def test_a_service_that_cannot_be_executed_says_why(vigil, tmp_path):
+    vigil.write_config(extra={"vigil": ["services = " + ", ".join(ALL), *CALM, "restart_limit = 1"]})
+    libexec = fake_libexec(vigil, tmp_path, broken=None)
+    (libexec / "vigil_ifp").unlink()
+    vigil.start("vigild", env=vigil.env(VIGIL_LIBEXEC_DIR=str(libexec)))
+    rows = vigil.wait_status(lambda r: r.get("ifp", {}).get("state") == "given-up", "ifp given up")
+    assert "cannot run" in rows["ifp"]["event"] and "No such file or directory" in rows["ifp"]["event"]
+    assert running(rows, "nss") and running(rows, "domain/LDAP")
+
+
+def test_sighup_cannot_move_the_run_dir(vigil):
+    proc = vigil.start_supervised(ALL)
+    before, _ = vigil.status()
+    text = vigil.conf.read_text().replace(f"run_dir = {vigil.run_dir}", f"run_dir = {vigil.run_dir}-moved")
+    vigil.write_config(text=text)
+    proc.send_signal(signal.SIGHUP)
+    procs.wait_until(lambda: "run_dir cannot change while vigild runs" in vigil.log(), 10, "the refusal")
+    vigil.write_config(extra={"vigil": ["services = " + ", ".join(ALL), *CALM]})
+    rows, code = vigil.status()
+    assert code == 0 and {n: r["pid"] for n, r in rows.items()} == {n: r["pid"] for n, r in before.items()}

@@ -111,6 +111,12 @@ void unknown_service_is_refused(void **)
                    "v.conf:2: services: 'sudo' is not one of: nss, pam, policy, ifp");
 }
 
+void service_listed_twice_is_refused(void **)
+{
+    expect_problem("[vigil]\nservices = nss, pam, nss\ndomains = a\n[domain/a]\nid_provider = ldap\nldap_uri = ldap://x\n",
+                   "v.conf:2: services: 'nss' is listed twice");
+}
+
 void relative_path_is_refused(void **)
 {
     expect_problem("[vigil]\nstate_dir = var/lib/vigil\n" + base.substr(8),
@@ -287,6 +293,7 @@ int main()
         cmocka_unit_test(bad_boolean_is_refused),
         cmocka_unit_test(bad_choice_is_refused),
         cmocka_unit_test(unknown_service_is_refused),
+        cmocka_unit_test(service_listed_twice_is_refused),
         cmocka_unit_test(relative_path_is_refused),
         cmocka_unit_test(non_ldap_uri_is_refused),
         cmocka_unit_test(missing_vigil_section_is_refused),
