@@ -1,0 +1,156 @@
+#include "util/sysdb/records.hpp"
+
+#include "util/sysdb/layout.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <string_view>
+
+namespace vigil::sysdb {
+namespace {
+
+// passwd and group lines are ':'-separated and one per line; a NUL would cut
+// the C string the client module hands to the caller.
+constexpr std::string_view nss_forbidden{":\n\0", 3};
+// Fields that never reach an NSS line (DNs, stamps, extra attributes) may
+// hold ':', but a newline or NUL in them is still a sign of bad data.
+constexpr std::string_view text_forbidden{"\n\0", 2};
+
+std::string describe(std::string_view c)
+{
+    if (c == "\n") return "a newline";
+    if (c.size() == 1 && c[0] == '\0') return "a NUL byte";
+    return "'" + std::string(c) + "'";
+}
+
+Status check_text(std::string_view what, std::string_view record, std::string_view field,
+                  const std::string &value, std::string_view forbidden)
+{
+    std::size_t at = value.find_first_of(forbidden);
+    if (at == std::string::npos) return {};
+    return Error{Errc::invalid_argument, std::string(what) + " '" + std::string(record) + "': " +
+                                             std::string(field) + " contains " +
+                                             describe(std::string_view(&value[at], 1))};
+}
+
+Status check_name(std::string_view what, std::string_view record, std::string_view field,
+                  const std::string &value)
+{
+    if (value.empty()) {
+        return Error{Errc::invalid_argument, std::string(what) + " '" + std::string(record) + "': " +
+                                                 std::string(field) + " is empty"};
+    }
+    return check_text(what, record, field, value, nss_forbidden);
+}
+
+Status check_id(std::string_view what, std::string_view record, std::string_view field, std::uint32_t id)
+{
+    if (id != 0 && id != invalid_id) return {};
+    return Error{Errc::invalid_argument, std::string(what) + " '" + std::string(record) + "': " +
+                                             std::string(field) + " " + std::to_string(id) +
+                                             (id == 0 ? " is root's, never served" : " means \"no id\" to NSS")};
+}
+
+bool valid_attr_name(const std::string &name)
+{
+    if (name.empty() || !std::isalpha(static_cast<unsigned char>(name[0]))) return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == ';';
+    });
+}
+
+Status check_extra(std::string_view record, const ExtraAttrs &extra)
+{
+    for (const auto &[attr, values] : extra) {
+        bool reserved = layout::is_reserved_attr(attr);
+        if (!valid_attr_name(attr) || reserved) {
+            return Error{Errc::invalid_argument, "user '" + std::string(record) + "': extra attribute '" +
+                                                     attr + "' is " + (reserved ? "reserved by the cache" : "not a valid attribute name")};
+        }
+        for (const std::string &v : values) {
+            if (Status st = check_text("user", record, attr, v, text_forbidden); !st) return st;
+        }
+    }
+    return {};
+}
+
+void sort_unique(std::vector<std::string> &names)
+{
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+}
+
+} // namespace
+
+const char *freshness_name(Freshness f) noexcept
+{
+    switch (f) {
+    case Freshness::fresh: return "fresh";
+    case Freshness::expiring: return "expiring";
+    case Freshness::expired: return "expired";
+    }
+    return "unknown";
+}
+
+Freshness classify(const Timestamps &ts, std::int64_t now, std::int64_t entry_timeout,
+                   int nowait_percentage) noexcept
+{
+    if (ts.last_update > now) return Freshness::expired;
+    if (now >= ts.expires_at) return Freshness::expired;
+    int percentage = std::clamp(nowait_percentage, 0, 100);
+    if (percentage > 0 && entry_timeout > 0) {
+        std::int64_t refresh_from = ts.last_update + entry_timeout * percentage / 100;
+        if (now >= refresh_from) return Freshness::expiring;
+    }
+    return Freshness::fresh;
+}
+
+User normalised(User user)
+{
+    for (auto it = user.extra.begin(); it != user.extra.end();) {
+        auto &values = it->second;
+        values.erase(std::remove(values.begin(), values.end(), std::string()), values.end());
+        // ldb keeps the values of an attribute as a set.
+        sort_unique(values);
+        it = values.empty() ? user.extra.erase(it) : std::next(it);
+    }
+    return user;
+}
+
+Group normalised(Group group)
+{
+    sort_unique(group.members);
+    sort_unique(group.member_groups);
+    return group;
+}
+
+Status validate(const User &user)
+{
+    const std::string &n = user.name;
+    if (Status st = check_name("user", n, "name", n); !st) return st;
+    if (Status st = check_id("user", n, "uid", user.uid); !st) return st;
+    if (Status st = check_id("user", n, "primary gid", user.gid); !st) return st;
+    if (Status st = check_text("user", n, "gecos", user.gecos, nss_forbidden); !st) return st;
+    if (Status st = check_text("user", n, "home", user.home, nss_forbidden); !st) return st;
+    if (Status st = check_text("user", n, "shell", user.shell, nss_forbidden); !st) return st;
+    if (Status st = check_text("user", n, "original DN", user.original_dn, text_forbidden); !st) return st;
+    if (Status st = check_text("user", n, "modify stamp", user.modify_stamp, text_forbidden); !st) return st;
+    return check_extra(n, user.extra);
+}
+
+Status validate(const Group &group)
+{
+    const std::string &n = group.name;
+    if (Status st = check_name("group", n, "name", n); !st) return st;
+    if (Status st = check_id("group", n, "gid", group.gid); !st) return st;
+    for (const std::string &m : group.members) {
+        if (Status st = check_name("group", n, "member", m); !st) return st;
+    }
+    for (const std::string &m : group.member_groups) {
+        if (Status st = check_name("group", n, "member group", m); !st) return st;
+    }
+    if (Status st = check_text("group", n, "original DN", group.original_dn, text_forbidden); !st) return st;
+    return check_text("group", n, "modify stamp", group.modify_stamp, text_forbidden);
+}
+
+} // namespace vigil::sysdb

@@ -1,0 +1,131 @@
+// sysdb: the per-domain identity cache. vigil_be writes what the directory
+// answered; vigil_nss (and the other responders) read it. doc/cache.md
+// describes the files, the layout and the rules; in short:
+//
+// - Two ldb files under state_dir/db, both 0600:
+//     cache_DOMAIN.ldb       the entries, written durably;
+//     timestamps_DOMAIN.ldb  lastUpdate/dataExpireTimestamp per entry, no
+//                            fsync: losing it only makes entries read as expired.
+//   Storing a record equal to the cached one rewrites only its timestamps,
+//   so refreshing an unchanged 10,000-member group does not rewrite the group;
+//   a changed group is written as a diff (members added and removed).
+// - Each file carries a format version. The writer (vigil_be) moves a file
+//   it cannot open, or whose version it does not know, aside (renamed
+//   FILE.moved-YYYYmmddTHHMMSSZ, logged at level error) and starts empty: the
+//   cache is disposable and never stops vigil from starting. A reader reports
+//   such a file as Errc::unavailable and leaves it alone.
+// - Names match exactly (case-sensitive, sssd's case_sensitive = true).
+// - A stored user whose uid another cached name holds replaces that user
+//   (the directory's newest answer wins: a rename); the same for groups by gid.
+// - Every write is one transaction; a transaction never awaits (synchronous API).
+//   A refused record (records.hpp validate()) fails the whole write with
+//   Errc::invalid_argument and leaves the cache as it was.
+#pragma once
+
+#include "util/result.hpp"
+#include "util/sysdb/ldb_file.hpp"
+#include "util/sysdb/records.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vigil::sysdb {
+
+template <class Record>
+struct Cached {
+    Record record;
+    Timestamps timestamps;
+};
+using CachedUser = Cached<User>;
+using CachedGroup = Cached<Group>;
+
+// The answer to initgroups: the gids and when the directory last answered
+// initgroups for this user (store_initgroups), which is apart from when the
+// user entry itself was refreshed.
+struct Initgroups {
+    std::vector<std::uint32_t> gids; // the primary gid first, then ascending; each once
+    Timestamps timestamps;
+};
+
+struct SysdbPaths {
+    std::string entries;    // state_dir/db/cache_DOMAIN.ldb
+    std::string timestamps; // state_dir/db/timestamps_DOMAIN.ldb
+
+    static SysdbPaths for_domain(const std::string &state_dir, const std::string &domain);
+};
+
+class Sysdb {
+public:
+    static constexpr int format_version = 1;
+
+    enum class Role {
+        writer, // vigil_be: creates the files, repairs them, writes
+        reader, // responders, vigilctl: read-only, never touches the files
+    };
+
+    // The writer also creates state_dir/db (0700) if it is missing.
+    static Result<Sysdb> open(const SysdbPaths &paths, Role role);
+
+    // Reads: the record and its timestamps, or nullopt when not cached.
+    Result<std::optional<CachedUser>> user_by_name(const std::string &name) const;
+    Result<std::optional<CachedUser>> user_by_uid(std::uint32_t uid) const;
+    Result<std::optional<CachedGroup>> group_by_name(const std::string &name) const;
+    Result<std::optional<CachedGroup>> group_by_gid(std::uint32_t gid) const;
+
+    // initgroups: `primary_gid`, the groups listing `user` as a member, and
+    // transitively the groups whose member_groups name one of those. Reads
+    // only the cache as it is now, so the answer never depends on earlier
+    // lookups; cycles are walked once.
+    Result<Initgroups> groups_of_user(const std::string &user, std::uint32_t primary_gid) const;
+
+    // Enumeration, sorted by name.
+    Result<std::vector<CachedUser>> all_users() const;
+    Result<std::vector<CachedGroup>> all_groups() const;
+
+    // Writes, each one transaction. `ts` comes from the provider (it adds the
+    // jitter to expires_at).
+    Status store_user(const User &user, const Timestamps &ts);
+    Status store_group(const Group &group, const Timestamps &ts);
+    // A page of a directory answer (enumeration, a paged search) in one
+    // transaction: all stored, or none if one is refused.
+    Status store_users(const std::vector<User> &users, const Timestamps &ts);
+    Status store_groups(const std::vector<Group> &groups, const Timestamps &ts);
+    // A user and all its groups from one directory answer. Also drops `user`
+    // from cached groups that still list it but were not in the answer (the
+    // user left them), and records `ts` as the user's initgroups timestamps.
+    Status store_initgroups(const User &user, const std::vector<Group> &groups, const Timestamps &ts);
+
+    // Deleting what is not cached succeeds: the cache ends as asked.
+    Status delete_user(const std::string &name);
+    Status delete_group(const std::string &name);
+
+    // Mark expired (expires_at = 0) without deleting: the next lookup asks the
+    // directory, and an offline lookup still finds the entry. Not cached: no-op.
+    Status expire_user(const std::string &name); // the entry and its initgroups
+    Status expire_group(const std::string &name);
+    Status expire_all();
+
+    // The entries file's ldb sequence number: it grows with every write to
+    // an entry, so it shows whether a refresh rewrote anything.
+    Result<std::uint64_t> entries_sequence_number() const;
+
+    const SysdbPaths &paths() const noexcept { return paths_; }
+
+private:
+    Sysdb(LdbFile entries, LdbFile stamps, SysdbPaths paths)
+        : entries_(std::move(entries)), stamps_(std::move(stamps)), paths_(std::move(paths)) {}
+
+    class Writer; // sysdb.cpp: the steps one write transaction is made of
+    // Runs `steps` in one transaction over both files, committed only if
+    // every step succeeded.
+    Status write(const std::function<Status(Writer &)> &steps);
+
+    LdbFile entries_;
+    LdbFile stamps_;
+    SysdbPaths paths_;
+};
+
+} // namespace vigil::sysdb

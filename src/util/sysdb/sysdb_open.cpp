@@ -1,0 +1,196 @@
+// Opening the cache files: format version, first-time layout, and moving
+// aside what cannot be used (the cache is disposable; see sysdb.hpp).
+#include "util/sysdb/sysdb.hpp"
+
+#include "util/ldb_c.hpp"
+#include "util/log.hpp"
+#include "util/sysdb/layout.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <string_view>
+#include <ctime>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace vigil::sysdb {
+namespace {
+
+enum class Contents { empty, current, other };
+
+// What a file ldb could open holds: nothing yet, our current format, or
+// anything else (another version, another program's data).
+Result<Contents> inspect(const LdbFile &file, std::string &why)
+{
+    TallocPtr<void> mem(talloc_new(nullptr));
+    ldb_context *ldb = file.raw();
+    ldb_result *res = nullptr;
+    ldb_dn *root = ldb_dn_new(mem.get(), ldb, layout::root_dn);
+    int ret = ldb_search(ldb, mem.get(), &res, root, LDB_SCOPE_BASE, nullptr, nullptr);
+    if (ret == LDB_SUCCESS && res->count == 1) {
+        std::int64_t version = layout::find_int(res->msgs[0], layout::attr::version, -1);
+        if (version == Sysdb::format_version) return Contents::current;
+        why = "format version " + std::to_string(version) + ", this vigil knows " +
+              std::to_string(Sysdb::format_version);
+        return Contents::other;
+    }
+    if (ret != LDB_SUCCESS && ret != LDB_ERR_NO_SUCH_OBJECT) {
+        return Error{Errc::io, "cannot read " + file.path() + ": " + file.last_error()};
+    }
+    const char *no_attrs[] = {nullptr};
+    ret = ldb_search(ldb, mem.get(), &res, nullptr, LDB_SCOPE_SUBTREE, no_attrs, nullptr);
+    if (ret != LDB_SUCCESS) return Error{Errc::io, "cannot read " + file.path() + ": " + file.last_error()};
+    if (res->count == 0) return Contents::empty;
+    why = "no format version record (not a vigil cache)";
+    return Contents::other;
+}
+
+Status add_skeleton_entry(ldb_context *ldb, TALLOC_CTX *mem, const char *dn,
+                          const std::vector<std::pair<const char *, std::string>> &attrs)
+{
+    ldb_message *msg = ldb_msg_new(mem);
+    if (msg == nullptr || (msg->dn = ldb_dn_new(msg, ldb, dn)) == nullptr) return Error{Errc::internal, "out of memory"};
+    for (const auto &[name, value] : attrs) {
+        if (ldb_msg_add_string(msg, name, talloc_strdup(msg, value.c_str())) != LDB_SUCCESS)
+            return Error{Errc::internal, "out of memory"};
+    }
+    if (ldb_add(ldb, msg) != LDB_SUCCESS) {
+        return Error{Errc::io, std::string("cannot add ") + dn + ": " + ldb_errstring(ldb)};
+    }
+    return {};
+}
+
+// The skeleton both files share, and in the entries file the indexes every
+// lookup uses: by name (the DN), uid, gid, member and nested member.
+Status initialise(const LdbFile &file, bool with_indexes)
+{
+    TallocPtr<void> mem(talloc_new(nullptr));
+    auto tx = file.begin();
+    if (!tx) return std::move(tx).error();
+    ldb_context *ldb = file.raw();
+    using namespace layout;
+    if (with_indexes) {
+        ldb_message *msg = ldb_msg_new(mem.get());
+        if (msg == nullptr || (msg->dn = ldb_dn_new(msg, ldb, "@INDEXLIST")) == nullptr)
+            return Error{Errc::internal, "out of memory"};
+        for (const char *indexed : {attr::name, attr::uid, attr::gid, attr::member, attr::member_group}) {
+            if (ldb_msg_add_string(msg, "@IDXATTR", indexed) != LDB_SUCCESS) return Error{Errc::internal, "out of memory"};
+        }
+        if (ldb_add(ldb, msg) != LDB_SUCCESS)
+            return Error{Errc::io, "cannot add @INDEXLIST to " + file.path() + ": " + file.last_error()};
+    }
+    Status st = add_skeleton_entry(ldb, mem.get(), root_dn, {{attr::version, std::to_string(Sysdb::format_version)}});
+    if (st) st = add_skeleton_entry(ldb, mem.get(), users_dn, {});
+    if (st) st = add_skeleton_entry(ldb, mem.get(), groups_dn, {});
+    if (!st) return st;
+    return tx->commit();
+}
+
+std::string moved_aside_name(const std::string &path)
+{
+    char stamp[32];
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    std::string base = path + ".moved-" + stamp;
+    std::string candidate = base;
+    struct stat st;
+    for (int n = 2; lstat(candidate.c_str(), &st) == 0; ++n) candidate = base + "-" + std::to_string(n);
+    return candidate;
+}
+
+Status move_aside(const std::string &path, const std::string &why)
+{
+    std::string aside = moved_aside_name(path);
+    if (rename(path.c_str(), aside.c_str()) != 0) {
+        if (errno == ENOENT) return {};
+        return sys_error("cannot move the unusable cache " + path + " (" + why + ") aside to " + aside, errno);
+    }
+    VLOG(error, "cache %s is unusable (%s): moved aside to %s, starting with an empty cache", path.c_str(),
+         why.c_str(), aside.c_str());
+    return {};
+}
+
+// tdb, asked to create, silently reinitialises a file whose header it does
+// not recognise: check it first, so a damaged cache is kept for a post-mortem.
+// Empty when the file is missing, empty or a tdb; otherwise why it is not.
+std::string not_a_tdb(const std::string &path)
+{
+    static constexpr std::string_view magic = "TDB file\n";
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return errno == ENOENT ? "" : "cannot be opened: " + std::string(strerror(errno));
+    char head[magic.size()];
+    ssize_t got = read(fd, head, sizeof head);
+    close(fd);
+    if (got == 0) return "";
+    if (got == static_cast<ssize_t>(sizeof head) && std::string_view(head, sizeof head) == magic) return "";
+    return "not an ldb file (no tdb header)";
+}
+
+// Opens one file; the writer repairs it (moves it aside once and starts
+// empty), the reader only reports. `rebuilt` says the writer started afresh.
+Result<LdbFile> open_file(const std::string &path, Sysdb::Role role, LdbFile::Sync sync, bool with_indexes,
+                          bool &rebuilt)
+{
+    bool writer = role == Sysdb::Role::writer;
+    auto access = writer ? LdbFile::Access::read_write : LdbFile::Access::read_only;
+    rebuilt = false;
+    for (int attempt = 0;; ++attempt) {
+        std::string why = writer ? not_a_tdb(path) : "";
+        if (!why.empty()) {
+            if (attempt > 0) return Error{Errc::io, "cache " + path + " is still unusable after a rebuild: " + why};
+            if (Status st = move_aside(path, why); !st) return std::move(st).error();
+            continue;
+        }
+        auto file = LdbFile::open(path, access, sync);
+        // Also tightens a file left with a wider mode by hand or an old version.
+        if (file && writer && chmod(path.c_str(), 0600) != 0) return sys_error("chmod 0600 " + path, errno);
+        Result<Contents> contents = file ? inspect(*file, why) : Result<Contents>(file.error());
+        if (!contents) why = contents.error().message;
+        if (contents && *contents == Contents::current) return std::move(*file);
+        if (contents && *contents == Contents::empty && writer) {
+            Status st = initialise(*file, with_indexes);
+            if (!st) return std::move(st).error();
+            rebuilt = true;
+            return std::move(*file);
+        }
+        if (!writer) {
+            if (contents && *contents == Contents::empty) why = "not initialised yet";
+            return Error{Errc::unavailable, "cache " + path + " cannot be used (" + why + "); vigil_be rebuilds it"};
+        }
+        if (attempt > 0) return Error{Errc::io, "cache " + path + " is still unusable after a rebuild: " + why};
+        if (file) file = Error{Errc::internal, "closed"}; // close before the rename
+        Status st = move_aside(path, why);
+        if (!st) return std::move(st).error();
+    }
+}
+
+} // namespace
+
+SysdbPaths SysdbPaths::for_domain(const std::string &state_dir, const std::string &domain)
+{
+    return {state_dir + "/db/cache_" + domain + ".ldb", state_dir + "/db/timestamps_" + domain + ".ldb"};
+}
+
+Result<Sysdb> Sysdb::open(const SysdbPaths &paths, Role role)
+{
+    if (role == Role::writer) {
+        std::string dir = paths.entries.substr(0, paths.entries.find_last_of('/'));
+        if (!dir.empty() && dir != paths.entries && mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+            return sys_error("cannot create the cache directory " + dir, errno);
+    }
+    bool rebuilt = false;
+    auto entries = open_file(paths.entries, role, LdbFile::Sync::durable, true, rebuilt);
+    if (!entries) return std::move(entries).error();
+    // Timestamps of entries that are gone would only be noise: start them afresh too.
+    if (rebuilt && unlink(paths.timestamps.c_str()) != 0 && errno != ENOENT)
+        return sys_error("cannot remove the old timestamps " + paths.timestamps, errno);
+    bool stamps_rebuilt = false;
+    auto stamps = open_file(paths.timestamps, role, LdbFile::Sync::no_sync, false, stamps_rebuilt);
+    if (!stamps) return std::move(stamps).error();
+    return Sysdb(std::move(*entries), std::move(*stamps), paths);
+}
+
+} // namespace vigil::sysdb

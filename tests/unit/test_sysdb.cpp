@@ -1,0 +1,709 @@
+// sysdb: the identity cache the provider writes and the responders read.
+#include "common.hpp"
+#include "util/sysdb/sysdb.hpp"
+
+#include "util/ldb.hpp"
+#include "util/ldb_c.hpp"
+
+#include <dirent.h>
+#include <set>
+
+using vigil::Errc;
+using namespace vigil::sysdb;
+
+namespace {
+
+constexpr std::int64_t now = 1'700'000'000;
+const Timestamps fresh_ts{now, now + 5400};
+
+User alice()
+{
+    User u;
+    u.name = "alice";
+    u.uid = 10001;
+    u.gid = 20001;
+    u.gecos = "Alice Liddell";
+    u.home = "/home/alice";
+    u.shell = "/bin/bash";
+    u.original_dn = "uid=alice,ou=people,dc=example,dc=com";
+    u.modify_stamp = "20261123110000Z";
+    u.extra = {{"shadowLastChange", {"19000"}}, {"shadowMax", {"99999"}}};
+    return u;
+}
+
+User user(const std::string &name, std::uint32_t uid, std::uint32_t gid = 20001)
+{
+    User u;
+    u.name = name;
+    u.uid = uid;
+    u.gid = gid;
+    u.home = "/home/" + name;
+    u.shell = "/bin/sh";
+    return u;
+}
+
+Group group(const std::string &name, std::uint32_t gid, std::vector<std::string> members = {},
+            std::vector<std::string> member_groups = {})
+{
+    Group g;
+    g.name = name;
+    g.gid = gid;
+    g.members = std::move(members);
+    g.member_groups = std::move(member_groups);
+    g.original_dn = "cn=" + name + ",ou=groups,dc=example,dc=com";
+    g.modify_stamp = "20261123110000Z";
+    return g;
+}
+
+Sysdb open_writer(const test::TempDir &dir, const std::string &domain = "LDAP")
+{
+    auto db = Sysdb::open(SysdbPaths::for_domain(dir.path(), domain), Sysdb::Role::writer);
+    if (!db) print_error("%s\n", db.error().message.c_str());
+    assert_true(db.ok());
+    return std::move(*db);
+}
+
+void assert_ok(const vigil::Status &st)
+{
+    if (!st) print_error("%s\n", st.error().message.c_str());
+    assert_true(st.ok());
+}
+
+void assert_refused(const vigil::Status &st, const char *message)
+{
+    assert_false(st.ok());
+    assert_int_equal(static_cast<int>(st.error().code), static_cast<int>(Errc::invalid_argument));
+    assert_string_equal(st.error().message.c_str(), message);
+}
+
+std::vector<std::string> files_in(const std::string &dir)
+{
+    std::vector<std::string> names;
+    DIR *d = opendir(dir.c_str());
+    assert_non_null(d);
+    while (dirent *e = readdir(d)) {
+        if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+    }
+    closedir(d);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+std::vector<std::uint32_t> gids(const Sysdb &db, const std::string &name, std::uint32_t primary)
+{
+    auto answer = db.groups_of_user(name, primary);
+    assert_true(answer.ok());
+    return answer->gids;
+}
+
+// ------------------------------------------------------------ round trips
+
+void user_round_trips_with_its_timestamps(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_user(alice(), fresh_ts));
+    auto found = db.user_by_name("alice");
+    assert_true(found.ok() && found->has_value());
+    assert_true((*found)->record == alice());
+    assert_true((*found)->timestamps == fresh_ts);
+}
+
+void user_with_empty_fields_round_trips(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    User bare = user("bare", 10002);
+    bare.home.clear();
+    bare.shell.clear();
+    assert_ok(db.store_user(bare, fresh_ts));
+    auto found = db.user_by_name("bare");
+    assert_true(found.ok() && found->has_value());
+    assert_true((*found)->record == bare);
+}
+
+void group_round_trips_with_members_and_nested_groups(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    Group devs = group("devs", 30001, {"bob", "alice", "alice"}, {"ops"});
+    assert_ok(db.store_group(devs, fresh_ts));
+    auto found = db.group_by_name("devs");
+    assert_true(found.ok() && found->has_value());
+    // Stored normalised: members sorted, the duplicate once.
+    assert_true((*found)->record == normalised(devs));
+    assert_int_equal((*found)->record.members.size(), 2);
+    assert_true((*found)->timestamps == fresh_ts);
+}
+
+void lookups_by_id_find_the_same_records(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_user(alice(), fresh_ts));
+    assert_ok(db.store_group(group("devs", 30001, {"alice"}), fresh_ts));
+    auto by_uid = db.user_by_uid(10001);
+    assert_true(by_uid.ok() && by_uid->has_value());
+    assert_true((*by_uid)->record == alice());
+    auto by_gid = db.group_by_gid(30001);
+    assert_true(by_gid.ok() && by_gid->has_value());
+    assert_string_equal((*by_gid)->record.name.c_str(), "devs");
+    // A user's primary gid is not a group: gid lookups find groups only.
+    auto primary = db.group_by_gid(20001);
+    assert_true(primary.ok() && !primary->has_value());
+}
+
+void uncached_records_read_as_nothing(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    for (auto r : {db.user_by_name("nobody"), db.user_by_uid(4242), db.user_by_name("")}) assert_true(r.ok() && !r->has_value());
+    for (auto r : {db.group_by_name("nogroup"), db.group_by_gid(4242)}) assert_true(r.ok() && !r->has_value());
+}
+
+void store_initgroups_stores_the_user_and_its_groups(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_initgroups(alice(), {group("devs", 30001, {"alice"}), group("web", 30002, {"alice", "bob"})},
+                                  fresh_ts));
+    auto u = db.user_by_name("alice");
+    assert_true(u.ok() && u->has_value());
+    auto answer = db.groups_of_user("alice", 20001);
+    assert_true(answer.ok());
+    assert_true(answer->gids == (std::vector<std::uint32_t>{20001, 30001, 30002}));
+    assert_true(answer->timestamps == fresh_ts);
+}
+
+void initgroups_timestamps_are_apart_from_the_users(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_user(alice(), fresh_ts));
+    auto answer = db.groups_of_user("alice", 20001);
+    assert_true(answer.ok());
+    // getpwnam refreshed the user; initgroups was never asked: expired.
+    assert_true(answer->timestamps == Timestamps{});
+}
+
+void store_initgroups_drops_groups_the_user_left(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_initgroups(alice(), {group("devs", 30001, {"alice"}), group("web", 30002, {"alice", "bob"})},
+                                  fresh_ts));
+    assert_ok(db.store_initgroups(alice(), {group("devs", 30001, {"alice"})}, fresh_ts));
+    assert_true(gids(db, "alice", 20001) == (std::vector<std::uint32_t>{20001, 30001}));
+    auto web = db.group_by_name("web");
+    assert_true(web.ok() && web->has_value());
+    assert_true((*web)->record.members == std::vector<std::string>{"bob"});
+}
+
+void enumeration_lists_every_record_sorted_by_name(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_user(user("carol", 10003), fresh_ts));
+    assert_ok(db.store_user(alice(), fresh_ts));
+    assert_ok(db.store_group(group("web", 30002), fresh_ts));
+    assert_ok(db.store_group(group("devs", 30001), fresh_ts));
+    auto users = db.all_users();
+    assert_true(users.ok());
+    assert_int_equal(users->size(), 2);
+    assert_string_equal((*users)[0].record.name.c_str(), "alice");
+    assert_true((*users)[0].record == alice());
+    assert_true((*users)[1].timestamps == fresh_ts);
+    auto groups = db.all_groups();
+    assert_true(groups.ok());
+    assert_int_equal(groups->size(), 2);
+    assert_string_equal((*groups)[0].record.name.c_str(), "devs");
+    assert_string_equal((*groups)[1].record.name.c_str(), "web");
+}
+
+void reader_sees_what_the_writer_stored(void **)
+{
+    test::TempDir dir;
+    Sysdb writer = open_writer(dir);
+    assert_ok(writer.store_user(alice(), fresh_ts));
+    auto reader = Sysdb::open(SysdbPaths::for_domain(dir.path(), "LDAP"), Sysdb::Role::reader);
+    assert_true(reader.ok());
+    auto found = reader->user_by_name("alice");
+    assert_true(found.ok() && found->has_value());
+    assert_ok(writer.store_user(user("bob", 10002), fresh_ts));
+    auto later = reader->user_by_uid(10002);
+    assert_true(later.ok() && later->has_value());
+    assert_false(reader->store_user(user("carol", 10003), fresh_ts).ok());
+}
+
+// ------------------------------------------------------------ files
+
+void cache_files_are_created_0600(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    struct stat st;
+    for (const std::string &path : {db.paths().entries, db.paths().timestamps}) {
+        assert_int_equal(stat(path.c_str(), &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+    }
+    assert_string_equal(db.paths().entries.c_str(), (dir / "db/cache_LDAP.ldb").c_str());
+    assert_int_equal(stat((dir / "db").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+}
+
+void unknown_format_version_is_moved_aside_and_rebuilt(void **)
+{
+    test::TempDir dir;
+    { Sysdb db = open_writer(dir); assert_ok(db.store_user(alice(), fresh_ts)); }
+    {
+        auto raw = vigil::Ldb::open(dir / "db/cache_LDAP.ldb", vigil::Ldb::Mode::read_write);
+        assert_true(raw.ok());
+        ldb_message *msg = ldb_msg_new(nullptr);
+        msg->dn = ldb_dn_new(msg, raw->raw(), "cn=sysdb");
+        assert_int_equal(ldb_msg_add_empty(msg, "formatVersion", LDB_FLAG_MOD_REPLACE, nullptr), LDB_SUCCESS);
+        assert_int_equal(ldb_msg_add_string(msg, "formatVersion", "99"), LDB_SUCCESS);
+        assert_int_equal(ldb_modify(raw->raw(), msg), LDB_SUCCESS);
+        talloc_free(msg);
+    }
+    // A reader leaves it alone and says why.
+    auto reader = Sysdb::open(SysdbPaths::for_domain(dir.path(), "LDAP"), Sysdb::Role::reader);
+    assert_false(reader.ok());
+    assert_int_equal(static_cast<int>(reader.error().code), static_cast<int>(Errc::unavailable));
+    assert_non_null(strstr(reader.error().message.c_str(), "format version 99"));
+
+    Sysdb db = open_writer(dir);
+    auto found = db.user_by_name("alice");
+    assert_true(found.ok() && !found->has_value());
+    assert_ok(db.store_user(alice(), fresh_ts));
+    std::vector<std::string> files = files_in(dir / "db");
+    assert_int_equal(files.size(), 3);
+    assert_string_equal(files[0].c_str(), "cache_LDAP.ldb");
+    assert_true(files[1].starts_with("cache_LDAP.ldb.moved-"));
+    assert_string_equal(files[2].c_str(), "timestamps_LDAP.ldb");
+}
+
+void garbage_file_is_moved_aside_and_rebuilt(void **)
+{
+    test::TempDir dir;
+    assert_int_equal(mkdir((dir / "db").c_str(), 0700), 0);
+    test::write_file(dir / "db/cache_LDAP.ldb", std::string(4096, 'x') + "not a tdb file");
+    test::write_file(dir / "db/timestamps_LDAP.ldb", "garbage too");
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_user(alice(), fresh_ts));
+    auto found = db.user_by_name("alice");
+    assert_true(found.ok() && found->has_value());
+    std::vector<std::string> files = files_in(dir / "db");
+    assert_int_equal(files.size(), 3);
+    assert_true(files[1].starts_with("cache_LDAP.ldb.moved-"));
+}
+
+void garbage_timestamps_file_alone_is_moved_aside(void **)
+{
+    test::TempDir dir;
+    { Sysdb db = open_writer(dir); assert_ok(db.store_user(alice(), fresh_ts)); }
+    test::write_file(dir / "db/timestamps_LDAP.ldb", std::string(8192, 'z'));
+    Sysdb db = open_writer(dir);
+    auto found = db.user_by_name("alice");
+    // The entry survives; without its timestamps it reads as expired.
+    assert_true(found.ok() && found->has_value());
+    assert_true((*found)->timestamps == Timestamps{});
+}
+
+void lost_timestamps_file_reads_as_expired(void **)
+{
+    test::TempDir dir;
+    { Sysdb db = open_writer(dir); assert_ok(db.store_user(alice(), fresh_ts)); }
+    assert_int_equal(unlink((dir / "db/timestamps_LDAP.ldb").c_str()), 0);
+    Sysdb db = open_writer(dir);
+    auto found = db.user_by_name("alice");
+    assert_true(found.ok() && found->has_value());
+    assert_int_equal(static_cast<int>(classify((*found)->timestamps, now, 5400, 50)), static_cast<int>(Freshness::expired));
+}
+
+// ------------------------------------------------------------ writes
+
+void unchanged_store_rewrites_only_the_timestamps(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    std::vector<std::string> members;
+    for (int i = 0; i < 10000; ++i) members.push_back("member" + std::to_string(i));
+    Group big = group("big", 40000, members);
+    assert_ok(db.store_group(big, fresh_ts));
+    auto before = db.entries_sequence_number();
+    assert_true(before.ok());
+
+    // Refreshed later, the same data in another order.
+    std::reverse(big.members.begin(), big.members.end());
+    Timestamps later{now + 600, now + 6000};
+    assert_ok(db.store_group(big, later));
+    auto after = db.entries_sequence_number();
+    assert_true(after.ok());
+    assert_int_equal(*after, *before); // no write to the entries file at all
+    auto found = db.group_by_name("big");
+    assert_true(found.ok() && found->has_value());
+    assert_true((*found)->timestamps == later);
+    assert_int_equal((*found)->record.members.size(), 10000);
+}
+
+void changed_group_is_written_as_a_diff(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_group(group("devs", 30001, {"alice", "bob", "carol"}, {"ops"}), fresh_ts));
+    auto before = db.entries_sequence_number();
+    assert_ok(db.store_group(group("devs", 30001, {"alice", "carol", "dave"}, {}), fresh_ts));
+    auto after = db.entries_sequence_number();
+    assert_true(before.ok() && after.ok());
+    assert_int_equal(*after, *before + 1); // one modify
+    auto found = db.group_by_name("devs");
+    assert_true(found.ok() && found->has_value());
+    assert_true((*found)->record.members == (std::vector<std::string>{"alice", "carol", "dave"}));
+    assert_true((*found)->record.member_groups.empty());
+    // The member index follows: bob is in no group, dave is.
+    assert_true(gids(db, "bob", 20001) == std::vector<std::uint32_t>{20001});
+    assert_true(gids(db, "dave", 20001) == (std::vector<std::uint32_t>{20001, 30001}));
+}
+
+void changed_user_fields_replace_the_old_ones(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_user(alice(), fresh_ts));
+    User changed = alice();
+    changed.shell = "/bin/zsh";
+    changed.gecos.clear();
+    changed.extra.erase("shadowMax");
+    changed.extra["shadowExpire"] = {"20000"};
+    assert_ok(db.store_user(changed, fresh_ts));
+    auto found = db.user_by_name("alice");
+    assert_true(found.ok() && found->has_value());
+    assert_true((*found)->record == changed);
+}
+
+void stored_user_replaces_the_cached_holder_of_its_uid(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_user(alice(), fresh_ts));
+    User renamed = alice();
+    renamed.name = "alice.smith";
+    assert_ok(db.store_user(renamed, fresh_ts));
+    auto old_name = db.user_by_name("alice");
+    assert_true(old_name.ok() && !old_name->has_value());
+    auto by_uid = db.user_by_uid(10001);
+    assert_true(by_uid.ok() && by_uid->has_value());
+    assert_string_equal((*by_uid)->record.name.c_str(), "alice.smith");
+    auto all = db.all_users();
+    assert_true(all.ok());
+    assert_int_equal(all->size(), 1);
+}
+
+void stored_group_replaces_the_cached_holder_of_its_gid(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_group(group("devs", 30001, {"alice"}), fresh_ts));
+    assert_ok(db.store_group(group("developers", 30001, {"alice"}), fresh_ts));
+    auto old_name = db.group_by_name("devs");
+    assert_true(old_name.ok() && !old_name->has_value());
+    auto by_gid = db.group_by_gid(30001);
+    assert_true(by_gid.ok() && by_gid->has_value());
+    assert_string_equal((*by_gid)->record.name.c_str(), "developers");
+    assert_true(gids(db, "alice", 20001) == (std::vector<std::uint32_t>{20001, 30001}));
+}
+
+void deleted_records_are_gone_with_their_timestamps(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_user(alice(), fresh_ts));
+    assert_ok(db.store_group(group("devs", 30001, {"alice"}), fresh_ts));
+    assert_ok(db.delete_user("alice"));
+    assert_ok(db.delete_group("devs"));
+    assert_ok(db.delete_user("never-cached"));
+    auto u = db.user_by_name("alice");
+    auto g = db.group_by_gid(30001);
+    assert_true(u.ok() && !u->has_value() && g.ok() && !g->has_value());
+    // Stored again, nothing of the old timestamps is left over.
+    assert_ok(db.store_user(alice(), Timestamps{now + 1, now + 2}));
+    assert_true((*db.user_by_name("alice"))->timestamps == (Timestamps{now + 1, now + 2}));
+}
+
+void expire_marks_expired_and_keeps_the_entry(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_initgroups(alice(), {group("devs", 30001, {"alice"})}, fresh_ts));
+    assert_ok(db.expire_user("alice"));
+    assert_ok(db.expire_user("never-cached"));
+    auto u = db.user_by_name("alice");
+    assert_true(u.ok() && u->has_value());
+    assert_int_equal((*u)->timestamps.last_update, now);
+    assert_int_equal((*u)->timestamps.expires_at, 0);
+    assert_int_equal(db.groups_of_user("alice", 20001)->timestamps.expires_at, 0);
+    auto g = db.group_by_name("devs");
+    assert_int_equal((*g)->timestamps.expires_at, fresh_ts.expires_at);
+    assert_ok(db.expire_group("devs"));
+    assert_int_equal((*db.group_by_name("devs"))->timestamps.expires_at, 0);
+}
+
+void expire_all_marks_every_entry_expired(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_initgroups(alice(), {group("devs", 30001, {"alice"})}, fresh_ts));
+    assert_ok(db.store_user(user("bob", 10002), fresh_ts));
+    assert_ok(db.expire_all());
+    auto users = db.all_users();
+    auto groups = db.all_groups();
+    assert_true(users.ok() && groups.ok());
+    for (const auto &u : *users) assert_int_equal(u.timestamps.expires_at, 0);
+    for (const auto &g : *groups) assert_int_equal(g.timestamps.expires_at, 0);
+    assert_int_equal(db.groups_of_user("alice", 20001)->timestamps.expires_at, 0);
+    assert_int_equal(db.all_users()->size(), 2);
+}
+
+void refused_group_in_store_initgroups_rolls_back_everything(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_initgroups(alice(), {group("devs", 30001, {"alice"})}, fresh_ts));
+    User changed = alice();
+    changed.shell = "/bin/zsh";
+    vigil::Status st = db.store_initgroups(changed, {group("web", 30002, {"alice"}), group("bad:name", 30003, {"alice"})},
+                                           Timestamps{now + 10, now + 20});
+    assert_refused(st, "group 'bad:name': name contains ':'");
+    auto u = db.user_by_name("alice");
+    assert_true(u.ok() && u->has_value());
+    assert_string_equal((*u)->record.shell.c_str(), "/bin/bash");
+    assert_true((*u)->timestamps == fresh_ts);
+    auto web = db.group_by_name("web");
+    assert_true(web.ok() && !web->has_value());
+    assert_true(gids(db, "alice", 20001) == (std::vector<std::uint32_t>{20001, 30001}));
+}
+
+void a_page_of_records_is_stored_all_or_nothing(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_users({alice(), user("bob", 10002)}, fresh_ts));
+    assert_refused(db.store_users({user("carol", 10003), user("dave", 0)}, fresh_ts),
+                   "user 'dave': uid 0 is root's, never served");
+    assert_ok(db.store_groups({group("devs", 30001, {"alice"}), group("web", 30002)}, fresh_ts));
+    auto users = db.all_users();
+    auto groups = db.all_groups();
+    assert_true(users.ok() && groups.ok());
+    assert_int_equal(users->size(), 2);
+    assert_int_equal(groups->size(), 2);
+}
+
+void records_nss_cannot_carry_are_refused(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    User u = alice();
+    u.name.clear();
+    assert_refused(db.store_user(u, fresh_ts), "user '': name is empty");
+    u = alice();
+    u.name = "al:ice";
+    assert_refused(db.store_user(u, fresh_ts), "user 'al:ice': name contains ':'");
+    u = alice();
+    u.gecos = "Alice\nroot::0:0::/:/bin/sh";
+    assert_refused(db.store_user(u, fresh_ts), "user 'alice': gecos contains a newline");
+    u = alice();
+    u.home = std::string("/home/a\0b", 9);
+    assert_refused(db.store_user(u, fresh_ts), "user 'alice': home contains a NUL byte");
+    u = alice();
+    u.uid = 0;
+    assert_refused(db.store_user(u, fresh_ts), "user 'alice': uid 0 is root's, never served");
+    u = alice();
+    u.gid = 0;
+    assert_refused(db.store_user(u, fresh_ts), "user 'alice': primary gid 0 is root's, never served");
+    u = alice();
+    u.extra["uidNumber"] = {"0"};
+    assert_refused(db.store_user(u, fresh_ts), "user 'alice': extra attribute 'uidNumber' is reserved by the cache");
+    assert_refused(db.store_group(group("wheel", 0), fresh_ts), "group 'wheel': gid 0 is root's, never served");
+    assert_refused(db.store_group(group("devs", 30001, {"ok", "bad:member"}), fresh_ts),
+                   "group 'devs': member contains ':'");
+    auto all = db.all_users();
+    assert_true(all.ok() && all->empty());
+}
+
+// ------------------------------------------------------------ expiry
+
+void expiry_is_classified_fresh_expiring_expired(void **)
+{
+    Timestamps ts{now, now + 100};
+    assert_int_equal(static_cast<int>(classify(ts, now, 100, 50)), static_cast<int>(Freshness::fresh));
+    assert_int_equal(static_cast<int>(classify(ts, now + 49, 100, 50)), static_cast<int>(Freshness::fresh));
+    assert_int_equal(static_cast<int>(classify(ts, now + 50, 100, 50)), static_cast<int>(Freshness::expiring));
+    assert_int_equal(static_cast<int>(classify(ts, now + 99, 100, 50)), static_cast<int>(Freshness::expiring));
+    assert_int_equal(static_cast<int>(classify(ts, now + 100, 100, 50)), static_cast<int>(Freshness::expired));
+    assert_string_equal(freshness_name(classify(ts, now + 100, 100, 50)), "expired");
+}
+
+void nowait_percentage_zero_never_answers_expiring(void **)
+{
+    Timestamps ts{now, now + 100};
+    assert_int_equal(static_cast<int>(classify(ts, now + 99, 100, 0)), static_cast<int>(Freshness::fresh));
+    assert_int_equal(static_cast<int>(classify(ts, now + 100, 100, 0)), static_cast<int>(Freshness::expired));
+}
+
+void last_update_in_the_future_counts_as_expired(void **)
+{
+    // Written while the clock was a day ahead, read after it was set right.
+    Timestamps ts{now + 86400, now + 86400 + 5400};
+    assert_int_equal(static_cast<int>(classify(ts, now, 5400, 50)), static_cast<int>(Freshness::expired));
+}
+
+void never_stored_timestamps_are_expired(void **)
+{
+    assert_int_equal(static_cast<int>(classify(Timestamps{}, now, 5400, 50)), static_cast<int>(Freshness::expired));
+}
+
+// ------------------------------------------------------------ initgroups
+
+void nested_groups_are_followed_through_a_cycle_once(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    // alice in devs; devs in eng; eng in devs (a cycle); eng in all.
+    assert_ok(db.store_group(group("devs", 30001, {"alice"}, {"eng"}), fresh_ts));
+    assert_ok(db.store_group(group("eng", 30002, {}, {"devs"}), fresh_ts));
+    assert_ok(db.store_group(group("all", 30003, {}, {"eng"}), fresh_ts));
+    assert_ok(db.store_group(group("unrelated", 30004, {"bob"}), fresh_ts));
+    std::vector<std::uint32_t> expected{20001, 30001, 30002, 30003};
+    assert_true(gids(db, "alice", 20001) == expected);
+    // The answer does not depend on lookups made before it.
+    assert_true(gids(db, "bob", 20001) == (std::vector<std::uint32_t>{20001, 30004}));
+    assert_true(db.group_by_name("all").ok());
+    assert_true(gids(db, "alice", 20001) == expected);
+}
+
+void primary_group_nesting_counts_too(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_group(group("alice-private", 20001), fresh_ts));
+    assert_ok(db.store_group(group("staff", 30005, {}, {"alice-private"}), fresh_ts));
+    assert_true(gids(db, "alice", 20001) == (std::vector<std::uint32_t>{20001, 30005}));
+}
+
+void groups_of_user_lists_each_gid_once(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    // devs is reached directly and through web; the primary group lists alice too.
+    assert_ok(db.store_group(group("primary", 20001, {"alice"}), fresh_ts));
+    assert_ok(db.store_group(group("devs", 30001, {"alice"}, {"web"}), fresh_ts));
+    assert_ok(db.store_group(group("web", 30002, {"alice"}, {"devs", "primary"}), fresh_ts));
+    assert_true(gids(db, "alice", 20001) == (std::vector<std::uint32_t>{20001, 30001, 30002}));
+}
+
+// ------------------------------------------------------------ names
+
+void names_with_ldb_special_characters_are_found_exactly(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    const std::vector<std::string> names{"a,b", "c=d", "back\\slash", "st*r", "(paren", "par)en", "jürgen", "Ζωή",
+                                         " leading", "trailing ", "#hash", "+plus", "semi;colon", "quo\"te",
+                                         "<lt>", "@special"};
+    std::uint32_t uid = 11000;
+    for (const std::string &name : names) assert_ok(db.store_user(user(name, uid++), fresh_ts));
+    std::vector<std::string> members(names.begin(), names.end());
+    assert_ok(db.store_group(group("g,=\\*(ü", 31000, members), fresh_ts));
+    uid = 11000;
+    for (const std::string &name : names) {
+        auto found = db.user_by_name(name);
+        assert_true(found.ok() && found->has_value());
+        assert_string_equal((*found)->record.name.c_str(), name.c_str());
+        auto by_uid = db.user_by_uid(uid++);
+        assert_string_equal((*by_uid)->record.name.c_str(), name.c_str());
+        assert_true(gids(db, name, 20001) == (std::vector<std::uint32_t>{20001, 31000}));
+    }
+    auto g = db.group_by_name("g,=\\*(ü");
+    assert_true(g.ok() && g->has_value());
+    assert_int_equal((*g)->record.members.size(), names.size());
+    auto all = db.all_users();
+    assert_int_equal(all->size(), names.size());
+}
+
+void a_star_as_a_name_finds_nothing(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_user(alice(), fresh_ts));
+    assert_ok(db.store_group(group("devs", 30001, {"alice"}), fresh_ts));
+    for (const char *probe : {"*", "a*", "alice)(name=*", "*)(|(name=*"}) {
+        auto u = db.user_by_name(probe);
+        assert_true(u.ok() && !u->has_value());
+        auto g = db.group_by_name(probe);
+        assert_true(g.ok() && !g->has_value());
+        assert_true(gids(db, probe, 20001) == std::vector<std::uint32_t>{20001});
+    }
+}
+
+void names_are_matched_case_sensitively(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_user(alice(), fresh_ts));
+    assert_ok(db.store_user(user("Alice", 10009), fresh_ts));
+    assert_ok(db.store_group(group("devs", 30001, {"alice"}), fresh_ts));
+    auto lower = db.user_by_name("alice");
+    auto upper = db.user_by_name("Alice");
+    assert_int_equal((*lower)->record.uid, 10001);
+    assert_int_equal((*upper)->record.uid, 10009);
+    auto none = db.user_by_name("ALICE");
+    assert_true(none.ok() && !none->has_value());
+    auto g = db.group_by_name("DEVS");
+    assert_true(g.ok() && !g->has_value());
+    assert_true(gids(db, "Alice", 20001) == std::vector<std::uint32_t>{20001});
+}
+
+} // namespace
+
+int main()
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(user_round_trips_with_its_timestamps),
+        cmocka_unit_test(user_with_empty_fields_round_trips),
+        cmocka_unit_test(group_round_trips_with_members_and_nested_groups),
+        cmocka_unit_test(lookups_by_id_find_the_same_records),
+        cmocka_unit_test(uncached_records_read_as_nothing),
+        cmocka_unit_test(store_initgroups_stores_the_user_and_its_groups),
+        cmocka_unit_test(initgroups_timestamps_are_apart_from_the_users),
+        cmocka_unit_test(store_initgroups_drops_groups_the_user_left),
+        cmocka_unit_test(enumeration_lists_every_record_sorted_by_name),
+        cmocka_unit_test(reader_sees_what_the_writer_stored),
+        cmocka_unit_test(cache_files_are_created_0600),
+        cmocka_unit_test(unknown_format_version_is_moved_aside_and_rebuilt),
+        cmocka_unit_test(garbage_file_is_moved_aside_and_rebuilt),
+        cmocka_unit_test(garbage_timestamps_file_alone_is_moved_aside),
+        cmocka_unit_test(lost_timestamps_file_reads_as_expired),
+        cmocka_unit_test(unchanged_store_rewrites_only_the_timestamps),
+        cmocka_unit_test(changed_group_is_written_as_a_diff),
+        cmocka_unit_test(changed_user_fields_replace_the_old_ones),
+        cmocka_unit_test(stored_user_replaces_the_cached_holder_of_its_uid),
+        cmocka_unit_test(stored_group_replaces_the_cached_holder_of_its_gid),
+        cmocka_unit_test(deleted_records_are_gone_with_their_timestamps),
+        cmocka_unit_test(expire_marks_expired_and_keeps_the_entry),
+        cmocka_unit_test(expire_all_marks_every_entry_expired),
+        cmocka_unit_test(refused_group_in_store_initgroups_rolls_back_everything),
+        cmocka_unit_test(a_page_of_records_is_stored_all_or_nothing),
+        cmocka_unit_test(records_nss_cannot_carry_are_refused),
+        cmocka_unit_test(expiry_is_classified_fresh_expiring_expired),
+        cmocka_unit_test(nowait_percentage_zero_never_answers_expiring),
+        cmocka_unit_test(last_update_in_the_future_counts_as_expired),
+        cmocka_unit_test(never_stored_timestamps_are_expired),
+        cmocka_unit_test(nested_groups_are_followed_through_a_cycle_once),
+        cmocka_unit_test(primary_group_nesting_counts_too),
+        cmocka_unit_test(groups_of_user_lists_each_gid_once),
+        cmocka_unit_test(names_with_ldb_special_characters_are_found_exactly),
+        cmocka_unit_test(a_star_as_a_name_finds_nothing),
+        cmocka_unit_test(names_are_matched_case_sensitively),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
