@@ -1,36 +1,118 @@
-// vigil_be: The vigil data provider for one domain (LDAP and Kerberos into the cache).
-// This process runs the service skeleton (options, confdb, logging, signals);
-// its own work is added by the issue that builds it.
+// vigil_be: the data provider of one domain. It keeps the domain's cache
+// (sysdb) up to date from the directory when a responder asks, and knows
+// whether the directory can be reached.
+#include "providers/ldap/ldap_id.hpp"
 #include "util/log.hpp"
+#include "util/sbus/dp_iface.hpp"
+#include "util/sbus/monitor_iface.hpp"
+#include "util/sbus/server.hpp"
 #include "util/service.hpp"
 
 #include <csignal>
 #include <cstring>
+#include <unistd.h>
 
 namespace {
 
-const vigil::ServiceInfo info{
+using namespace vigil;
+
+const ServiceInfo info{
     .name = "vigil_be",
     .section = "domain",
     .summary = "The vigil data provider for one domain (LDAP and Kerberos into the cache).",
     .needs_domain = true,
 };
 
-// vigild passes the admin's SIGUSR1 (go offline) and SIGUSR2 (go online) on
-// to the providers. Caught here so that neither kills the process; the
-// online state they switch arrives with the LDAP connection code.
-vigil::Status setup(vigil::Service &svc)
-{
-    for (int signum : {SIGUSR1, SIGUSR2}) {
-        vigil::Status st = svc.on_signal(signum, [signum] {
-            VLOG(config, "received SIG%s (%s): no directory connection to switch yet", sigabbrev_np(signum),
-                 signum == SIGUSR1 ? "force offline" : "force online");
-        });
+class Provider {
+public:
+    explicit Provider(Service &svc) : svc_(svc) {}
+
+    Status start()
+    {
+        const Config &c = svc_.config();
+        const std::string &domain = svc_.domain();
+        auto ldap_settings = ldap::LdapSettings::from_config(c, domain);
+        if (!ldap_settings) return std::move(ldap_settings).error();
+        auto id_settings = ldap::IdSettings::from_config(c, domain);
+        if (!id_settings) return std::move(id_settings).error();
+        auto cache = sysdb::Sysdb::open(sysdb::SysdbPaths::for_domain(c.get_string("vigil", "state_dir"), domain),
+                                        sysdb::Sysdb::Role::writer);
+        if (!cache) return std::move(cache).error();
+        cache_ = std::make_unique<sysdb::Sysdb>(std::move(*cache));
+        const std::string sec = svc_.section();
+        DomainState::Timing timing{std::chrono::seconds(c.get_int(sec, "offline_timeout")),
+                                   std::chrono::seconds(c.get_int(sec, "offline_timeout_max"))};
+        id_ = std::make_unique<ldap::IdProvider>(svc_.loop(), std::move(*ldap_settings), std::move(*id_settings),
+                                                 *cache_, timing);
+
+        const std::string run_dir = c.get_string("vigil", "run_dir");
+        Status st = ensure_private_dir(monitor_iface::private_dir(run_dir), 0700);
         if (!st) return st;
+        std::vector<uid_t> allowed{0};
+        if (geteuid() != 0) allowed.push_back(geteuid());
+        auto server = sbus::Server::listen(svc_.loop(), dp_iface::socket_path(run_dir, domain), allowed, methods(), {});
+        if (!server) return std::move(server).error();
+        server_ = std::move(*server);
+
+        st = svc_.on_signal(SIGUSR1, [this] { id_->force_offline(); });
+        if (!st) return st;
+        return svc_.on_signal(SIGUSR2, [this] { id_->force_online(); });
     }
-    return {};
+
+private:
+    std::vector<sbus::Method> methods()
+    {
+        const char *iface = dp_iface::interface;
+        return {
+            {iface, "getAccountInfo", "us", "us", [this](sbus::Request req) { account_info(std::move(req)); }},
+            {iface, "domainStatus", "", "as", [this](sbus::Request req) { domain_status(std::move(req)); }},
+        };
+    }
+
+    void account_info(sbus::Request req)
+    {
+        const auto lookup = static_cast<dp_iface::Lookup>(sbus::get<std::uint32_t>(req.args(), 0));
+        const std::string key = sbus::get<std::string>(req.args(), 1);
+        if (lookup < dp_iface::Lookup::user_by_name || lookup > dp_iface::Lookup::initgroups) {
+            req.fail(Error{Errc::invalid_argument, "unknown lookup " + std::to_string(static_cast<unsigned>(lookup))});
+            return;
+        }
+        auto shared = std::make_shared<sbus::Request>(std::move(req));
+        id_->fetch(lookup, key, [shared](dp_iface::Outcome outcome, const std::string &message) {
+            shared->reply({static_cast<std::uint32_t>(outcome), message});
+        });
+    }
+
+    void domain_status(sbus::Request req)
+    {
+        const DomainState &s = id_->state();
+        sbus::StringList lines;
+        lines.push_back(std::string("domain\t") + svc_.domain());
+        lines.push_back(std::string("state\t") + (s.online() ? "online" : "offline"));
+        if (s.online()) {
+            lines.push_back("server\t" + (s.server().empty() ? std::string("(not connected yet)") : s.server()));
+        } else {
+            auto in = std::chrono::duration_cast<std::chrono::seconds>(s.next_probe() - DomainState::Clock::now());
+            lines.push_back("reason\t" + s.reason());
+            lines.push_back("next_probe_in\t" + std::to_string(std::max<long long>(0, in.count())) + " s");
+        }
+        lines.push_back("searches_sent\t" + std::to_string(id_->searches_sent()));
+        req.reply({std::move(lines)});
+    }
+
+    Service &svc_;
+    std::unique_ptr<sysdb::Sysdb> cache_;
+    std::unique_ptr<ldap::IdProvider> id_;
+    std::unique_ptr<sbus::Server> server_;
+};
+
+Status setup(Service &svc)
+{
+    auto provider = std::make_shared<Provider>(svc);
+    svc.keep(provider);
+    return provider->start();
 }
 
 } // namespace
 
-int main(int argc, char **argv) { return vigil::run_service(info, argc, argv, setup); }
+int main(int argc, char **argv) { return run_service(info, argc, argv, setup); }

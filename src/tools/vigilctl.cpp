@@ -1,6 +1,7 @@
 // vigilctl: the admin's command line. Each command is a row in `commands`.
+#include "tools/vigilctl.hpp"
+
 #include "config.h"
-#include "util/config.hpp"
 #include "util/event.hpp"
 #include "util/log.hpp"
 #include "util/sbus/connection.hpp"
@@ -14,19 +15,49 @@
 #include <string>
 #include <vector>
 
-namespace {
+namespace vigilctl {
 
 using namespace std::chrono_literals;
 
-// Exit codes of the commands that talk to vigild.
-constexpr int exit_not_running = 1; // vigild cannot be reached
-constexpr int exit_usage = 2;
-constexpr int exit_degraded = 3;    // vigild runs, a service does not
+vigil::ConfigLoad load_config_leniently(const Context &ctx)
+{
+    // A file broken since the daemons read it must not hide them from the
+    // admin: the paths are taken from it if those options are sound.
+    vigil::ConfigLoad load = vigil::load_config(ctx.config_path);
+    if (!load.ok())
+        std::fprintf(stderr, "vigilctl: warning: %s has %zu problem%s ('vigilctl config-check' lists them)\n",
+                     ctx.config_path.c_str(), load.problems.size(), load.problems.size() == 1 ? "" : "s");
+    return load;
+}
 
-struct Context {
-    std::string config_path = VIGIL_CONF_PATH;
-    std::vector<std::string> args; // after the command name
-};
+vigil::Result<vigil::sbus::Args> call_bus(const std::string &socket, const char *interface, const char *method,
+                                          const vigil::sbus::Args &in, bool &reached)
+{
+    reached = false;
+    auto loop = vigil::EventLoop::create();
+    if (!loop) return std::move(loop).error();
+    auto conn = vigil::sbus::Connection::connect(**loop, socket, {});
+    if (!conn) return vigil::Error{vigil::Errc::unavailable, conn.error().message};
+    vigil::Result<vigil::sbus::Args> result = vigil::Error{vigil::Errc::internal, "no answer"};
+    vigil::Status sent = (*conn)->call(interface, method, in, 30s, [&](vigil::Result<vigil::sbus::Args> r) {
+        result = std::move(r);
+        (*loop)->quit(0);
+    });
+    if (!sent) return std::move(sent).error();
+    (*loop)->run();
+    (*conn)->close();
+    // The daemons' own refusals are never "unavailable": that is the
+    // transport (authentication refused for our uid, or the daemon gone).
+    reached = result || result.error().code != vigil::Errc::unavailable;
+    return result;
+}
+
+} // namespace vigilctl
+
+namespace {
+
+using namespace vigilctl;
+using namespace std::chrono_literals;
 
 // Prints every problem the daemons would refuse; exit 1 when there is one.
 int config_check(const Context &ctx)
@@ -67,35 +98,14 @@ int config_options(const Context &ctx)
 }
 
 // One call to vigild over its private socket, waited for (bounded).
-// `reached` says whether vigild was there to answer at all.
 vigil::Result<vigil::sbus::Args> call_monitor(const Context &ctx, const char *method, const vigil::sbus::Args &in,
                                               bool &reached)
 {
-    reached = false;
-    // A file broken since vigild read it must not hide vigild from the admin:
-    // run_dir is taken from it if that option itself is sound.
-    vigil::ConfigLoad load = vigil::load_config(ctx.config_path);
-    if (!load.ok())
-        std::fprintf(stderr, "vigilctl: warning: %s has %zu problem%s ('vigilctl config-check' lists them)\n",
-                     ctx.config_path.c_str(), load.problems.size(), load.problems.size() == 1 ? "" : "s");
+    vigil::ConfigLoad load = load_config_leniently(ctx);
     const std::string socket = vigil::monitor_iface::socket_path(load.config.get_string("vigil", "run_dir"));
-    auto loop = vigil::EventLoop::create();
-    if (!loop) return std::move(loop).error();
-    auto conn = vigil::sbus::Connection::connect(**loop, socket, {});
-    if (!conn) return vigil::Error{vigil::Errc::unavailable, "vigild is not running (" + conn.error().message + ")"};
-    vigil::Result<vigil::sbus::Args> result = vigil::Error{vigil::Errc::internal, "no answer"};
-    vigil::Status sent = (*conn)->call(vigil::monitor_iface::monitor, method, in, 10s,
-                                       [&](vigil::Result<vigil::sbus::Args> r) {
-                                           result = std::move(r);
-                                           (*loop)->quit(0);
-                                       });
-    if (!sent) return std::move(sent).error();
-    (*loop)->run();
-    (*conn)->close();
-    // vigild's own refusals are never "unavailable": that is the transport
-    // (authentication refused for our uid, or vigild gone mid-call).
-    reached = result || result.error().code != vigil::Errc::unavailable;
-    return result;
+    auto r = call_bus(socket, vigil::monitor_iface::monitor, method, in, reached);
+    if (!r && !reached) return vigil::Error{r.error().code, "vigild is not running (" + r.error().message + ")"};
+    return r;
 }
 
 std::vector<std::string> split_tabs(const std::string &row)
@@ -187,6 +197,10 @@ constexpr Command commands[] = {
     {"config-options", "list every known option with its type and default", config_options},
     {"status", "every service with its pid, state, restarts and uptime", status},
     {"debug-level", "N [SERVICE]: change log levels at runtime", debug_level},
+    {"domain-status", "DOMAIN: online or offline, the server in use, the next probe", domain_status},
+    {"user-show", "NAME: what the cache holds for a user, with its timestamps", user_show},
+    {"group-show", "NAME: what the cache holds for a group, with its timestamps", group_show},
+    {"cache-expire", "--user NAME | --group NAME | --everything [--domain D]: mark entries expired", cache_expire},
 };
 
 void usage(FILE *out)
@@ -217,8 +231,9 @@ int main(int argc, char **argv)
     Context ctx;
     opterr = 0;
     int c;
-    // GNU getopt permutes, so "vigilctl config-check -c FILE" works too.
-    while ((c = getopt_long(argc, argv, ":c:hV", options, nullptr)) != -1) {
+    // Options end at the command ("+"): what follows belongs to it
+    // (cache-expire --user NAME). -c FILE may still come after it.
+    while ((c = getopt_long(argc, argv, "+:c:hV", options, nullptr)) != -1) {
         switch (c) {
         case 'c': ctx.config_path = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -236,7 +251,12 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *name = argv[optind];
-    for (int i = optind + 1; i < argc; ++i) ctx.args.emplace_back(argv[i]);
+    for (int i = optind + 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if ((a == "-c" || a == "--config") && i + 1 < argc) ctx.config_path = argv[++i];
+        else if (a.starts_with("--config=")) ctx.config_path = a.substr(9);
+        else ctx.args.push_back(std::move(a));
+    }
     for (const Command &command : commands)
         if (std::strcmp(command.name, name) == 0) return command.run(ctx);
     std::fprintf(stderr, "vigilctl: unknown command '%s'\nTry 'vigilctl --help'.\n", name);

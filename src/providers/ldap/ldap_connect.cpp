@@ -66,8 +66,9 @@ Status set_options(LDAP *ld, const LdapSettings &s)
 
 Result<ServerInfo> read_root_dse(LDAP *ld, const LdapSettings &s)
 {
-    char attr[] = "supportedControl";
-    char *attrs[] = {attr, nullptr};
+    char controls_attr[] = "supportedControl";
+    char contexts_attr[] = "namingContexts";
+    char *attrs[] = {controls_attr, contexts_attr, nullptr};
     timeval limit = to_timeval(s.opt_timeout);
     LDAPMessage *raw = nullptr;
     int rc = ldap_search_ext_s(ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, nullptr, nullptr, &limit, 1,
@@ -81,6 +82,9 @@ Result<ServerInfo> read_root_dse(LDAP *ld, const LdapSettings &s)
         berval **vals = ldap_get_values_len(ld, e, "supportedControl");
         for (berval **v = vals; v && *v; ++v)
             if (std::string_view((*v)->bv_val, (*v)->bv_len) == LDAP_CONTROL_PAGEDRESULTS) info.supports_paging = true;
+        ldap_value_free_len(vals);
+        vals = ldap_get_values_len(ld, e, "namingContexts");
+        if (vals && vals[0]) info.naming_context.assign(vals[0]->bv_val, vals[0]->bv_len);
         ldap_value_free_len(vals);
     }
     return info;

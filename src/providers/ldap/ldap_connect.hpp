@@ -19,6 +19,7 @@ namespace vigil::ldap {
 // What the server said about itself in its root DSE.
 struct ServerInfo {
     bool supports_paging = false; // the simple paged results control (RFC 2696)
+    std::string naming_context;   // the first namingContexts value: the default search base
 };
 
 struct Connected {

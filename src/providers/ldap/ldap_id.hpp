@@ -1,0 +1,76 @@
+// The identity provider of one domain: users, groups and initgroups from the
+// directory into the cache. It owns the connection (connected on demand,
+// failover over ldap_uri in order) and the domain's online state; each lookup
+// is one small flow: search, convert and check each entry, write the answer
+// in one cache transaction, tell every caller waiting for that object.
+#pragma once
+
+#include "providers/domain_state.hpp"
+#include "providers/ldap/ldap_conn.hpp"
+#include "providers/ldap/ldap_maps.hpp"
+#include "util/sbus/dp_iface.hpp"
+#include "util/sysdb/sysdb.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace vigil::ldap {
+
+class IdProvider {
+public:
+    using Outcome = dp_iface::Outcome;
+    using Lookup = dp_iface::Lookup;
+    using Done = std::function<void(Outcome, const std::string &message)>;
+
+    IdProvider(EventLoop &loop, LdapSettings ldap, IdSettings id, sysdb::Sysdb &cache, DomainState::Timing timing);
+    ~IdProvider();
+    IdProvider(const IdProvider &) = delete;
+    IdProvider &operator=(const IdProvider &) = delete;
+
+    // Brings the cache up to date for one object. Callers asking for the same
+    // object while a lookup is in flight share it: one search, many answers.
+    void fetch(Lookup lookup, const std::string &key, Done done);
+
+    const DomainState &state() const { return state_; }
+    void force_offline();
+    void force_online();
+    // Searches sent to the directory since start (tests and status count them).
+    std::uint64_t searches_sent() const { return searches_sent_; }
+
+private:
+    using Key = std::pair<Lookup, std::string>;
+    using ConnDone = std::function<void(Result<std::shared_ptr<LdapConnection>>)>;
+
+    void with_connection(ConnDone done);
+    void connect_to(std::size_t index);
+    void connected(std::size_t index, Result<Connected> result);
+    void probe();
+
+    void run(const Key &key);
+    void search(SearchSpec spec, std::function<void(Result<SearchResult>)> done);
+    void fetch_user(const Key &key, bool with_groups);
+    void fetch_group(const Key &key);
+    void store_initgroups(const Key &key, const sysdb::User &user);
+    void finish(const Key &key, Outcome outcome, const std::string &message);
+    void search_failed(const Key &key, const Error &error);
+    sysdb::Timestamps fresh_timestamps() const;
+
+    EventLoop &loop_;
+    LdapSettings ldap_;
+    IdSettings id_;
+    sysdb::Sysdb &cache_;
+    DomainState state_;
+    std::shared_ptr<LdapConnection> conn_;
+    std::unique_ptr<Connector> connector_;
+    std::vector<ConnDone> waiting_for_connection_;
+    std::map<Key, std::vector<Done>> in_flight_;
+    std::map<std::string, SearchHandle> searches_; // by what they are for: one each at a time
+    std::uint64_t searches_sent_ = 0;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+} // namespace vigil::ldap

@@ -1,0 +1,188 @@
+#include "providers/ldap/ldap_maps.hpp"
+
+#include <charconv>
+
+namespace vigil::ldap {
+
+namespace {
+
+Result<std::uint32_t> parse_id(const LdapEntry &e, const std::string &attr, const IdSettings &s)
+{
+    auto value = e.first(attr);
+    if (!value) return Error{Errc::invalid_argument, e.dn + ": no " + attr};
+    if (e.values(attr)->size() != 1) return Error{Errc::invalid_argument, e.dn + ": more than one " + attr};
+    std::uint64_t n = 0;
+    auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), n);
+    if (ec != std::errc() || end != value->data() + value->size() || value->empty() || n > sysdb::invalid_id)
+        return Error{Errc::invalid_argument, e.dn + ": " + attr + " '" + std::string(*value) + "' is not a number"};
+    const auto id = static_cast<std::uint32_t>(n);
+    if (id == 0) return Error{Errc::invalid_argument, e.dn + ": " + attr + " 0 is never served"};
+    if (id < s.min_id || (s.max_id != 0 && id > s.max_id))
+        return Error{Errc::invalid_argument, e.dn + ": " + attr + " " + std::to_string(id) + " is outside min_id " +
+                                                 std::to_string(s.min_id) + " .. max_id " + std::to_string(s.max_id)};
+    return id;
+}
+
+// Optional single-valued text: absent is "", several values take the first.
+std::string text(const LdapEntry &e, const std::string &attr)
+{
+    if (attr.empty()) return {};
+    auto v = e.first(attr);
+    return v ? std::string(*v) : std::string();
+}
+
+Result<std::string> single_name(const LdapEntry &e, const std::string &attr)
+{
+    const auto *values = e.values(attr);
+    if (!values || values->empty()) return Error{Errc::invalid_argument, e.dn + ": no " + attr};
+    // A multi-valued name (uid: alice, uid: alice2) is ambiguous as a login.
+    if (values->size() != 1) return Error{Errc::invalid_argument, e.dn + ": more than one " + attr};
+    return values->front();
+}
+
+} // namespace
+
+Result<SearchBase> parse_search_base(std::string_view text)
+{
+    SearchBase b;
+    auto q1 = text.find('?');
+    b.base = std::string(text.substr(0, q1));
+    if (q1 == std::string_view::npos) return b;
+    std::string_view rest = text.substr(q1 + 1);
+    auto q2 = rest.find('?');
+    std::string_view scope = rest.substr(0, q2);
+    if (scope.empty() || scope == "sub" || scope == "subtree") b.scope = Scope::subtree;
+    else if (scope == "one" || scope == "onelevel") b.scope = Scope::one_level;
+    else if (scope == "base") b.scope = Scope::base;
+    else return Error{Errc::invalid_config, "search base '" + std::string(text) + "': scope '" + std::string(scope) +
+                                                "' is not base, one(level) or sub(tree)"};
+    if (q2 != std::string_view::npos) b.filter = std::string(rest.substr(q2 + 1));
+    if (b.filter.find('?') != std::string::npos)
+        return Error{Errc::invalid_config, "search base '" + std::string(text) +
+                                               "': several bases in one option are not supported"};
+    return b;
+}
+
+Result<IdSettings> IdSettings::from_config(const Config &c, const std::string &domain)
+{
+    const std::string sec = "domain/" + domain;
+    IdSettings s;
+    s.schema = c.get_string(sec, "ldap_schema") == "rfc2307bis" ? Schema::rfc2307bis : Schema::rfc2307;
+    if (s.schema == Schema::rfc2307bis)
+        return Error{Errc::invalid_config, "[" + sec + "] ldap_schema = rfc2307bis: member DNs and nested groups "
+                                           "are not served yet; use rfc2307"};
+    s.user = {c.get_string(sec, "ldap_user_object_class"), c.get_string(sec, "ldap_user_name"),
+              c.get_string(sec, "ldap_user_uid_number"), c.get_string(sec, "ldap_user_gid_number"),
+              c.get_string(sec, "ldap_user_gecos"), c.get_string(sec, "ldap_user_home_directory"),
+              c.get_string(sec, "ldap_user_shell"), c.get_string(sec, "ldap_user_modify_timestamp")};
+    std::string member = c.get_string(sec, "ldap_group_member");
+    if (member.empty()) member = s.schema == Schema::rfc2307 ? "memberUid" : "member";
+    s.group = {c.get_string(sec, "ldap_group_object_class"), c.get_string(sec, "ldap_group_name"),
+               c.get_string(sec, "ldap_group_gid_number"), member,
+               c.get_string(sec, "ldap_group_modify_timestamp")};
+    s.search_base = c.get_string(sec, "ldap_search_base");
+    s.user_base_text = c.get_string(sec, "ldap_user_search_base");
+    s.group_base_text = c.get_string(sec, "ldap_group_search_base");
+    s.min_id = static_cast<std::uint32_t>(c.get_int(sec, "min_id"));
+    s.max_id = static_cast<std::uint32_t>(c.get_int(sec, "max_id"));
+    s.entry_cache_timeout = c.get_int(sec, "entry_cache_timeout");
+    // Refused now rather than at the first lookup.
+    for (const std::string *t : {&s.user_base_text, &s.group_base_text}) {
+        auto b = parse_search_base(*t);
+        if (!b) return Error{Errc::invalid_config, "[" + sec + "] " + b.error().message};
+    }
+    return s;
+}
+
+namespace {
+
+Result<SearchBase> resolve_base(const std::string &own, const std::string &search_base, const std::string &server)
+{
+    auto b = parse_search_base(own);
+    if (!b) return b;
+    if (b->base.empty()) b->base = !search_base.empty() ? search_base : server;
+    if (b->base.empty())
+        return Error{Errc::invalid_config, "no search base: set ldap_search_base (the server names no naming context)"};
+    return b;
+}
+
+} // namespace
+
+Result<SearchBase> IdSettings::user_base(const std::string &server_base) const
+{
+    return resolve_base(user_base_text, search_base, server_base);
+}
+
+Result<SearchBase> IdSettings::group_base(const std::string &server_base) const
+{
+    return resolve_base(group_base_text, search_base, server_base);
+}
+
+std::vector<std::string> IdSettings::user_attributes() const
+{
+    std::vector<std::string> a{"objectClass"};
+    for (const std::string *n : {&user.name, &user.uid_number, &user.gid_number, &user.gecos, &user.home,
+                                 &user.shell, &user.modify_stamp})
+        if (!n->empty()) a.push_back(*n);
+    return a;
+}
+
+std::vector<std::string> IdSettings::group_attributes() const
+{
+    std::vector<std::string> a{"objectClass"};
+    for (const std::string *n : {&group.name, &group.gid_number, &group.member, &group.modify_stamp})
+        if (!n->empty()) a.push_back(*n);
+    return a;
+}
+
+Result<sysdb::User> to_user(const LdapEntry &e, const IdSettings &s)
+{
+    sysdb::User u;
+    auto name = single_name(e, s.user.name);
+    if (!name) return std::move(name).error();
+    u.name = std::move(*name);
+    auto uid = parse_id(e, s.user.uid_number, s);
+    if (!uid) return std::move(uid).error();
+    u.uid = *uid;
+    // The primary group may lie outside min_id/max_id (a shared "users"
+    // group); only 0 and non-numbers are refused.
+    IdSettings any_gid = s;
+    any_gid.min_id = 1;
+    any_gid.max_id = 0;
+    auto gid = parse_id(e, s.user.gid_number, any_gid);
+    if (!gid) return std::move(gid).error();
+    u.gid = *gid;
+    u.gecos = text(e, s.user.gecos);
+    u.home = text(e, s.user.home);
+    u.shell = text(e, s.user.shell);
+    u.original_dn = e.dn;
+    u.modify_stamp = text(e, s.user.modify_stamp);
+    Status ok = sysdb::validate(u);
+    if (!ok) return Error{ok.error().code, e.dn + ": " + ok.error().message};
+    return u;
+}
+
+Result<sysdb::Group> to_group(const LdapEntry &e, const IdSettings &s)
+{
+    sysdb::Group g;
+    auto name = single_name(e, s.group.name);
+    if (!name) {
+        // cn is often multi-valued (cn: devs, cn: developers): the first is the name.
+        auto first = e.first(s.group.name);
+        if (!first) return std::move(name).error();
+        g.name = std::string(*first);
+    } else {
+        g.name = std::move(*name);
+    }
+    auto gid = parse_id(e, s.group.gid_number, s);
+    if (!gid) return std::move(gid).error();
+    g.gid = *gid;
+    if (const auto *members = e.values(s.group.member)) g.members = *members;
+    g.original_dn = e.dn;
+    g.modify_stamp = text(e, s.group.modify_stamp);
+    Status ok = sysdb::validate(g);
+    if (!ok) return Error{ok.error().code, e.dn + ": " + ok.error().message};
+    return sysdb::normalised(std::move(g));
+}
+
+} // namespace vigil::ldap

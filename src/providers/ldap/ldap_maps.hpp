@@ -1,0 +1,63 @@
+// What the identity provider reads from the directory, and how a directory
+// entry becomes a cache record: the attribute maps and search bases of
+// sssd.conf (ldap_user_*, ldap_group_*), min_id/max_id, and the checks that
+// keep bad data out of the cache.
+#pragma once
+
+#include "providers/ldap/ldap_conn.hpp"
+#include "util/config.hpp"
+#include "util/result.hpp"
+#include "util/sysdb/records.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vigil::ldap {
+
+enum class Schema { rfc2307, rfc2307bis };
+
+// "base[?scope[?filter]]" as sssd.conf's ldap_*_search_base.
+struct SearchBase {
+    std::string base;
+    Scope scope = Scope::subtree;
+    std::string filter; // ANDed with each lookup's own filter
+};
+Result<SearchBase> parse_search_base(std::string_view text);
+
+struct UserMap {
+    std::string object_class, name, uid_number, gid_number, gecos, home, shell, modify_stamp;
+};
+
+struct GroupMap {
+    std::string object_class, name, gid_number, member, modify_stamp;
+};
+
+struct IdSettings {
+    Schema schema = Schema::rfc2307;
+    UserMap user;
+    GroupMap group;
+    std::string search_base;        // ldap_search_base; empty: the server's naming context
+    std::string user_base_text;     // ldap_user_search_base as written ("" = search_base)
+    std::string group_base_text;
+    std::uint32_t min_id = 1;
+    std::uint32_t max_id = 0;       // 0: no upper limit
+    std::int64_t entry_cache_timeout = 5400;
+
+    static Result<IdSettings> from_config(const Config &config, const std::string &domain);
+
+    // The bases to use, given the base found on the server when none is set.
+    Result<SearchBase> user_base(const std::string &server_base) const;
+    Result<SearchBase> group_base(const std::string &server_base) const;
+
+    std::vector<std::string> user_attributes() const;
+    std::vector<std::string> group_attributes() const;
+};
+
+// A directory entry as a cache record. An error says why the entry cannot
+// be served (naming its DN); the provider logs it once and skips the entry.
+Result<sysdb::User> to_user(const LdapEntry &entry, const IdSettings &settings);
+Result<sysdb::Group> to_group(const LdapEntry &entry, const IdSettings &settings);
+
+} // namespace vigil::ldap

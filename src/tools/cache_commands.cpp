@@ -1,0 +1,215 @@
+// vigilctl's commands about domains and their caches: domain-status asks the
+// domain's provider; user-show, group-show and cache-expire use the cache
+// files directly (root, or the user vigil runs as).
+#include "tools/vigilctl.hpp"
+
+#include "util/sbus/dp_iface.hpp"
+#include "util/sbus/monitor_iface.hpp"
+#include "util/sysdb/sysdb.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
+namespace vigilctl {
+
+namespace {
+
+using vigil::sysdb::Sysdb;
+
+std::string when(std::int64_t t, std::int64_t now)
+{
+    if (t == 0) return "never";
+    char buf[64];
+    std::time_t tt = static_cast<std::time_t>(t);
+    struct tm tm {};
+    localtime_r(&tt, &tm);
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    std::string out = buf;
+    if (t > now) out += " (in " + std::to_string(t - now) + " s)";
+    else out += " (" + std::to_string(now - t) + " s ago)";
+    return out;
+}
+
+struct DomainCache {
+    std::string domain;
+    Sysdb cache;
+    std::int64_t entry_timeout;
+};
+
+// The caches of the domains asked for (--domain D, else all), opened read-only
+// (or for writing, for cache-expire).
+vigil::Result<std::vector<DomainCache>> open_caches(const vigil::Config &c, const std::string &only, Sysdb::Role role)
+{
+    std::vector<DomainCache> out;
+    for (const std::string &d : c.domains()) {
+        if (!only.empty() && d != only) continue;
+        auto cache = Sysdb::open(vigil::sysdb::SysdbPaths::for_domain(c.get_string("vigil", "state_dir"), d), role);
+        if (!cache) return vigil::Error{cache.error().code, "domain " + d + ": " + cache.error().message};
+        out.push_back({d, std::move(*cache), c.get_int("domain/" + d, "entry_cache_timeout")});
+    }
+    if (out.empty()) return vigil::Error{vigil::Errc::not_found, "no domain named '" + only + "'"};
+    return out;
+}
+
+// NAME [--domain D]
+bool parse_name_args(const Context &ctx, const char *command, std::string &name, std::string &domain)
+{
+    for (std::size_t i = 0; i < ctx.args.size(); ++i) {
+        if (ctx.args[i] == "--domain" && i + 1 < ctx.args.size()) domain = ctx.args[++i];
+        else if (name.empty() && !ctx.args[i].starts_with("--")) name = ctx.args[i];
+        else {
+            std::fprintf(stderr, "vigilctl: usage: %s NAME [--domain DOMAIN]\n", command);
+            return false;
+        }
+    }
+    if (name.empty()) std::fprintf(stderr, "vigilctl: usage: %s NAME [--domain DOMAIN]\n", command);
+    return !name.empty();
+}
+
+void print_timestamps(const vigil::sysdb::Timestamps &ts, std::int64_t timeout, std::int64_t now)
+{
+    std::printf("last update:  %s\n", when(ts.last_update, now).c_str());
+    std::printf("expires:      %s\n", when(ts.expires_at, now).c_str());
+    std::printf("state:        %s\n",
+                vigil::sysdb::freshness_name(vigil::sysdb::classify(ts, now, timeout, 50)));
+}
+
+} // namespace
+
+int domain_status(const Context &ctx)
+{
+    if (ctx.args.size() != 1) {
+        std::fprintf(stderr, "vigilctl: usage: domain-status DOMAIN\n");
+        return exit_usage;
+    }
+    vigil::ConfigLoad load = load_config_leniently(ctx);
+    const std::string &domain = ctx.args[0];
+    auto domains = load.config.domains();
+    if (std::find(domains.begin(), domains.end(), domain) == domains.end()) {
+        std::fprintf(stderr, "vigilctl: no domain named '%s' in %s\n", domain.c_str(), ctx.config_path.c_str());
+        return exit_usage;
+    }
+    bool reached = false;
+    auto reply = call_bus(vigil::dp_iface::socket_path(load.config.get_string("vigil", "run_dir"), domain),
+                          vigil::dp_iface::interface, "domainStatus", {}, reached);
+    if (!reply) {
+        std::fprintf(stderr, "vigilctl: the provider of %s %s (%s)\n", domain.c_str(),
+                     reached ? "failed" : "is not running", reply.error().message.c_str());
+        return exit_not_running;
+    }
+    for (const std::string &line : vigil::sbus::get<vigil::sbus::StringList>(*reply, 0)) {
+        auto tab = line.find('\t');
+        std::string key = line.substr(0, tab) + ":";
+        std::printf("%-15s %s\n", key.c_str(), tab == std::string::npos ? "" : line.substr(tab + 1).c_str());
+    }
+    return 0;
+}
+
+int user_show(const Context &ctx)
+{
+    std::string name, only;
+    if (!parse_name_args(ctx, "user-show", name, only)) return exit_usage;
+    vigil::ConfigLoad load = load_config_leniently(ctx);
+    auto caches = open_caches(load.config, only, Sysdb::Role::reader);
+    if (!caches) {
+        std::fprintf(stderr, "vigilctl: %s\n", caches.error().message.c_str());
+        return exit_not_running;
+    }
+    const std::int64_t now = std::time(nullptr);
+    for (DomainCache &dc : *caches) {
+        auto user = dc.cache.user_by_name(name);
+        if (!user) {
+            std::fprintf(stderr, "vigilctl: domain %s: %s\n", dc.domain.c_str(), user.error().message.c_str());
+            continue;
+        }
+        if (!*user) continue;
+        const auto &u = (*user)->record;
+        std::printf("domain:       %s\nname:         %s\nuid:          %u\ngid:          %u\ngecos:        %s\n"
+                    "home:         %s\nshell:        %s\ndn:           %s\nmodified:     %s\n",
+                    dc.domain.c_str(), u.name.c_str(), u.uid, u.gid, u.gecos.c_str(), u.home.c_str(),
+                    u.shell.c_str(), u.original_dn.c_str(), u.modify_stamp.c_str());
+        print_timestamps((*user)->timestamps, dc.entry_timeout, now);
+        auto groups = dc.cache.groups_of_user(u.name, u.gid);
+        if (groups) {
+            std::string gids;
+            for (std::uint32_t g : groups->gids) gids += (gids.empty() ? "" : ", ") + std::to_string(g);
+            std::printf("groups:       %s\ngroups as of: %s\n", gids.c_str(),
+                        when(groups->timestamps.last_update, now).c_str());
+        }
+        return 0;
+    }
+    std::fprintf(stderr, "vigilctl: user %s is not in the cache\n", name.c_str());
+    return exit_not_running;
+}
+
+int group_show(const Context &ctx)
+{
+    std::string name, only;
+    if (!parse_name_args(ctx, "group-show", name, only)) return exit_usage;
+    vigil::ConfigLoad load = load_config_leniently(ctx);
+    auto caches = open_caches(load.config, only, Sysdb::Role::reader);
+    if (!caches) {
+        std::fprintf(stderr, "vigilctl: %s\n", caches.error().message.c_str());
+        return exit_not_running;
+    }
+    const std::int64_t now = std::time(nullptr);
+    for (DomainCache &dc : *caches) {
+        auto group = dc.cache.group_by_name(name);
+        if (!group || !*group) continue;
+        const auto &g = (*group)->record;
+        std::string members;
+        for (const std::string &m : g.members) members += (members.empty() ? "" : ", ") + m;
+        std::printf("domain:       %s\nname:         %s\ngid:          %u\nmembers:      %s\ndn:           %s\n"
+                    "modified:     %s\n",
+                    dc.domain.c_str(), g.name.c_str(), g.gid, members.c_str(), g.original_dn.c_str(),
+                    g.modify_stamp.c_str());
+        print_timestamps((*group)->timestamps, dc.entry_timeout, now);
+        return 0;
+    }
+    std::fprintf(stderr, "vigilctl: group %s is not in the cache\n", name.c_str());
+    return exit_not_running;
+}
+
+int cache_expire(const Context &ctx)
+{
+    std::string user, group, only;
+    bool everything = false;
+    const char *usage = "vigilctl: usage: cache-expire --user NAME | --group NAME | --everything [--domain DOMAIN]\n";
+    for (std::size_t i = 0; i < ctx.args.size(); ++i) {
+        const std::string &a = ctx.args[i];
+        bool has_value = i + 1 < ctx.args.size();
+        if (a == "--user" && has_value) user = ctx.args[++i];
+        else if (a == "--group" && has_value) group = ctx.args[++i];
+        else if (a == "--domain" && has_value) only = ctx.args[++i];
+        else if (a == "--everything") everything = true;
+        else {
+            std::fputs(usage, stderr);
+            return exit_usage;
+        }
+    }
+    if ((user.empty() ? 0 : 1) + (group.empty() ? 0 : 1) + (everything ? 1 : 0) != 1) {
+        std::fputs(usage, stderr);
+        return exit_usage;
+    }
+    vigil::ConfigLoad load = load_config_leniently(ctx);
+    auto caches = open_caches(load.config, only, Sysdb::Role::writer);
+    if (!caches) {
+        std::fprintf(stderr, "vigilctl: %s\n", caches.error().message.c_str());
+        return exit_not_running;
+    }
+    for (DomainCache &dc : *caches) {
+        vigil::Status st = everything ? dc.cache.expire_all()
+                         : !user.empty() ? dc.cache.expire_user(user)
+                                         : dc.cache.expire_group(group);
+        if (!st) {
+            std::fprintf(stderr, "vigilctl: domain %s: %s\n", dc.domain.c_str(), st.error().message.c_str());
+            return 1;
+        }
+        std::printf("%s: expired %s\n", dc.domain.c_str(),
+                    everything ? "every entry" : (!user.empty() ? "user " + user : "group " + group).c_str());
+    }
+    return 0;
+}
+
+} // namespace vigilctl

@@ -1,0 +1,48 @@
+// The interface of a domain's data provider (vigil_be) to the responders and
+// vigilctl. A lookup is a request to bring the cache up to date with the
+// directory; the answer says how that went, and the caller then reads the
+// cache. Directory data never travels over D-Bus (DESIGN.md).
+//
+//   org.vigil.DataProvider.getAccountInfo(u lookup, s key) → (u outcome, s message)
+//   org.vigil.DataProvider.domainStatus() → as "key\tvalue" lines
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace vigil::dp_iface {
+
+inline constexpr const char *interface = "org.vigil.DataProvider";
+
+inline std::string socket_path(const std::string &run_dir, const std::string &domain)
+{
+    return run_dir + "/private/sbus-dp_" + domain;
+}
+
+enum class Lookup : std::uint32_t {
+    user_by_name = 1,
+    user_by_uid = 2,
+    group_by_name = 3,
+    group_by_gid = 4,
+    initgroups = 5, // key: the user name
+};
+
+enum class Outcome : std::uint32_t {
+    ok = 0,          // the cache holds the directory's current answer
+    not_found = 1,   // the directory has no such entry; the cache entry is gone
+    unavailable = 2, // offline or the directory did not answer: serve what is cached
+    error = 3,       // anything else; the message says what
+};
+
+inline const char *outcome_name(Outcome o)
+{
+    switch (o) {
+    case Outcome::ok: return "ok";
+    case Outcome::not_found: return "not-found";
+    case Outcome::unavailable: return "unavailable";
+    case Outcome::error: return "error";
+    }
+    return "?";
+}
+
+} // namespace vigil::dp_iface
