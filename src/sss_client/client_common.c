@@ -33,6 +33,9 @@ struct connection {
     /* NSS requests are idempotent: resend once on a fresh connection when a
      * kept-alive one turns out dead.  PAM requests are not. */
     int resend_on_stale;
+    /* pam_vigil.so is dlclosed at pam_end, and a static fd would leak with
+     * it: PAM connections are closed after every request. */
+    int keep_open;
     pthread_mutex_t lock;
     int fd;
     pid_t pid;
@@ -42,10 +45,12 @@ struct connection {
 };
 
 static struct connection connections[] = {
-    [VIGIL_SOCKET_NSS] = { VIGIL_NSS_SOCKET_NAME, 1, PTHREAD_MUTEX_INITIALIZER, -1, 0, 0,
-                           0, 0 },
-    [VIGIL_SOCKET_PAM] = { VIGIL_PAM_SOCKET_NAME, 0, PTHREAD_MUTEX_INITIALIZER, -1, 0, 0,
-                           0, 0 },
+    [VIGIL_SOCKET_NSS] = { VIGIL_NSS_SOCKET_NAME, 1, 1, PTHREAD_MUTEX_INITIALIZER, -1, 0,
+                           0, 0, 0 },
+    [VIGIL_SOCKET_PAM] = { VIGIL_PAM_SOCKET_NAME, 0, 0, PTHREAD_MUTEX_INITIALIZER, -1, 0,
+                           0, 0, 0 },
+    [VIGIL_SOCKET_PAM_PRIVATE] = { VIGIL_PAM_PRIVATE_SOCKET_NAME, 0, 0,
+                                   PTHREAD_MUTEX_INITIALIZER, -1, 0, 0, 0, 0 },
 };
 #define N_CONNECTIONS (sizeof(connections) / sizeof(connections[0]))
 
@@ -465,15 +470,28 @@ enum vigil_client_rc vigil_client_request(uint32_t command,
                                           struct vigil_reply *reply)
 {
     const struct vigil_command_info *info = vigil_command_lookup(command);
+    return vigil_client_request_on(info != NULL ? info->socket : VIGIL_SOCKET_ANY, command,
+                                   body, body_len, reply);
+}
+
+enum vigil_client_rc vigil_client_request_on(uint32_t socket_kind, uint32_t command,
+                                             const void *body, size_t body_len,
+                                             struct vigil_reply *reply)
+{
+    const struct vigil_command_info *info = vigil_command_lookup(command);
     reply->status = VIGIL_STATUS_UNAVAIL;
     reply->body = NULL;
     reply->body_len = 0;
     /* A caller bug, not a peer's: refuse before any I/O. */
-    if (info == NULL || info->socket >= N_CONNECTIONS
+    int socket_ok = info != NULL
+                    && (socket_kind == info->socket
+                        || (socket_kind == VIGIL_SOCKET_PAM_PRIVATE
+                            && info->socket == VIGIL_SOCKET_PAM));
+    if (!socket_ok || socket_kind >= N_CONNECTIONS
         || body_len > VIGIL_MAX_REQUEST_LEN - VIGIL_HEADER_LEN) {
         return VIGIL_CLIENT_BAD_REQUEST;
     }
-    struct connection *c = &connections[info->socket];
+    struct connection *c = &connections[socket_kind];
     int64_t deadline = now_ms() + call_timeout_ms();
 
     pthread_once(&atfork_once, atfork_register);
@@ -497,6 +515,9 @@ enum vigil_client_rc vigil_client_request(uint32_t command,
         size_t got = 0;
         rc = exchange(c->fd, c->version, info, body, body_len, reply, deadline, &got);
         if (rc == VIGIL_CLIENT_OK) {
+            if (!c->keep_open) {
+                drop(c);
+            }
             break;
         }
         /* After any failure the stream position is unknown. */

@@ -51,6 +51,12 @@ enum vigil_client_rc vigil_client_request(uint32_t command,
                                           const void *body, size_t body_len,
                                           struct vigil_reply *reply);
 
+/* The same on a chosen socket: VIGIL_SOCKET_PAM_PRIVATE for a PAM command
+ * when the caller is root. */
+enum vigil_client_rc vigil_client_request_on(uint32_t socket_kind, uint32_t command,
+                                             const void *body, size_t body_len,
+                                             struct vigil_reply *reply);
+
 /* Frees the body; wipe != 0 overwrites it first (PAM replies). */
 void vigil_reply_free(struct vigil_reply *reply, int wipe);
 

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "client_common.h"
 
@@ -65,6 +66,15 @@ typedef int vigil_nss_fill_fn(struct vigil_reader *r, void *entry, char *buf,
 enum nss_status vigil_nss_getent(_Atomic uint64_t *cursor, uint32_t command,
                                  vigil_nss_fill_fn *fill, void *entry, char *buf,
                                  size_t buflen, int *errnop);
+
+/* The reply parsers (exported to the fuzzers, not from the module):
+ * passwd and group bodies into caller buffers, an initgroups body into a
+ * glibc initgroups_dyn array. */
+vigil_nss_fill_fn vigil_nss_fill_passwd;
+vigil_nss_fill_fn vigil_nss_fill_group;
+enum nss_status vigil_nss_add_groups(const uint8_t *body, size_t body_len, gid_t group,
+                                     long int *start, long int *size, gid_t **groupsp,
+                                     long int limit, int *errnop);
 
 /* Maps a fill result (0, ERANGE, EBADMSG) to the NSS status. */
 enum nss_status vigil_nss_fill_status(int result, int *errnop);

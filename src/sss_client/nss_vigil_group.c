@@ -24,10 +24,9 @@ enum nss_status _nss_vigil_initgroups_dyn(const char *user, gid_t group, long in
                                           long int *size, gid_t **groupsp,
                                           long int limit, int *errnop);
 
-/* Reads a group body and copies it into buf (see vigil_nss_fill_fn).  Two
- * passes: the first validates everything and sizes it, the second copies,
- * so *gr is only written when the whole entry fits. */
-static int fill_group(struct vigil_reader *r, void *entry, char *buf, size_t buflen)
+/* Two passes: the first validates everything and sizes it, the second
+ * copies, so *gr is only written when the whole entry fits. */
+int vigil_nss_fill_group(struct vigil_reader *r, void *entry, char *buf, size_t buflen)
 {
     struct group *gr = entry;
     uint32_t gid, name_len, passwd_len, count, len;
@@ -76,7 +75,7 @@ static enum nss_status answer(enum nss_status status, struct vigil_reply *reply,
     if (status == NSS_STATUS_SUCCESS) {
         struct vigil_reader r;
         vigil_reader_init(&r, reply->body, reply->body_len);
-        status = vigil_nss_fill_status(fill_group(&r, gr, buf, buflen), errnop);
+        status = vigil_nss_fill_status(vigil_nss_fill_group(&r, gr, buf, buflen), errnop);
     }
     vigil_reply_free(reply, 0);
     return status;
@@ -131,7 +130,7 @@ enum nss_status _nss_vigil_getgrent_r(struct group *gr, char *buf, size_t buflen
                                       int *errnop)
 {
     VIGIL_ERRNO_SAVE;
-    VIGIL_ERRNO_RETURN(vigil_nss_getent(&gr_cursor, VIGIL_CMD_GETGRENT, fill_group, gr,
+    VIGIL_ERRNO_RETURN(vigil_nss_getent(&gr_cursor, VIGIL_CMD_GETGRENT, vigil_nss_fill_group, gr,
                                         buf, buflen, errnop));
 }
 
@@ -190,14 +189,14 @@ static size_t new_gids(gid_t *gids, size_t count, gid_t group, const gid_t *have
     return out;
 }
 
-static enum nss_status add_groups(struct vigil_reply *reply, gid_t group, long int *start,
-                                  long int *size, gid_t **groupsp, long int limit,
-                                  int *errnop)
+enum nss_status vigil_nss_add_groups(const uint8_t *body, size_t body_len, gid_t group,
+                                     long int *start, long int *size, gid_t **groupsp,
+                                     long int limit, int *errnop)
 {
     struct vigil_reader r;
     uint32_t count;
     const uint8_t *raw;
-    vigil_reader_init(&r, reply->body, reply->body_len);
+    vigil_reader_init(&r, body, body_len);
     if (!vigil_read_u32(&r, &count) || count > VIGIL_MAX_INITGROUPS
         || !vigil_read_bytes(&r, (size_t)count * 4, &raw)
         || !vigil_reader_done(&r) || *start < 0 || *size < *start) {
@@ -238,7 +237,8 @@ enum nss_status _nss_vigil_initgroups_dyn(const char *user, gid_t group, long in
     struct vigil_reply reply;
     enum nss_status status = vigil_nss_by_name(VIGIL_CMD_INITGROUPS, user, &reply, errnop);
     if (status == NSS_STATUS_SUCCESS) {
-        status = add_groups(&reply, group, start, size, groupsp, limit, errnop);
+        status = vigil_nss_add_groups(reply.body, reply.body_len, group, start, size, groupsp,
+                                      limit, errnop);
     }
     vigil_reply_free(&reply, 0);
     VIGIL_ERRNO_RETURN(status);

@@ -19,11 +19,9 @@ enum nss_status _nss_vigil_getpwent_r(struct passwd *pw, char *buf, size_t bufle
                                       int *errnop);
 enum nss_status _nss_vigil_endpwent(void);
 
-/* Reads a passwd body and copies it into buf: 0, ERANGE (buf too small,
- * *pw untouched), ENOENT (uid or gid 0: never served) or EBADMSG. */
-static int fill_passwd(struct vigil_reader *r, struct passwd *pw, char *buf,
-                       size_t buflen)
+int vigil_nss_fill_passwd(struct vigil_reader *r, void *entry, char *buf, size_t buflen)
 {
+    struct passwd *pw = entry;
     static const uint32_t max_len[5] = { VIGIL_MAX_NAME_LEN, VIGIL_MAX_FIELD_LEN,
                                          VIGIL_MAX_FIELD_LEN, VIGIL_MAX_FIELD_LEN,
                                          VIGIL_MAX_FIELD_LEN };
@@ -67,7 +65,7 @@ static enum nss_status answer(enum nss_status status, struct vigil_reply *reply,
     if (status == NSS_STATUS_SUCCESS) {
         struct vigil_reader r;
         vigil_reader_init(&r, reply->body, reply->body_len);
-        status = vigil_nss_fill_status(fill_passwd(&r, pw, buf, buflen), errnop);
+        status = vigil_nss_fill_status(vigil_nss_fill_passwd(&r, pw, buf, buflen), errnop);
     }
     vigil_reply_free(reply, 0);
     return status;
@@ -106,11 +104,6 @@ enum nss_status _nss_vigil_getpwuid_r(uid_t uid, struct passwd *pw, char *buf,
 
 static _Atomic uint64_t pw_cursor;
 
-static int fill_passwd_entry(struct vigil_reader *r, void *entry, char *buf, size_t buflen)
-{
-    return fill_passwd(r, entry, buf, buflen);
-}
-
 enum nss_status _nss_vigil_setpwent(void)
 {
     atomic_store(&pw_cursor, 0);
@@ -127,6 +120,6 @@ enum nss_status _nss_vigil_getpwent_r(struct passwd *pw, char *buf, size_t bufle
                                       int *errnop)
 {
     VIGIL_ERRNO_SAVE;
-    VIGIL_ERRNO_RETURN(vigil_nss_getent(&pw_cursor, VIGIL_CMD_GETPWENT, fill_passwd_entry,
+    VIGIL_ERRNO_RETURN(vigil_nss_getent(&pw_cursor, VIGIL_CMD_GETPWENT, vigil_nss_fill_passwd,
                                         pw, buf, buflen, errnop));
 }

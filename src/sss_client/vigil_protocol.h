@@ -48,6 +48,7 @@
 /* Socket names inside the pipes directory. */
 #define VIGIL_NSS_SOCKET_NAME "nss"
 #define VIGIL_PAM_SOCKET_NAME "pam"
+#define VIGIL_PAM_PRIVATE_SOCKET_NAME "private/pam"   /* root only: dir 0700 root */
 
 enum vigil_command {
     VIGIL_CMD_HELLO = 0x0001,         /* req: u32 min, u32 max   reply: u32 version */
@@ -80,11 +81,13 @@ enum vigil_status {
     VIGIL_STATUS_DENIED = 6        /* not allowed for this peer uid */
 };
 
-/* Which socket serves a command. */
+/* Which socket serves a command.  PAM commands go to the public socket,
+ * or to the private one when the caller is root. */
 enum vigil_socket_kind {
     VIGIL_SOCKET_NSS = 0,
     VIGIL_SOCKET_PAM = 1,
-    VIGIL_SOCKET_ANY = 2
+    VIGIL_SOCKET_PAM_PRIVATE = 2,
+    VIGIL_SOCKET_ANY = 3
 };
 
 /* The command table: which socket, and the largest reply a client accepts. */
