@@ -4,7 +4,10 @@
  * every pam_start and dlcloses it at pam_end, so whatever the module leaks
  * per load (memory, fds, atfork handlers, threads) adds up here.
  *
- * Usage: client_pam_loop CONFDIR SERVICE USER PASSWORD CYCLES
+ * Usage: client_pam_loop CONFDIR SERVICE USER PASSWORD CYCLES [AUTH_EVERY]
+ * pam_start loads the stack (dlopen) and pam_end unloads it every cycle;
+ * pam_authenticate, a request to the responder, runs every AUTH_EVERY-th
+ * cycle (default 1), so that a test can afford many cycles.
  * The conversation answers every prompt with PASSWORD (an application may
  * not set PAM_AUTHTOK itself).  pam_start_confdir (Linux-PAM >= 1.4) reads
  * CONFDIR/SERVICE: no pam_wrapper, which would add ~20 ms a cycle.
@@ -60,11 +63,16 @@ static int answer_password(int n, const struct pam_message **msg,
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: client_pam_loop CONFDIR SERVICE USER PASSWORD CYCLES\n");
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr,
+                "usage: client_pam_loop CONFDIR SERVICE USER PASSWORD CYCLES [AUTH_EVERY]\n");
         return 2;
     }
     long cycles = strtol(argv[5], NULL, 10);
+    long every = argc == 7 ? strtol(argv[6], NULL, 10) : 1;
+    if (every < 1) {
+        every = 1;
+    }
     struct pam_conv conv = { answer_password, argv[4] };
     int before = count_fds(), success = 0;
     for (long i = 0; i < cycles; i++) {
@@ -74,9 +82,11 @@ int main(int argc, char **argv)
             printf("FAIL pam_start_confdir: %d at cycle %ld\n", rc, i);
             return 1;
         }
-        rc = pam_authenticate(pamh, 0);
-        if (rc == PAM_SUCCESS) {
-            success++;
+        if (i % every == 0) {
+            rc = pam_authenticate(pamh, 0);
+            if (rc == PAM_SUCCESS) {
+                success++;
+            }
         }
         pam_end(pamh, rc);
     }
