@@ -1,0 +1,314 @@
+#include "responder/common/client_server.hpp"
+
+#include "util/log.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace vigil::responder {
+
+class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
+public:
+    ClientConnection(ClientServer &server, int fd, const ucred &cred) : server_(server), fd_(fd), cred_(cred) {}
+    ~ClientConnection()
+    {
+        read_.reset();
+        write_.reset();
+        ::close(fd_);
+    }
+
+    void start()
+    {
+        arm_reading();
+        touch();
+    }
+
+    void send(std::uint32_t command, vigil_status status, const std::vector<std::uint8_t> &body);
+
+private:
+    void arm_reading();
+    void touch();
+    void on_readable();
+    void on_writable();
+    void process_buffered();
+    bool handle_message(const std::uint8_t *msg, std::uint32_t length);
+    void flush();
+    void close_now(const char *why);
+
+    ClientServer &server_;
+    int fd_;
+    ucred cred_;
+    std::vector<std::uint8_t> in_;
+    std::vector<std::uint8_t> out_;
+    std::size_t out_pos_ = 0;
+    std::uint32_t version_ = 0; // agreed in HELLO; 0 before
+    bool busy_ = false;         // a request is with its handler
+    bool close_after_send_ = false;
+    bool closed_ = false;
+    Watch read_;
+    Watch write_;
+    Timer idle_;
+    Timer resume_;
+};
+
+Reply::~Reply()
+{
+    if (!used_) status(VIGIL_STATUS_UNAVAIL);
+}
+
+void Reply::ok(std::vector<std::uint8_t> body)
+{
+    if (used_) return;
+    used_ = true;
+    if (auto c = conn_.lock()) c->send(command_, VIGIL_STATUS_OK, body);
+}
+
+void Reply::status(vigil_status s)
+{
+    if (used_) return;
+    used_ = true;
+    if (auto c = conn_.lock()) c->send(command_, s, {});
+}
+
+void ClientConnection::arm_reading()
+{
+    if (read_.active() || closed_) return;
+    std::weak_ptr<ClientConnection> weak = weak_from_this();
+    auto w = server_.loop_.on_readable(fd_, [weak] {
+        if (auto c = weak.lock()) c->on_readable();
+    });
+    if (w) read_ = std::move(*w);
+    else close_now("cannot watch the socket");
+}
+
+void ClientConnection::touch()
+{
+    std::weak_ptr<ClientConnection> weak = weak_from_this();
+    idle_ = server_.loop_.after(server_.options_.idle_timeout, [weak] {
+        auto c = weak.lock();
+        if (c && !c->busy_) c->close_now("idle");
+        else if (c) c->touch();
+    });
+}
+
+void ClientConnection::on_readable()
+{
+    auto keep = shared_from_this();
+    std::uint8_t buf[16384];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n == 0) {
+        close_now(nullptr); // the client closed: the normal end
+        return;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) return;
+        close_now(std::strerror(errno));
+        return;
+    }
+    in_.insert(in_.end(), buf, buf + n);
+    process_buffered();
+}
+
+void ClientConnection::process_buffered()
+{
+    while (!busy_ && !closed_ && in_.size() >= VIGIL_HEADER_LEN) {
+        const std::uint32_t length = vigil_get_u32(in_.data() + VIGIL_HDR_LEN_OFF);
+        if (length < VIGIL_HEADER_LEN || length > VIGIL_MAX_REQUEST_LEN) {
+            close_now("a request with an impossible length");
+            return;
+        }
+        if (in_.size() < length) break;
+        std::vector<std::uint8_t> msg(in_.begin(), in_.begin() + length);
+        in_.erase(in_.begin(), in_.begin() + length);
+        touch();
+        if (!handle_message(msg.data(), length)) return;
+    }
+    // One request at a time: stop reading while one is being answered, so
+    // a client cannot queue unbounded work; and cap what a client may send ahead.
+    if (busy_ || in_.size() > VIGIL_MAX_REQUEST_LEN) read_.reset();
+    else arm_reading();
+}
+
+bool ClientConnection::handle_message(const std::uint8_t *msg, std::uint32_t length)
+{
+    const std::uint32_t command = vigil_get_u32(msg + VIGIL_HDR_CMD_OFF);
+    const std::uint32_t status = vigil_get_u32(msg + VIGIL_HDR_STATUS_OFF);
+    const std::uint32_t version = vigil_get_u32(msg + VIGIL_HDR_VERSION_OFF);
+    std::span<const std::uint8_t> body(msg + VIGIL_HEADER_LEN, length - VIGIL_HEADER_LEN);
+    if (status != 0) {
+        close_now("a request with a status");
+        return false;
+    }
+    if (command == VIGIL_CMD_HELLO) {
+        WireReader r(body);
+        auto min = r.u32(), max = r.u32();
+        if (version_ != 0 || version != 0 || !min || !max || !r.done() || *min > *max) {
+            close_now("a bad HELLO");
+            return false;
+        }
+        busy_ = true;
+        if (*max < VIGIL_PROTOCOL_VERSION_MIN || *min > VIGIL_PROTOCOL_VERSION_MAX) {
+            WireWriter w;
+            w.u32(VIGIL_PROTOCOL_VERSION_MIN);
+            w.u32(VIGIL_PROTOCOL_VERSION_MAX);
+            close_after_send_ = true;
+            send(command, VIGIL_STATUS_BAD_VERSION, w.take());
+            return false;
+        }
+        WireWriter w;
+        w.u32(std::min(*max, VIGIL_PROTOCOL_VERSION_MAX));
+        send(command, VIGIL_STATUS_OK, w.take());
+        version_ = std::min(*max, VIGIL_PROTOCOL_VERSION_MAX);
+        return true;
+    }
+    if (version_ == 0) {
+        close_now("a request before HELLO");
+        return false;
+    }
+    if (version != version_) {
+        busy_ = true;
+        close_after_send_ = true;
+        send(command, VIGIL_STATUS_BAD_VERSION, {});
+        return false;
+    }
+    auto handler = server_.handlers_.find(command);
+    if (handler == server_.handlers_.end()) {
+        busy_ = true;
+        close_after_send_ = true;
+        send(command, VIGIL_STATUS_BAD_REQUEST, {});
+        return false;
+    }
+    busy_ = true;
+    ClientRequest req{command, std::vector<std::uint8_t>(body.begin(), body.end()), cred_.uid, cred_.pid};
+    handler->second(std::move(req), Reply(weak_from_this(), command));
+    return !closed_;
+}
+
+void ClientConnection::send(std::uint32_t command, vigil_status status, const std::vector<std::uint8_t> &body)
+{
+    if (closed_) return;
+    std::uint8_t header[VIGIL_HEADER_LEN];
+    vigil_put_u32(header + VIGIL_HDR_LEN_OFF, static_cast<std::uint32_t>(VIGIL_HEADER_LEN + body.size()));
+    vigil_put_u32(header + VIGIL_HDR_CMD_OFF, command);
+    vigil_put_u32(header + VIGIL_HDR_STATUS_OFF, status);
+    vigil_put_u32(header + VIGIL_HDR_VERSION_OFF, command == VIGIL_CMD_HELLO ? 0 : version_);
+    out_.insert(out_.end(), header, header + VIGIL_HEADER_LEN);
+    out_.insert(out_.end(), body.begin(), body.end());
+    flush();
+}
+
+void ClientConnection::flush()
+{
+    auto keep = shared_from_this();
+    while (out_pos_ < out_.size()) {
+        ssize_t n = ::send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                if (!write_.active()) {
+                    std::weak_ptr<ClientConnection> weak = weak_from_this();
+                    auto w = server_.loop_.on_writable(fd_, [weak] {
+                        if (auto c = weak.lock()) c->on_writable();
+                    });
+                    if (w) write_ = std::move(*w);
+                    else close_now("cannot watch the socket");
+                }
+                return;
+            }
+            close_now(nullptr); // the client went away before its answer
+            return;
+        }
+        out_pos_ += static_cast<std::size_t>(n);
+    }
+    out_.clear();
+    out_pos_ = 0;
+    write_.reset();
+    busy_ = false;
+    if (close_after_send_) {
+        close_now(nullptr);
+        return;
+    }
+    // Requests the client sent ahead are taken on the next turn of the loop.
+    std::weak_ptr<ClientConnection> weak = weak_from_this();
+    resume_ = server_.loop_.after(std::chrono::milliseconds(-1), [weak] {
+        if (auto c = weak.lock()) c->process_buffered();
+    });
+}
+
+void ClientConnection::on_writable() { flush(); }
+
+void ClientConnection::close_now(const char *why)
+{
+    if (closed_) return;
+    closed_ = true;
+    if (why) VLOG(minor, "closing the connection of pid %ld (uid %ld): %s", static_cast<long>(cred_.pid),
+                  static_cast<long>(cred_.uid), why);
+    read_.reset();
+    write_.reset();
+    idle_.cancel();
+    server_.forget(this); // may destroy us: callers hold a reference
+}
+
+Result<std::unique_ptr<ClientServer>> ClientServer::listen(EventLoop &loop, const std::string &path, Options options,
+                                                           std::map<std::uint32_t, CommandHandler> handlers)
+{
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) return Error{Errc::invalid_argument, "socket path too long: " + path};
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    std::unique_ptr<ClientServer> s(new ClientServer(loop, path, options, std::move(handlers)));
+    s->fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s->fd_ < 0) return sys_error("socket", errno);
+    // A socket left by a responder that died; vigild runs one of us at a time.
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return sys_error("remove stale " + path, errno);
+    if (::bind(s->fd_, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) return sys_error("bind " + path, errno);
+    if (::chmod(path.c_str(), options.mode) != 0) return sys_error("chmod " + path, errno);
+    if (::listen(s->fd_, 128) != 0) return sys_error("listen " + path, errno);
+    ClientServer *raw = s.get();
+    auto w = loop.on_readable(s->fd_, [raw] { raw->accept_all(); });
+    if (!w) return std::move(w).error();
+    s->accept_watch_ = std::move(*w);
+    VLOG(config, "serving clients on %s", path.c_str());
+    return s;
+}
+
+ClientServer::~ClientServer()
+{
+    accept_watch_.reset();
+    conns_.clear();
+    if (fd_ >= 0) {
+        ::close(fd_);
+        ::unlink(path_.c_str());
+    }
+}
+
+void ClientServer::accept_all()
+{
+    for (int i = 0; i < 64; ++i) {
+        int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                VLOG(error, "accept on %s: %s", path_.c_str(), std::strerror(errno));
+            return;
+        }
+        ucred cred{};
+        socklen_t len = sizeof cred;
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || conns_.size() >= options_.max_connections) {
+            if (conns_.size() >= options_.max_connections)
+                VLOG(error, "%s: %zu connections already; refusing another", path_.c_str(), conns_.size());
+            ::close(fd);
+            continue;
+        }
+        auto conn = std::make_shared<ClientConnection>(*this, fd, cred);
+        conns_.emplace(conn.get(), conn);
+        conn->start();
+    }
+}
+
+void ClientServer::forget(ClientConnection *conn) { conns_.erase(conn); }
+
+} // namespace vigil::responder

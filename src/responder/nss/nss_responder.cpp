@@ -1,0 +1,332 @@
+#include "responder/nss/nss_responder.hpp"
+
+#include "util/log.hpp"
+
+#include <charconv>
+#include <ctime>
+
+namespace vigil::responder {
+
+using dp_iface::Lookup;
+using dp_iface::Outcome;
+
+namespace {
+
+// The passwd field: vigil never hands out password hashes.
+constexpr std::string_view no_password = "*";
+
+std::vector<std::uint8_t> encode(const sysdb::User &u)
+{
+    WireWriter w;
+    w.u32(u.uid);
+    w.u32(u.gid);
+    w.str(u.name);
+    w.str(no_password);
+    w.str(u.gecos);
+    w.str(u.home);
+    w.str(u.shell);
+    return w.take();
+}
+
+std::vector<std::uint8_t> encode(const sysdb::Group &g)
+{
+    WireWriter w;
+    w.u32(g.gid);
+    w.str(g.name);
+    w.str(no_password);
+    w.u32(static_cast<std::uint32_t>(g.members.size()));
+    for (const std::string &m : g.members) w.str(m);
+    return w.take();
+}
+
+std::optional<std::string> read_name(const ClientRequest &req)
+{
+    WireReader r(req.body);
+    auto name = r.str(VIGIL_MAX_NAME_LEN);
+    if (!name || !r.done()) return std::nullopt;
+    return name;
+}
+
+std::optional<std::uint32_t> read_id(const ClientRequest &req)
+{
+    WireReader r(req.body);
+    auto id = r.u32();
+    if (!id || !r.done()) return std::nullopt;
+    return id;
+}
+
+} // namespace
+
+NssSettings NssSettings::from_config(const Config &c)
+{
+    NssSettings s;
+    s.nowait_percentage = static_cast<int>(c.get_int("nss", "entry_cache_nowait_percentage"));
+    s.negative_timeout = std::chrono::seconds(c.get_int("nss", "entry_negative_timeout"));
+    for (const std::string &u : c.get_list("nss", "filter_users")) s.filter_users.insert(u);
+    for (const std::string &g : c.get_list("nss", "filter_groups")) s.filter_groups.insert(g);
+    s.filter_users.insert("root");
+    s.filter_groups.insert("root");
+    return s;
+}
+
+NssResponder::NssResponder(EventLoop &loop, NssSettings settings, std::vector<std::unique_ptr<NssDomain>> domains)
+    : loop_(loop), settings_(std::move(settings)), domains_(std::move(domains))
+{
+}
+
+std::map<std::uint32_t, CommandHandler> NssResponder::handlers()
+{
+    auto row = [this](void (NssResponder::*fn)(ClientRequest, Reply)) {
+        return [this, fn](ClientRequest req, Reply reply) { (this->*fn)(std::move(req), std::move(reply)); };
+    };
+    // Enumeration is not served (enumerate = false): the end, at once.
+    auto no_enumeration = [](ClientRequest, Reply reply) { reply.status(VIGIL_STATUS_NOTFOUND); };
+    return {
+        {VIGIL_CMD_GETPWNAM, row(&NssResponder::getpwnam)},
+        {VIGIL_CMD_GETPWUID, row(&NssResponder::getpwuid)},
+        {VIGIL_CMD_GETGRNAM, row(&NssResponder::getgrnam)},
+        {VIGIL_CMD_GETGRGID, row(&NssResponder::getgrgid)},
+        {VIGIL_CMD_INITGROUPS, row(&NssResponder::initgroups)},
+        {VIGIL_CMD_GETPWENT, no_enumeration},
+        {VIGIL_CMD_GETGRENT, no_enumeration},
+    };
+}
+
+sysdb::Sysdb *NssResponder::cache_of(NssDomain &d)
+{
+    if (!d.cache) {
+        auto opened = sysdb::Sysdb::open(d.paths, sysdb::Sysdb::Role::reader);
+        if (!opened) {
+            VLOG(minor, "domain %s: no cache yet: %s", d.name.c_str(), opened.error().message.c_str());
+            return nullptr;
+        }
+        d.cache.emplace(std::move(*opened));
+    }
+    return &*d.cache;
+}
+
+bool NssResponder::negative_hit(std::size_t domain, Lookup lookup, const std::string &key)
+{
+    auto it = negative_.find({domain, static_cast<std::uint32_t>(lookup), key});
+    if (it == negative_.end()) return false;
+    if (EventLoop::now() < it->second) return true;
+    negative_.erase(it);
+    return false;
+}
+
+void NssResponder::remember_negative(std::size_t domain, Lookup lookup, const std::string &key)
+{
+    if (settings_.negative_timeout.count() == 0) return;
+    if (negative_.size() > 100000) {
+        // Bounded: a scan for names that do not exist must not grow us forever.
+        const auto now = EventLoop::now();
+        std::erase_if(negative_, [&](const auto &e) { return e.second <= now; });
+        if (negative_.size() > 100000) negative_.clear();
+    }
+    negative_[{domain, static_cast<std::uint32_t>(lookup), key}] = EventLoop::now() + settings_.negative_timeout;
+}
+
+template <class Record>
+void NssResponder::resolve(Lookup lookup, std::string key, Read<Record> read, Done<Record> done)
+{
+    resolve_in<Record>(0, false, lookup, std::move(key), std::move(read), std::move(done));
+}
+
+template <class Record>
+void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lookup, std::string key,
+                              Read<Record> read, Done<Record> done)
+{
+    using Kind = AnswerKind;
+    if (index == domains_.size()) {
+        // Not found anywhere; but a domain that could not say is not a "no".
+        done({any_unavailable ? Kind::unavailable : Kind::not_found, std::nullopt});
+        return;
+    }
+    NssDomain &d = *domains_[index];
+    if (negative_hit(index, lookup, key)) {
+        resolve_in<Record>(index + 1, any_unavailable, lookup, std::move(key), std::move(read), std::move(done));
+        return;
+    }
+    std::optional<sysdb::Cached<Record>> cached;
+    if (sysdb::Sysdb *cache = cache_of(d)) {
+        auto r = read(*cache);
+        if (r) cached = std::move(*r);
+        else VLOG(error, "domain %s: reading the cache: %s", d.name.c_str(), r.error().message.c_str());
+    }
+    const auto freshness = cached ? sysdb::classify(cached->timestamps, std::time(nullptr), d.entry_timeout,
+                                                    settings_.nowait_percentage)
+                                  : sysdb::Freshness::expired;
+    switch (freshness) {
+    case sysdb::Freshness::fresh: done({Kind::found, std::move(cached->record)}); return;
+    case sysdb::Freshness::expiring:
+        done({Kind::found, std::move(cached->record)});
+        // In the background; the provider runs one refresh per object however many ask.
+        d.dp->fetch(lookup, key, [](Outcome, const std::string &) {});
+        return;
+    case sysdb::Freshness::expired: break;
+    }
+    auto stale = std::make_shared<std::optional<sysdb::Cached<Record>>>(std::move(cached));
+    d.dp->fetch(lookup, key, [this, index, any_unavailable, lookup, key, read, done, stale](Outcome outcome,
+                                                                                          const std::string &) {
+        NssDomain &dom = *domains_[index];
+        switch (outcome) {
+        case Outcome::ok: {
+            sysdb::Sysdb *cache = cache_of(dom);
+            auto fresh = cache ? read(*cache) : Result<std::optional<sysdb::Cached<Record>>>(std::nullopt);
+            if (fresh && *fresh) {
+                done({Kind::found, std::move((*fresh)->record)});
+                return;
+            }
+            break; // gone again meanwhile: not in this domain
+        }
+        case Outcome::not_found: remember_negative(index, lookup, key); break;
+        case Outcome::unavailable:
+        case Outcome::error:
+            if (*stale) {
+                done({Kind::found, std::move((*stale)->record)});
+                return;
+            }
+            resolve_in<Record>(index + 1, true, lookup, key, read, done);
+            return;
+        }
+        resolve_in<Record>(index + 1, any_unavailable, lookup, key, read, done);
+    });
+}
+
+namespace {
+
+template <class Record>
+void answer(Reply &reply, const Answer<Record> &a, bool filtered)
+{
+    switch (a.kind) {
+    case AnswerKind::found:
+        if (!filtered) reply.ok(encode(*a.record));
+        else reply.status(VIGIL_STATUS_NOTFOUND);
+        return;
+    case AnswerKind::not_found: reply.status(VIGIL_STATUS_NOTFOUND); return;
+    case AnswerKind::unavailable: reply.status(VIGIL_STATUS_UNAVAIL); return;
+    }
+}
+
+} // namespace
+
+void NssResponder::getpwnam(ClientRequest req, Reply reply)
+{
+    auto name = read_name(req);
+    if (!name) {
+        reply.status(VIGIL_STATUS_BAD_REQUEST);
+        return;
+    }
+    if (name->empty() || settings_.filter_users.contains(*name)) {
+        reply.status(VIGIL_STATUS_NOTFOUND);
+        return;
+    }
+    auto shared = std::make_shared<Reply>(std::move(reply));
+    resolve<sysdb::User>(Lookup::user_by_name, *name, [n = *name](sysdb::Sysdb &c) { return c.user_by_name(n); },
+                         [shared](Answer<sysdb::User> a) {
+                             answer(*shared, a, false);
+                         });
+}
+
+void NssResponder::getpwuid(ClientRequest req, Reply reply)
+{
+    auto uid = read_id(req);
+    if (!uid) {
+        reply.status(VIGIL_STATUS_BAD_REQUEST);
+        return;
+    }
+    if (*uid == 0 || *uid == sysdb::invalid_id) {
+        reply.status(VIGIL_STATUS_NOTFOUND);
+        return;
+    }
+    auto shared = std::make_shared<Reply>(std::move(reply));
+    resolve<sysdb::User>(Lookup::user_by_uid, std::to_string(*uid),
+                         [id = *uid](sysdb::Sysdb &c) { return c.user_by_uid(id); },
+                         [this, shared](Answer<sysdb::User> a) {
+                             bool filtered = a.record && settings_.filter_users.contains(a.record->name);
+                             answer(*shared, a, filtered);
+                         });
+}
+
+void NssResponder::getgrnam(ClientRequest req, Reply reply)
+{
+    auto name = read_name(req);
+    if (!name) {
+        reply.status(VIGIL_STATUS_BAD_REQUEST);
+        return;
+    }
+    if (name->empty() || settings_.filter_groups.contains(*name)) {
+        reply.status(VIGIL_STATUS_NOTFOUND);
+        return;
+    }
+    auto shared = std::make_shared<Reply>(std::move(reply));
+    resolve<sysdb::Group>(Lookup::group_by_name, *name, [n = *name](sysdb::Sysdb &c) { return c.group_by_name(n); },
+                          [shared](Answer<sysdb::Group> a) {
+                              answer(*shared, a, false);
+                          });
+}
+
+void NssResponder::getgrgid(ClientRequest req, Reply reply)
+{
+    auto gid = read_id(req);
+    if (!gid) {
+        reply.status(VIGIL_STATUS_BAD_REQUEST);
+        return;
+    }
+    if (*gid == 0 || *gid == sysdb::invalid_id) {
+        reply.status(VIGIL_STATUS_NOTFOUND);
+        return;
+    }
+    auto shared = std::make_shared<Reply>(std::move(reply));
+    resolve<sysdb::Group>(Lookup::group_by_gid, std::to_string(*gid),
+                          [id = *gid](sysdb::Sysdb &c) { return c.group_by_gid(id); },
+                          [this, shared](Answer<sysdb::Group> a) {
+                              bool filtered = a.record && settings_.filter_groups.contains(a.record->name);
+                              answer(*shared, a, filtered);
+                          });
+}
+
+void NssResponder::initgroups(ClientRequest req, Reply reply)
+{
+    auto name = read_name(req);
+    if (!name) {
+        reply.status(VIGIL_STATUS_BAD_REQUEST);
+        return;
+    }
+    if (name->empty() || settings_.filter_users.contains(*name)) {
+        reply.status(VIGIL_STATUS_NOTFOUND);
+        return;
+    }
+    // The user's groups, with the timestamps of the last initgroups answer.
+    Read<sysdb::Initgroups> read = [n = *name](sysdb::Sysdb &c) -> Result<std::optional<sysdb::Cached<sysdb::Initgroups>>> {
+        auto user = c.user_by_name(n);
+        if (!user) return std::move(user).error();
+        if (!*user) return std::optional<sysdb::Cached<sysdb::Initgroups>>();
+        auto groups = c.groups_of_user(n, (*user)->record.gid);
+        if (!groups) return std::move(groups).error();
+        sysdb::Timestamps ts = groups->timestamps;
+        return std::optional<sysdb::Cached<sysdb::Initgroups>>(sysdb::Cached<sysdb::Initgroups>{std::move(*groups), ts});
+    };
+    auto shared = std::make_shared<Reply>(std::move(reply));
+    resolve<sysdb::Initgroups>(Lookup::initgroups, *name, std::move(read), [shared](Answer<sysdb::Initgroups> a) {
+        using Kind = AnswerKind;
+        if (a.kind == Kind::unavailable) {
+            shared->status(VIGIL_STATUS_UNAVAIL);
+            return;
+        }
+        if (a.kind == Kind::not_found) {
+            shared->status(VIGIL_STATUS_NOTFOUND);
+            return;
+        }
+        WireWriter w;
+        std::uint32_t n = 0;
+        for (std::uint32_t gid : a.record->gids)
+            if (gid != 0) ++n;
+        w.u32(n);
+        for (std::uint32_t gid : a.record->gids)
+            if (gid != 0) w.u32(gid);
+        shared->ok(w.take());
+    });
+}
+
+} // namespace vigil::responder

@@ -1,0 +1,89 @@
+// vigil_nss's work: answering getpwnam, getpwuid, getgrnam, getgrgid and
+// initgroups from the cache, following the cache logic of DESIGN.md:
+//
+//   fresh        answer from the cache
+//   expiring     answer from the cache, and have the provider refresh it
+//   expired or   ask the provider, wait, answer from what it wrote;
+//   missing        "no such entry" is remembered for entry_negative_timeout;
+//                  no answer (offline, provider gone) serves the stale entry,
+//                  or "unavailable" — never a negative-cache entry
+//
+// Domains are asked in [vigil] domains order; the first that has the object
+// answers.
+#pragma once
+
+#include "responder/common/client_server.hpp"
+#include "responder/common/dp_client.hpp"
+#include "util/config.hpp"
+#include "util/sysdb/sysdb.hpp"
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace vigil::responder {
+
+struct NssSettings {
+    int nowait_percentage = 50;                  // entry_cache_nowait_percentage
+    std::chrono::seconds negative_timeout{15};   // entry_negative_timeout
+    std::set<std::string> filter_users{"root"};  // root is always filtered
+    std::set<std::string> filter_groups{"root"};
+
+    static NssSettings from_config(const Config &config);
+};
+
+struct NssDomain {
+    std::string name;
+    sysdb::SysdbPaths paths;
+    std::int64_t entry_timeout;
+    std::unique_ptr<DpClient> dp;
+    std::optional<sysdb::Sysdb> cache; // opened when first needed (the provider creates it)
+};
+
+// What resolving one object came to.
+enum class AnswerKind { found, not_found, unavailable };
+template <class Record>
+struct Answer {
+    AnswerKind kind;
+    std::optional<Record> record;
+};
+
+class NssResponder {
+public:
+    NssResponder(EventLoop &loop, NssSettings settings, std::vector<std::unique_ptr<NssDomain>> domains);
+    std::map<std::uint32_t, CommandHandler> handlers();
+
+private:
+    template <class Record>
+    using Read = std::function<Result<std::optional<sysdb::Cached<Record>>>(sysdb::Sysdb &)>;
+    template <class Record>
+    using Done = std::function<void(Answer<Record>)>;
+
+    template <class Record>
+    void resolve(dp_iface::Lookup lookup, std::string key, Read<Record> read, Done<Record> done);
+    template <class Record>
+    void resolve_in(std::size_t index, bool any_unavailable, dp_iface::Lookup lookup, std::string key,
+                    Read<Record> read, Done<Record> done);
+
+    void getpwnam(ClientRequest req, Reply reply);
+    void getpwuid(ClientRequest req, Reply reply);
+    void getgrnam(ClientRequest req, Reply reply);
+    void getgrgid(ClientRequest req, Reply reply);
+    void initgroups(ClientRequest req, Reply reply);
+
+    sysdb::Sysdb *cache_of(NssDomain &domain);
+    bool negative_hit(std::size_t domain, dp_iface::Lookup lookup, const std::string &key);
+    void remember_negative(std::size_t domain, dp_iface::Lookup lookup, const std::string &key);
+
+    EventLoop &loop_;
+    NssSettings settings_;
+    std::vector<std::unique_ptr<NssDomain>> domains_;
+    std::map<std::tuple<std::size_t, std::uint32_t, std::string>, EventLoop::Clock::time_point> negative_;
+};
+
+} // namespace vigil::responder

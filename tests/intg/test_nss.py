@@ -1,0 +1,153 @@
+"""getent and initgroups end to end: libnss_vigil.so.2 → vigil_nss → vigil_be →
+a real slapd, with the cache between them (nss_wrapper for getent, the
+dlopen caller for initgroups_dyn)."""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from fixtures import procs, wrappers
+from fixtures.fake_responder import tool_env
+from fixtures.slapd import Slapd
+from fixtures.vigil import Vigil
+
+
+def domain_lines(server, *more):
+    return [f"ldap_uri = {server.uri}", f"ldap_search_base = {server.base_dn}", "min_id = 1000", *more]
+
+
+class Client:
+    """getent and nss_call against a running vigil."""
+
+    def __init__(self, vigil, builddir, nss_call, tmp_path):
+        self.vigil = vigil
+        self.module = builddir / ".libs" / "libnss_vigil.so.2"
+        self.nss_call_tool = nss_call
+        base = dict(os.environ, VIGIL_PIPES_DIR=str(vigil.state_dir / "pipes"), VIGIL_PEER_UID=str(os.getuid()))
+        self.env = wrappers.nss_wrapper_env(tmp_path / "nsswrap", self.module, base=base)
+        self.plain_env = base
+
+    def getent(self, db, key):
+        out = subprocess.run(["getent", db, str(key)], env=self.env, capture_output=True, text=True, timeout=30)
+        return out.returncode, out.stdout.strip()
+
+    def initgroups(self, user, gid):
+        env = tool_env(self.nss_call_tool, self.module, self.plain_env)
+        res = wrappers.nss_call(self.nss_call_tool, self.module, "vigil", "initgroups", user, gid, env=env)
+        return res.status, [int(g) for g in res.lines[0].split()] if res.lines and res.lines[0] else []
+
+
+def start(tmp_path, builddir, server, *more, services=("nss",)):
+    v = Vigil(tmp_path / "vigil", builddir, extra={"vigil": ["services = " + ", ".join(services)],
+                                                   "domain/LDAP": domain_lines(server, *more)})
+    v.start_supervised(services)
+    return v
+
+
+@pytest.fixture
+def vigil(tmp_path, builddir, slapd):
+    v = start(tmp_path, builddir, slapd)
+    yield v
+    v.stop_all()
+
+
+@pytest.fixture
+def client(vigil, builddir, nss_call, tmp_path):
+    return Client(vigil, builddir, nss_call, tmp_path)
+
+
+def test_getent_passwd_by_name_and_uid(client):
+    assert client.getent("passwd", "alice") == (0, "alice:*:10001:10000:Alice Adams:/home/alice:/bin/bash")
+    assert client.getent("passwd", 10002) == (0, "bob:*:10002:10000:Bob Baker:/home/bob:/bin/sh")
+    assert client.getent("passwd", "dave") == (0, "dave:*:10004:10000::/home/dave:/bin/bash")
+
+
+def test_getent_group_by_name_and_gid(client):
+    assert client.getent("group", "developers") == (0, "developers:*:20001:alice,bob")
+    assert client.getent("group", 20002) == (0, "admins:*:20002:alice")
+    assert client.getent("group", "empty") == (0, "empty:*:20003:")
+
+
+def test_initgroups(client):
+    status, gids = client.initgroups("alice", 10000)
+    assert status == "SUCCESS"
+    assert gids[0] == 10000 and sorted(gids[1:]) == [20001, 20002]
+    status, gids = client.initgroups("dave", 10000)
+    assert status == "SUCCESS" and gids[0] == 10000 and sorted(gids[1:]) == [20004]
+
+
+def test_unknown_names_root_and_wildcards_are_not_found(client):
+    assert client.getent("passwd", "nosuchuser")[0] == 2
+    assert client.getent("passwd", "*")[0] == 2
+    assert client.getent("group", "nosuchgroup")[0] == 2
+    # root comes from the files (nss_wrapper's passwd), never from vigil
+    assert client.getent("passwd", "root") == (0, "root:x:0:0:root:/root:/bin/bash")
+
+
+def test_filtered_users_are_not_served(tmp_path, builddir, slapd, nss_call):
+    v = Vigil(tmp_path / "vigil", builddir, extra={"vigil": ["services = nss"], "nss": ["filter_users = root, bob"],
+                                                   "domain/LDAP": domain_lines(slapd)})
+    try:
+        v.start_supervised(("nss",))
+        c = Client(v, builddir, nss_call, tmp_path)
+        assert c.getent("passwd", "bob")[0] == 2
+        assert c.getent("passwd", 10002)[0] == 2
+        assert c.getent("passwd", "alice")[0] == 0
+    finally:
+        v.stop_all()
+
+
+def test_a_negative_answer_is_remembered(client, vigil):
+    assert client.getent("passwd", "ghost")[0] == 2
+    sent = int(vigil.domain_status()["searches_sent"])
+    for _ in range(5):
+        assert client.getent("passwd", "ghost")[0] == 2
+    assert int(vigil.domain_status()["searches_sent"]) == sent
+
+
+def test_a_changed_shell_shows_after_expiry(client, vigil, slapd):
+    slapd.add_ldif(f"dn: uid=shelly,ou=People,{slapd.base_dn}\nobjectClass: posixAccount\nobjectClass: account\n"
+                   "uid: shelly\ncn: shelly\nuidNumber: 10501\ngidNumber: 10000\nhomeDirectory: /home/shelly\n"
+                   "loginShell: /bin/sh\n")
+    assert client.getent("passwd", "shelly")[1].endswith(":/bin/sh")
+    slapd.modify_ldif(f"dn: uid=shelly,ou=People,{slapd.base_dn}\nchangetype: modify\nreplace: loginShell\n"
+                      "loginShell: /bin/zsh\n")
+    # Fresh: the cache answers, with the old shell.
+    assert client.getent("passwd", "shelly")[1].endswith(":/bin/sh")
+    assert vigil.vigilctl("cache-expire", "--user", "shelly").returncode == 0
+    assert client.getent("passwd", "shelly")[1].endswith(":/bin/zsh")
+
+
+def test_offline_serves_the_cache_and_unknown_names_fast(tmp_path, builddir, nss_call):
+    server = Slapd(tmp_path / "slapd", tls=False, loglevel="none")
+    server.load_standard_data()
+    server.start()
+    v = start(tmp_path, builddir, server, "offline_timeout = 60", "entry_cache_timeout = 1")
+    try:
+        c = Client(v, builddir, nss_call, tmp_path)
+        assert c.getent("passwd", "alice")[0] == 0
+        time.sleep(1.5)  # let alice expire: offline must still serve her
+        server.stop()
+        assert c.getent("passwd", "alice") == (0, "alice:*:10001:10000:Alice Adams:/home/alice:/bin/bash")
+        assert v.domain_status()["state"] == "offline"
+        started = time.monotonic()
+        assert c.getent("passwd", "neverseen")[0] == 2
+        elapsed = time.monotonic() - started
+        print(f"offline miss answered in {elapsed * 1000:.0f} ms")
+    finally:
+        v.stop_all()
+        server.stop()
+
+
+def test_a_killed_responder_is_restarted_and_lookups_work_again(client, vigil):
+    assert client.getent("passwd", "alice")[0] == 0
+    rows, _ = vigil.status()
+    os.kill(rows["nss"]["pid"], signal.SIGKILL)
+    # While it is down the module fails fast (UNAVAIL: getent says 2), never hangs.
+    code, _ = client.getent("passwd", "carol")
+    assert code in (0, 2)
+    vigil.wait_status(lambda r: r["nss"]["state"] == "running" and r["nss"]["restarts"] == 1, "nss restarted")
+    assert client.getent("passwd", "carol")[0] == 0
