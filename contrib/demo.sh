@@ -2,7 +2,10 @@
 # The demo: build vigil, then run it in a temp dir on the bundled example
 # configuration: validate it, start vigild (daemonized, as an admin would)
 # with its services, show their status, kill one and watch vigild restart
-# it, change a log level at runtime, and stop everything with SIGTERM.
+# it, change a log level at runtime, and stop everything with SIGTERM. Then
+# the demo directory: a throwaway slapd with a few users and groups, vigil
+# against it, getent and initgroups answers, and the same with the directory
+# stopped (contrib/demo.py).
 # Usage: contrib/demo.sh   (as root it first installs the build dependencies)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,7 +17,7 @@ if [ ! -f build/Makefile ]; then
     mkdir -p build
     (cd build && ../configure -q)
 fi
-make -s -C build -j"$(nproc)"
+make -s -C build -j"$(nproc)" all tests/tools/nss_call
 # vigild starts the services from the build tree, not from $libexecdir.
 export VIGIL_LIBEXEC_DIR="$top/build"
 
@@ -68,3 +71,7 @@ echo "stopped; no service, socket or pid file is left"
 
 echo "== $demo/log/vigild.log"
 cat "$demo/log/vigild.log"
+
+echo
+echo "==== the demo directory"
+/usr/bin/python3 contrib/demo.py build

@@ -1,0 +1,76 @@
+#!/usr/bin/python3
+"""The demo, after contrib/demo.sh built vigil: a throwaway slapd with the
+demo directory (contrib/demo/directory.ldif), vigild against it in a temp dir,
+getent and initgroups answers for the demo users through libnss_vigil.so.2
+(nss_wrapper: the machine's nsswitch.conf is not touched), then the same with
+the directory stopped, served from the cache. Usage: demo.py BUILDDIR"""
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+top = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(top / "tests" / "intg"))
+
+from fixtures import procs, wrappers  # noqa: E402
+from fixtures.slapd import Slapd  # noqa: E402
+from fixtures.vigil import Vigil  # noqa: E402
+
+USERS = ("ada", "grace", "linus")
+
+
+def show(title, env, nss_call, module):
+    print(f"\n== {title}")
+    for user in USERS:
+        out = subprocess.run(["getent", "passwd", user], env=env, capture_output=True, text=True, timeout=30)
+        print(f"$ getent passwd {user}\n{out.stdout.strip() or '(exit %d)' % out.returncode}")
+    out = subprocess.run(["getent", "group", "engineering"], env=env, capture_output=True, text=True, timeout=30)
+    print(f"$ getent group engineering\n{out.stdout.strip()}")
+    for user in USERS:
+        res = wrappers.nss_call(nss_call, module, "vigil", "initgroups", user, 20000,
+                                env=wrappers.sanitizer_env(module, base=env))
+        print(f"initgroups({user}): {res.status} {res.lines[0] if res.lines else ''}")
+
+
+def main():
+    builddir = Path(sys.argv[1]).resolve()
+    module = builddir / ".libs" / "libnss_vigil.so.2"
+    nss_call = builddir / "tests" / "tools" / "nss_call"
+    with tempfile.TemporaryDirectory(prefix="vigil-demo-") as tmp:
+        tmp = Path(tmp)
+        server = Slapd(tmp / "slapd", suffix="dc=demo,dc=example", tls=False, loglevel="none")
+        server.load_ldif((top / "contrib" / "demo" / "directory.ldif").read_text())
+        server.start()
+        print(f"== the demo directory: slapd on {server.uri} (base {server.base_dn})")
+        vigil = Vigil(tmp / "vigil", builddir, domains=("demo",), extra={
+            "vigil": ["services = nss, pam"],
+            "domain/demo": [f"ldap_uri = {server.uri}", f"ldap_search_base = {server.base_dn}",
+                            "offline_timeout = 30"]})
+        try:
+            vigil.start_supervised(("nss", "pam"))
+            print("\n== vigilctl status")
+            print(vigil.vigilctl("status").stdout.rstrip())
+            base = dict(os.environ, VIGIL_PIPES_DIR=str(vigil.state_dir / "pipes"), VIGIL_PEER_UID=str(os.getuid()))
+            env = wrappers.nss_wrapper_env(tmp / "nsswrap", module, base=base)
+            show("online: answers come from the directory through the cache", env, nss_call, module)
+            print("\n== vigilctl domain-status demo")
+            print(vigil.vigilctl("domain-status", "demo").stdout.rstrip())
+            server.stop()
+            print("\n== the directory is stopped, and every cache entry marked expired")
+            print(vigil.vigilctl("cache-expire", "--everything").stdout.rstrip())
+            show("offline: the provider cannot reach the directory; the same answers, from the cache",
+                 env, nss_call, module)
+            print("\n== vigilctl domain-status demo")
+            print(vigil.vigilctl("domain-status", "demo").stdout.rstrip())
+            print("\n== vigilctl user-show ada")
+            print(vigil.vigilctl("user-show", "ada").stdout.rstrip())
+        finally:
+            vigil.stop_all()
+            server.stop()
+        print("\n== stopped: vigild, its services and slapd are gone")
+
+
+if __name__ == "__main__":
+    main()
