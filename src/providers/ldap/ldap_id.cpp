@@ -208,21 +208,76 @@ void IdProvider::search_failed(const Key &key, const Error &error)
     finish(key, Outcome::error, error.message);
 }
 
+// What differs between fetching a user and fetching a group: data, so the
+// flow below is written once.
+template <class Record>
+struct IdProvider::ObjectKind {
+    const char *id_noun; // "uid", "gid"
+    Result<SearchBase> (IdSettings::*base)(const std::string &) const;
+    std::string object_class, name_attr, id_attr;
+    std::vector<std::string> attributes;
+    Result<Record> (*convert)(const LdapEntry &, const IdSettings &);
+    std::uint32_t Record::*id;
+    Result<std::optional<sysdb::Cached<Record>>> (sysdb::Sysdb::*cached_by_id)(std::uint32_t) const;
+    Status (sysdb::Sysdb::*store)(const Record &, const sysdb::Timestamps &);
+    Status (sysdb::Sysdb::*remove)(const std::string &);
+};
+
 void IdProvider::fetch_user(const Key &key, bool with_groups)
 {
-    const bool by_uid = key.first == Lookup::user_by_uid;
-    std::uint32_t uid = 0;
-    if (by_uid && !parse_number(key.second, uid)) {
-        finish(key, Outcome::not_found, "'" + key.second + "' is not a uid");
+    const ObjectKind<sysdb::User> k{"uid",
+                                    &IdSettings::user_base,
+                                    id_.user.object_class,
+                                    id_.user.name,
+                                    id_.user.uid_number,
+                                    id_.user_attributes(),
+                                    to_user,
+                                    &sysdb::User::uid,
+                                    &sysdb::Sysdb::user_by_uid,
+                                    &sysdb::Sysdb::store_user,
+                                    &sysdb::Sysdb::delete_user};
+    std::function<void(const sysdb::User &)> then;
+    if (with_groups) then = [this, key](const sysdb::User &u) { store_initgroups(key, u); };
+    fetch_object<sysdb::User>(key, k, key.first == Lookup::user_by_uid, std::move(then));
+}
+
+void IdProvider::fetch_group(const Key &key)
+{
+    const ObjectKind<sysdb::Group> k{"gid",
+                                     &IdSettings::group_base,
+                                     id_.group.object_class,
+                                     id_.group.name,
+                                     id_.group.gid_number,
+                                     id_.group_attributes(),
+                                     to_group,
+                                     &sysdb::Group::gid,
+                                     &sysdb::Sysdb::group_by_gid,
+                                     &sysdb::Sysdb::store_group,
+                                     &sysdb::Sysdb::delete_group};
+    fetch_object<sysdb::Group>(key, k, key.first == Lookup::group_by_gid, {});
+}
+
+// One object by name or id: search, keep the entries that really match (the
+// server compares names without regard to case; we do not), skip bad and
+// duplicate ones with a line each, then store it — or, when the directory
+// has none, drop what the cache holds under that key. `then`, when set,
+// takes over from the store (initgroups goes on to the groups).
+template <class Record>
+void IdProvider::fetch_object(const Key &key, const ObjectKind<Record> &kind, bool by_id,
+                              std::function<void(const Record &)> then)
+{
+    std::uint32_t id = 0;
+    if (by_id && !parse_number(key.second, id)) {
+        finish(key, Outcome::not_found, "'" + key.second + "' is not a " + kind.id_noun);
         return;
     }
-    auto base = id_.user_base(conn_ ? conn_->server_info().naming_context : std::string());
-    // With no base known yet (it comes from the server), connect first.
+    auto base = (id_.*kind.base)(conn_ ? conn_->server_info().naming_context : std::string());
     if (!base && !conn_) {
-        with_connection([this, key, with_groups](Result<std::shared_ptr<LdapConnection>> c) {
+        // The base may come from the server's naming context: connect first.
+        with_connection([this, key, kind, by_id, then](Result<std::shared_ptr<LdapConnection>> c) {
             if (!c) search_failed(key, c.error());
-            else if (!id_.user_base(c->get()->server_info().naming_context)) finish(key, Outcome::error, "no search base");
-            else fetch_user(key, with_groups);
+            else if (!(id_.*kind.base)((*c)->server_info().naming_context)) finish(key, Outcome::error, "no search base");
+            else fetch_object<Record>(key, kind, by_id, then);
         });
         return;
     }
@@ -233,50 +288,47 @@ void IdProvider::fetch_user(const Key &key, bool with_groups)
     SearchSpec spec;
     spec.base = base->base;
     spec.scope = base->scope;
-    spec.filter = equality_filter(id_.user.object_class, by_uid ? id_.user.uid_number : id_.user.name, key.second,
-                                  base->filter);
-    spec.attributes = id_.user_attributes();
+    spec.filter = equality_filter(kind.object_class, by_id ? kind.id_attr : kind.name_attr, key.second, base->filter);
+    spec.attributes = kind.attributes;
     spec.what = describe_key(key);
-    search(std::move(spec), [this, key, by_uid, uid, with_groups](Result<SearchResult> r) {
+    search(std::move(spec), [this, key, kind, by_id, id, then](Result<SearchResult> r) {
         searches_.erase(describe_key(key));
         if (!r) {
             search_failed(key, r.error());
             return;
         }
-        std::vector<sysdb::User> users;
+        std::optional<Record> found;
         for (const LdapEntry &e : r->entries) {
-            auto u = to_user(e, id_);
-            if (!u) {
-                VLOG(minor, "skipping %s", u.error().message.c_str());
+            auto rec = kind.convert(e, id_);
+            if (!rec) {
+                VLOG(minor, "skipping %s", rec.error().message.c_str());
                 continue;
             }
-            // The server matches names without regard to case; we do not.
-            if (by_uid ? u->uid != uid : u->name != key.second) continue;
-            if (!users.empty()) {
-                VLOG(minor, "skipping %s: %s %s is also %s", e.dn.c_str(), by_uid ? "uid" : "name", key.second.c_str(),
-                     users.front().original_dn.c_str());
+            if (by_id ? (*rec).*kind.id != id : rec->name != key.second) continue;
+            if (found) {
+                VLOG(minor, "skipping %s: %s %s is also %s", e.dn.c_str(), by_id ? kind.id_noun : "name",
+                     key.second.c_str(), found->original_dn.c_str());
                 continue;
             }
-            users.push_back(std::move(*u));
+            found = std::move(*rec);
         }
-        if (users.empty()) {
-            // The directory says no: drop what the cache has under that key.
+        if (!found) {
             Status st;
-            if (by_uid) {
-                auto cached = cache_.user_by_uid(uid);
-                if (cached && *cached) st = cache_.delete_user((*cached)->record.name);
+            if (by_id) {
+                auto cached = (cache_.*kind.cached_by_id)(id);
+                if (cached && *cached) st = (cache_.*kind.remove)((*cached)->record.name);
             } else {
-                st = cache_.delete_user(key.second);
+                st = (cache_.*kind.remove)(key.second);
             }
             if (!st) VLOG(error, "cannot drop %s from the cache: %s", describe_key(key).c_str(), st.error().message.c_str());
             finish(key, Outcome::not_found, "no such entry in the directory");
             return;
         }
-        if (with_groups) {
-            store_initgroups(key, users.front());
+        if (then) {
+            then(*found);
             return;
         }
-        Status st = cache_.store_user(users.front(), fresh_timestamps());
+        Status st = (cache_.*kind.store)(*found, fresh_timestamps());
         if (!st) finish(key, Outcome::error, "cannot write the cache: " + st.error().message);
         else finish(key, Outcome::ok, {});
     });
@@ -317,73 +369,6 @@ void IdProvider::store_initgroups(const Key &key, const sysdb::User &user)
             groups.push_back(std::move(*g));
         }
         Status st = cache_.store_initgroups(user, groups, fresh_timestamps());
-        if (!st) finish(key, Outcome::error, "cannot write the cache: " + st.error().message);
-        else finish(key, Outcome::ok, {});
-    });
-}
-
-void IdProvider::fetch_group(const Key &key)
-{
-    const bool by_gid = key.first == Lookup::group_by_gid;
-    std::uint32_t gid = 0;
-    if (by_gid && !parse_number(key.second, gid)) {
-        finish(key, Outcome::not_found, "'" + key.second + "' is not a gid");
-        return;
-    }
-    auto base = id_.group_base(conn_ ? conn_->server_info().naming_context : std::string());
-    if (!base && !conn_) {
-        with_connection([this, key](Result<std::shared_ptr<LdapConnection>> c) {
-            if (!c) search_failed(key, c.error());
-            else if (!id_.group_base(c->get()->server_info().naming_context)) finish(key, Outcome::error, "no search base");
-            else fetch_group(key);
-        });
-        return;
-    }
-    if (!base) {
-        finish(key, Outcome::error, base.error().message);
-        return;
-    }
-    SearchSpec spec;
-    spec.base = base->base;
-    spec.scope = base->scope;
-    spec.filter = equality_filter(id_.group.object_class, by_gid ? id_.group.gid_number : id_.group.name, key.second,
-                                  base->filter);
-    spec.attributes = id_.group_attributes();
-    spec.what = describe_key(key);
-    search(std::move(spec), [this, key, by_gid, gid](Result<SearchResult> r) {
-        searches_.erase(describe_key(key));
-        if (!r) {
-            search_failed(key, r.error());
-            return;
-        }
-        std::vector<sysdb::Group> groups;
-        for (const LdapEntry &e : r->entries) {
-            auto g = to_group(e, id_);
-            if (!g) {
-                VLOG(minor, "skipping %s", g.error().message.c_str());
-                continue;
-            }
-            if (by_gid ? g->gid != gid : g->name != key.second) continue;
-            if (!groups.empty()) {
-                VLOG(minor, "skipping %s: %s %s is also %s", e.dn.c_str(), by_gid ? "gid" : "name", key.second.c_str(),
-                     groups.front().original_dn.c_str());
-                continue;
-            }
-            groups.push_back(std::move(*g));
-        }
-        if (groups.empty()) {
-            Status st;
-            if (by_gid) {
-                auto cached = cache_.group_by_gid(gid);
-                if (cached && *cached) st = cache_.delete_group((*cached)->record.name);
-            } else {
-                st = cache_.delete_group(key.second);
-            }
-            if (!st) VLOG(error, "cannot drop %s from the cache: %s", describe_key(key).c_str(), st.error().message.c_str());
-            finish(key, Outcome::not_found, "no such entry in the directory");
-            return;
-        }
-        Status st = cache_.store_group(groups.front(), fresh_timestamps());
         if (!st) finish(key, Outcome::error, "cannot write the cache: " + st.error().message);
         else finish(key, Outcome::ok, {});
     });

@@ -52,6 +52,11 @@ private:
 
     void run(const Key &key);
     void search(SearchSpec spec, std::function<void(Result<SearchResult>)> done);
+    template <class Record>
+    struct ObjectKind;
+    template <class Record>
+    void fetch_object(const Key &key, const ObjectKind<Record> &kind, bool by_id,
+                      std::function<void(const Record &)> then);
     void fetch_user(const Key &key, bool with_groups);
     void fetch_group(const Key &key);
     void store_initgroups(const Key &key, const sysdb::User &user);

@@ -76,17 +76,33 @@ NssResponder::NssResponder(EventLoop &loop, NssSettings settings, std::vector<st
 
 std::map<std::uint32_t, CommandHandler> NssResponder::handlers()
 {
-    auto row = [this](void (NssResponder::*fn)(ClientRequest, Reply)) {
-        return [this, fn](ClientRequest req, Reply reply) { (this->*fn)(std::move(req), std::move(reply)); };
-    };
+    using sysdb::Group;
+    using sysdb::Sysdb;
+    using sysdb::User;
     // Enumeration is not served (enumerate = false): the end, at once.
     auto no_enumeration = [](ClientRequest, Reply reply) { reply.status(VIGIL_STATUS_NOTFOUND); };
     return {
-        {VIGIL_CMD_GETPWNAM, row(&NssResponder::getpwnam)},
-        {VIGIL_CMD_GETPWUID, row(&NssResponder::getpwuid)},
-        {VIGIL_CMD_GETGRNAM, row(&NssResponder::getgrnam)},
-        {VIGIL_CMD_GETGRGID, row(&NssResponder::getgrgid)},
-        {VIGIL_CMD_INITGROUPS, row(&NssResponder::initgroups)},
+        {VIGIL_CMD_GETPWNAM,
+         [this](ClientRequest q, Reply r) {
+             serve_by_name<User>(std::move(q), std::move(r), Lookup::user_by_name, settings_.filter_users,
+                                 &Sysdb::user_by_name);
+         }},
+        {VIGIL_CMD_GETPWUID,
+         [this](ClientRequest q, Reply r) {
+             serve_by_id<User>(std::move(q), std::move(r), Lookup::user_by_uid, settings_.filter_users,
+                               &Sysdb::user_by_uid);
+         }},
+        {VIGIL_CMD_GETGRNAM,
+         [this](ClientRequest q, Reply r) {
+             serve_by_name<Group>(std::move(q), std::move(r), Lookup::group_by_name, settings_.filter_groups,
+                                  &Sysdb::group_by_name);
+         }},
+        {VIGIL_CMD_GETGRGID,
+         [this](ClientRequest q, Reply r) {
+             serve_by_id<Group>(std::move(q), std::move(r), Lookup::group_by_gid, settings_.filter_groups,
+                                &Sysdb::group_by_gid);
+         }},
+        {VIGIL_CMD_INITGROUPS, [this](ClientRequest q, Reply r) { initgroups(std::move(q), std::move(r)); }},
         {VIGIL_CMD_GETPWENT, no_enumeration},
         {VIGIL_CMD_GETGRENT, no_enumeration},
     };
@@ -210,80 +226,44 @@ void answer(Reply &reply, const Answer<Record> &a, bool filtered)
 
 } // namespace
 
-void NssResponder::getpwnam(ClientRequest req, Reply reply)
+// getpwnam and getgrnam: the same flow, with the user or group parts.
+template <class Record>
+void NssResponder::serve_by_name(ClientRequest req, Reply reply, Lookup lookup, const std::set<std::string> &filter,
+                                 ByName<Record> read)
 {
     auto name = read_name(req);
     if (!name) {
         reply.status(VIGIL_STATUS_BAD_REQUEST);
         return;
     }
-    if (name->empty() || settings_.filter_users.contains(*name)) {
+    if (name->empty() || filter.contains(*name)) {
         reply.status(VIGIL_STATUS_NOTFOUND);
         return;
     }
     auto shared = std::make_shared<Reply>(std::move(reply));
-    resolve<sysdb::User>(Lookup::user_by_name, *name, [n = *name](sysdb::Sysdb &c) { return c.user_by_name(n); },
-                         [shared](Answer<sysdb::User> a) {
-                             answer(*shared, a, false);
-                         });
+    resolve<Record>(lookup, *name, [n = *name, read](sysdb::Sysdb &c) { return (c.*read)(n); },
+                    [shared](Answer<Record> a) { answer(*shared, a, false); });
 }
 
-void NssResponder::getpwuid(ClientRequest req, Reply reply)
+// getpwuid and getgrgid. A record found by id is still filtered by its name.
+template <class Record>
+void NssResponder::serve_by_id(ClientRequest req, Reply reply, Lookup lookup, const std::set<std::string> &filter,
+                               ById<Record> read)
 {
-    auto uid = read_id(req);
-    if (!uid) {
+    auto id = read_id(req);
+    if (!id) {
         reply.status(VIGIL_STATUS_BAD_REQUEST);
         return;
     }
-    if (*uid == 0 || *uid == sysdb::invalid_id) {
+    if (*id == 0 || *id == sysdb::invalid_id) {
         reply.status(VIGIL_STATUS_NOTFOUND);
         return;
     }
     auto shared = std::make_shared<Reply>(std::move(reply));
-    resolve<sysdb::User>(Lookup::user_by_uid, std::to_string(*uid),
-                         [id = *uid](sysdb::Sysdb &c) { return c.user_by_uid(id); },
-                         [this, shared](Answer<sysdb::User> a) {
-                             bool filtered = a.record && settings_.filter_users.contains(a.record->name);
-                             answer(*shared, a, filtered);
-                         });
-}
-
-void NssResponder::getgrnam(ClientRequest req, Reply reply)
-{
-    auto name = read_name(req);
-    if (!name) {
-        reply.status(VIGIL_STATUS_BAD_REQUEST);
-        return;
-    }
-    if (name->empty() || settings_.filter_groups.contains(*name)) {
-        reply.status(VIGIL_STATUS_NOTFOUND);
-        return;
-    }
-    auto shared = std::make_shared<Reply>(std::move(reply));
-    resolve<sysdb::Group>(Lookup::group_by_name, *name, [n = *name](sysdb::Sysdb &c) { return c.group_by_name(n); },
-                          [shared](Answer<sysdb::Group> a) {
-                              answer(*shared, a, false);
-                          });
-}
-
-void NssResponder::getgrgid(ClientRequest req, Reply reply)
-{
-    auto gid = read_id(req);
-    if (!gid) {
-        reply.status(VIGIL_STATUS_BAD_REQUEST);
-        return;
-    }
-    if (*gid == 0 || *gid == sysdb::invalid_id) {
-        reply.status(VIGIL_STATUS_NOTFOUND);
-        return;
-    }
-    auto shared = std::make_shared<Reply>(std::move(reply));
-    resolve<sysdb::Group>(Lookup::group_by_gid, std::to_string(*gid),
-                          [id = *gid](sysdb::Sysdb &c) { return c.group_by_gid(id); },
-                          [this, shared](Answer<sysdb::Group> a) {
-                              bool filtered = a.record && settings_.filter_groups.contains(a.record->name);
-                              answer(*shared, a, filtered);
-                          });
+    resolve<Record>(lookup, std::to_string(*id), [i = *id, read](sysdb::Sysdb &c) { return (c.*read)(i); },
+                    [shared, &filter](Answer<Record> a) {
+                        answer(*shared, a, a.record && filter.contains(a.record->name));
+                    });
 }
 
 void NssResponder::initgroups(ClientRequest req, Reply reply)

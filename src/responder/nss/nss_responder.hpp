@@ -70,10 +70,16 @@ private:
     void resolve_in(std::size_t index, bool any_unavailable, dp_iface::Lookup lookup, std::string key,
                     Read<Record> read, Done<Record> done);
 
-    void getpwnam(ClientRequest req, Reply reply);
-    void getpwuid(ClientRequest req, Reply reply);
-    void getgrnam(ClientRequest req, Reply reply);
-    void getgrgid(ClientRequest req, Reply reply);
+    template <class Record>
+    using ByName = Result<std::optional<sysdb::Cached<Record>>> (sysdb::Sysdb::*)(const std::string &) const;
+    template <class Record>
+    using ById = Result<std::optional<sysdb::Cached<Record>>> (sysdb::Sysdb::*)(std::uint32_t) const;
+    template <class Record>
+    void serve_by_name(ClientRequest req, Reply reply, dp_iface::Lookup lookup, const std::set<std::string> &filter,
+                       ByName<Record> read);
+    template <class Record>
+    void serve_by_id(ClientRequest req, Reply reply, dp_iface::Lookup lookup, const std::set<std::string> &filter,
+                     ById<Record> read);
     void initgroups(ClientRequest req, Reply reply);
 
     sysdb::Sysdb *cache_of(NssDomain &domain);
