@@ -6,6 +6,7 @@
 #include "util/ldb_c.hpp"
 
 #include <dirent.h>
+#include <optional>
 #include <set>
 
 using vigil::Errc;
@@ -280,6 +281,27 @@ void unknown_format_version_is_moved_aside_and_rebuilt(void **)
     assert_string_equal(files[0].c_str(), "cache_LDAP.ldb");
     assert_true(files[1].starts_with("cache_LDAP.ldb.moved-"));
     assert_string_equal(files[2].c_str(), "timestamps_LDAP.ldb");
+}
+
+void reader_follows_a_cache_the_writer_rebuilt(void **)
+{
+    test::TempDir dir;
+    std::optional<Sysdb> writer(open_writer(dir));
+    assert_ok(writer->store_user(alice(), fresh_ts));
+    auto reader = Sysdb::open(SysdbPaths::for_domain(dir.path(), "LDAP"), Sysdb::Role::reader);
+    assert_true(reader.ok());
+    auto same = reader->reopen_if_replaced();
+    assert_true(same.ok() && !*same);
+
+    writer.reset();
+    assert_int_equal(rename((dir / "db/cache_LDAP.ldb").c_str(), (dir / "db/old.ldb").c_str()), 0);
+    writer.emplace(open_writer(dir));
+    assert_ok(writer->store_user(user("bob", 10002), fresh_ts));
+    auto replaced = reader->reopen_if_replaced();
+    assert_true(replaced.ok() && *replaced);
+    auto old = reader->user_by_name("alice");
+    auto fresh = reader->user_by_name("bob");
+    assert_true(old.ok() && !old->has_value() && fresh.ok() && fresh->has_value());
 }
 
 void garbage_file_is_moved_aside_and_rebuilt(void **)
@@ -680,6 +702,7 @@ int main()
         cmocka_unit_test(reader_sees_what_the_writer_stored),
         cmocka_unit_test(cache_files_are_created_0600),
         cmocka_unit_test(unknown_format_version_is_moved_aside_and_rebuilt),
+        cmocka_unit_test(reader_follows_a_cache_the_writer_rebuilt),
         cmocka_unit_test(garbage_file_is_moved_aside_and_rebuilt),
         cmocka_unit_test(garbage_timestamps_file_alone_is_moved_aside),
         cmocka_unit_test(lost_timestamps_file_reads_as_expired),

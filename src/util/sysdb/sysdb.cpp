@@ -6,7 +6,6 @@
 #include "util/sysdb/layout.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <map>
 #include <set>
 #include <type_traits>
@@ -69,6 +68,30 @@ Result<ldb_result *> find_by_attr(ldb_context *ldb, TALLOC_CTX *mem, Kind kind, 
     if (ret != LDB_SUCCESS) return ldb_failure(ldb, std::string("cannot search ") + attribute + "=" + value);
     return res;
 }
+
+// Entries of `kind` whose `attribute` equals any of `values` (escaped as
+// above): one indexed search for the lot.
+Result<ldb_result *> find_by_any(ldb_context *ldb, TALLOC_CTX *mem, Kind kind, const char *attribute,
+                                 const std::vector<std::string> &values, const char *const *attrs)
+{
+    if (values.size() == 1) return find_by_attr(ldb, mem, kind, attribute, values[0], attrs);
+    std::string filter = "(|";
+    for (const std::string &value : values) {
+        char *escaped = ldb_binary_encode_string(mem, value.c_str());
+        if (escaped == nullptr) return out_of_memory("building a search");
+        filter += std::string("(") + attribute + "=" + escaped + ")";
+    }
+    filter += ")";
+    ldb_dn *base = ldb_dn_new(mem, ldb, layout::container_of(kind));
+    if (base == nullptr) return out_of_memory("building a search");
+    ldb_result *res = nullptr;
+    int ret = ldb_search(ldb, mem, &res, base, LDB_SCOPE_SUBTREE, attrs, "%s", filter.c_str());
+    if (ret != LDB_SUCCESS) return ldb_failure(ldb, std::string("cannot search ") + attribute + " for " + std::to_string(values.size()) + " values");
+    return res;
+}
+
+// How many groups one nesting search asks about (bounds the filter's size).
+constexpr std::size_t nesting_slice = 128;
 
 Timestamps stamps_from(const ldb_message *msg, bool initgroups)
 {
@@ -372,25 +395,32 @@ Result<Initgroups> Sysdb::groups_of_user(const std::string &user, std::uint32_t 
     ldb_context *ldb = entries_.raw();
     const char *attrs[] = {attr::name, attr::gid, nullptr};
     std::map<std::string, std::uint32_t> found; // group name -> gid: each group walked once
-    std::deque<std::string> to_walk;
+    std::vector<std::string> level;             // found in the last step, parents not yet looked up
     auto take = [&](const Result<ldb_result *> &res) -> Status {
         if (!res) return res.error();
         for (unsigned i = 0; i < (*res)->count; ++i) {
             auto group = layout::decode_group((*res)->msgs[i]);
             if (!group) return group.error();
-            if (found.emplace(group->name, group->gid).second) to_walk.push_back(group->name);
+            if (found.emplace(group->name, group->gid).second) level.push_back(group->name);
         }
         return {};
     };
     if (Status st = take(find_by_attr(ldb, mem.get(), Kind::group, attr::member, user, attrs)); !st) return std::move(st).error();
     if (Status st = take(find_by_attr(ldb, mem.get(), Kind::group, attr::gid, std::to_string(primary_gid), attrs)); !st)
         return std::move(st).error();
-    // Up the nesting: groups that hold an already found group as a member.
-    while (!to_walk.empty()) {
-        std::string group = std::move(to_walk.front());
-        to_walk.pop_front();
-        if (Status st = take(find_by_attr(ldb, mem.get(), Kind::group, attr::member_group, group, attrs)); !st)
-            return std::move(st).error();
+    // Up the nesting, one level at a time: the groups holding a group of the
+    // level as a member. One indexed OR search per slice of the level, so a
+    // user in 500 flat groups costs a few searches, not 500.
+    while (!level.empty()) {
+        std::vector<std::string> walking = std::move(level);
+        level.clear();
+        for (std::size_t at = 0; at < walking.size(); at += nesting_slice) {
+            std::size_t end = std::min(walking.size(), at + nesting_slice);
+            std::vector<std::string> slice(walking.begin() + static_cast<std::ptrdiff_t>(at),
+                                           walking.begin() + static_cast<std::ptrdiff_t>(end));
+            if (Status st = take(find_by_any(ldb, mem.get(), Kind::group, attr::member_group, slice, attrs)); !st)
+                return std::move(st).error();
+        }
     }
     std::set<std::uint32_t> others;
     for (const auto &[name, gid] : found) {

@@ -112,11 +112,23 @@ public:
     // an entry, so it shows whether a refresh rewrote anything.
     Result<std::uint64_t> entries_sequence_number() const;
 
+    // A reader keeps the file it opened; when the writer has moved it aside
+    // and started a new one, this opens the new one (true) — a stat(2), cheap
+    // enough to call before each request. False: still the same file.
+    Result<bool> reopen_if_replaced();
+
     const SysdbPaths &paths() const noexcept { return paths_; }
 
 private:
-    Sysdb(LdbFile entries, LdbFile stamps, SysdbPaths paths)
-        : entries_(std::move(entries)), stamps_(std::move(stamps)), paths_(std::move(paths)) {}
+    struct FileId {
+        unsigned long long device = 0, inode = 0;
+        bool operator==(const FileId &) const = default;
+    };
+    static FileId file_id(const std::string &path);
+
+    Sysdb(LdbFile entries, LdbFile stamps, SysdbPaths paths, Role role)
+        : entries_(std::move(entries)), stamps_(std::move(stamps)), paths_(std::move(paths)), role_(role),
+          entries_id_(file_id(paths_.entries)), stamps_id_(file_id(paths_.timestamps)) {}
 
     class Writer; // sysdb.cpp: the steps one write transaction is made of
     // Runs `steps` in one transaction over both files, committed only if
@@ -126,6 +138,9 @@ private:
     LdbFile entries_;
     LdbFile stamps_;
     SysdbPaths paths_;
+    Role role_;
+    FileId entries_id_; // which files entries_ and stamps_ are, to notice a replacement
+    FileId stamps_id_;
 };
 
 } // namespace vigil::sysdb

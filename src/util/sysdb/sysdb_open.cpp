@@ -190,7 +190,24 @@ Result<Sysdb> Sysdb::open(const SysdbPaths &paths, Role role)
     bool stamps_rebuilt = false;
     auto stamps = open_file(paths.timestamps, role, LdbFile::Sync::no_sync, false, stamps_rebuilt);
     if (!stamps) return std::move(stamps).error();
-    return Sysdb(std::move(*entries), std::move(*stamps), paths);
+    return Sysdb(std::move(*entries), std::move(*stamps), paths, role);
+}
+
+Sysdb::FileId Sysdb::file_id(const std::string &path)
+{
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return {};
+    return {static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino)};
+}
+
+Result<bool> Sysdb::reopen_if_replaced()
+{
+    if (file_id(paths_.entries) == entries_id_ && file_id(paths_.timestamps) == stamps_id_) return false;
+    auto fresh = open(paths_, role_);
+    if (!fresh) return std::move(fresh).error();
+    VLOG(config, "cache %s was replaced on disk: reopened", paths_.entries.c_str());
+    *this = std::move(*fresh);
+    return true;
 }
 
 } // namespace vigil::sysdb
