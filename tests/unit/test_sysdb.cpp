@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <optional>
 #include <set>
+#include <tdb.h>
 
 using vigil::Errc;
 using namespace vigil::sysdb;
@@ -250,6 +251,22 @@ void cache_files_are_created_0600(void **)
     assert_string_equal(db.paths().entries.c_str(), (dir / "db/cache_LDAP.ldb").c_str());
     assert_int_equal(stat((dir / "db").c_str(), &st), 0);
     assert_int_equal(st.st_mode & 07777, 0700);
+}
+
+void cache_files_are_created_with_a_hash_table_for_100k_entries(void **)
+{
+    test::TempDir dir;
+    SysdbPaths paths;
+    {
+        Sysdb db = open_writer(dir); // tdb opens a file once per process: close it first
+        paths = db.paths();
+    }
+    for (const std::string &path : {paths.entries, paths.timestamps}) {
+        tdb_context *tdb = tdb_open(path.c_str(), 0, TDB_DEFAULT, O_RDONLY, 0);
+        assert_non_null(tdb);
+        assert_true(tdb_hash_size(tdb) >= 100000); // ldb's own default is 10,000
+        tdb_close(tdb);
+    }
 }
 
 void unknown_format_version_is_moved_aside_and_rebuilt(void **)
@@ -701,6 +718,7 @@ int main()
         cmocka_unit_test(enumeration_lists_every_record_sorted_by_name),
         cmocka_unit_test(reader_sees_what_the_writer_stored),
         cmocka_unit_test(cache_files_are_created_0600),
+        cmocka_unit_test(cache_files_are_created_with_a_hash_table_for_100k_entries),
         cmocka_unit_test(unknown_format_version_is_moved_aside_and_rebuilt),
         cmocka_unit_test(reader_follows_a_cache_the_writer_rebuilt),
         cmocka_unit_test(garbage_file_is_moved_aside_and_rebuilt),
