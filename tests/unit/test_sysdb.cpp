@@ -629,6 +629,14 @@ void primary_group_nesting_counts_too(void **)
     assert_true(gids(db, "alice", 20001) == (std::vector<std::uint32_t>{20001, 30005}));
 }
 
+void groups_of_user_never_answers_gid_0(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_group(group("devs", 30001, {"alice"}), fresh_ts));
+    assert_true(gids(db, "alice", 0) == std::vector<std::uint32_t>{30001});
+}
+
 void groups_of_user_lists_each_gid_once(void **)
 {
     test::TempDir dir;
@@ -741,6 +749,7 @@ int main()
         cmocka_unit_test(never_stored_timestamps_are_expired),
         cmocka_unit_test(nested_groups_are_followed_through_a_cycle_once),
         cmocka_unit_test(primary_group_nesting_counts_too),
+        cmocka_unit_test(groups_of_user_never_answers_gid_0),
         cmocka_unit_test(groups_of_user_lists_each_gid_once),
         cmocka_unit_test(names_with_ldb_special_characters_are_found_exactly),
         cmocka_unit_test(a_star_as_a_name_finds_nothing),

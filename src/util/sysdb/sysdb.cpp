@@ -406,8 +406,12 @@ Result<Initgroups> Sysdb::groups_of_user(const std::string &user, std::uint32_t 
         return {};
     };
     if (Status st = take(find_by_attr(ldb, mem.get(), Kind::group, attr::member, user, attrs)); !st) return std::move(st).error();
-    if (Status st = take(find_by_attr(ldb, mem.get(), Kind::group, attr::gid, std::to_string(primary_gid), attrs)); !st)
-        return std::move(st).error();
+    // gid 0 and (gid_t)-1 are never served (records.hpp), whatever the caller passed.
+    bool primary_servable = primary_gid != 0 && primary_gid != invalid_id;
+    if (primary_servable) {
+        if (Status st = take(find_by_attr(ldb, mem.get(), Kind::group, attr::gid, std::to_string(primary_gid), attrs)); !st)
+            return std::move(st).error();
+    }
     // Up the nesting, one level at a time: the groups holding a group of the
     // level as a member. One indexed OR search per slice of the level, so a
     // user in 500 flat groups costs a few searches, not 500.
@@ -427,7 +431,7 @@ Result<Initgroups> Sysdb::groups_of_user(const std::string &user, std::uint32_t 
         if (gid != primary_gid) others.insert(gid);
     }
     Initgroups answer;
-    answer.gids.push_back(primary_gid);
+    if (primary_servable) answer.gids.push_back(primary_gid);
     answer.gids.insert(answer.gids.end(), others.begin(), others.end());
     auto ts = stamps_of(stamps_.raw(), mem.get(), Kind::user, user, true);
     if (!ts) return std::move(ts).error();

@@ -17,6 +17,8 @@
 // - Names match exactly (case-sensitive, sssd's case_sensitive = true).
 // - A stored user whose uid another cached name holds replaces that user
 //   (the directory's newest answer wins: a rename); the same for groups by gid.
+// - A Sysdb belongs to one thread (ldb handles are not thread-safe); each
+//   process opens its own. Any number of processes may open the same files.
 // - Every write is one transaction; a transaction never awaits (synchronous API).
 //   A refused record (records.hpp validate()) fails the whole write with
 //   Errc::invalid_argument and leaves the cache as it was.
@@ -46,7 +48,7 @@ using CachedGroup = Cached<Group>;
 // initgroups for this user (store_initgroups), which is apart from when the
 // user entry itself was refreshed.
 struct Initgroups {
-    std::vector<std::uint32_t> gids; // the primary gid first, then ascending; each once
+    std::vector<std::uint32_t> gids; // the primary gid first (unless 0), then ascending; each once
     Timestamps timestamps;
 };
 
@@ -109,7 +111,9 @@ public:
     Status expire_all();
 
     // The entries file's ldb sequence number: it grows with every write to
-    // an entry, so it shows whether a refresh rewrote anything.
+    // an entry (not with timestamp-only refreshes), so it shows whether a
+    // refresh rewrote anything, and a responder's in-memory copies of
+    // formatted answers stay valid while it does not move.
     Result<std::uint64_t> entries_sequence_number() const;
 
     // A reader keeps the file it opened; when the writer has moved it aside
