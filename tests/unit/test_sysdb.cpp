@@ -371,6 +371,8 @@ void unchanged_store_rewrites_only_the_timestamps(void **)
     assert_ok(db.store_group(big, fresh_ts));
     auto before = db.entries_sequence_number();
     assert_true(before.ok());
+    struct stat file_before, file_after;
+    assert_int_equal(stat(db.paths().entries.c_str(), &file_before), 0);
 
     // Refreshed later, the same data in another order.
     std::reverse(big.members.begin(), big.members.end());
@@ -378,7 +380,11 @@ void unchanged_store_rewrites_only_the_timestamps(void **)
     assert_ok(db.store_group(big, later));
     auto after = db.entries_sequence_number();
     assert_true(after.ok());
-    assert_int_equal(*after, *before); // no write to the entries file at all
+    assert_int_equal(*after, *before); // no ldb write to the entries file
+    assert_int_equal(stat(db.paths().entries.c_str(), &file_after), 0);
+    assert_int_equal(file_after.st_size, file_before.st_size); // and not a byte on disk
+    assert_int_equal(file_after.st_mtim.tv_sec, file_before.st_mtim.tv_sec);
+    assert_int_equal(file_after.st_mtim.tv_nsec, file_before.st_mtim.tv_nsec);
     auto found = db.group_by_name("big");
     assert_true(found.ok() && found->has_value());
     assert_true((*found)->timestamps == later);
