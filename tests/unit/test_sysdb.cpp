@@ -300,6 +300,16 @@ void unknown_format_version_is_moved_aside_and_rebuilt(void **)
     assert_string_equal(files[2].c_str(), "timestamps_LDAP.ldb");
 }
 
+void reader_finds_no_cache_unavailable_and_creates_nothing(void **)
+{
+    test::TempDir dir;
+    assert_int_equal(mkdir((dir / "db").c_str(), 0700), 0);
+    auto reader = Sysdb::open(SysdbPaths::for_domain(dir.path(), "LDAP"), Sysdb::Role::reader);
+    assert_false(reader.ok());
+    assert_int_equal(static_cast<int>(reader.error().code), static_cast<int>(Errc::unavailable));
+    assert_true(files_in(dir / "db").empty());
+}
+
 void reader_follows_a_cache_the_writer_rebuilt(void **)
 {
     test::TempDir dir;
@@ -734,6 +744,7 @@ int main()
         cmocka_unit_test(cache_files_are_created_0600),
         cmocka_unit_test(cache_files_are_created_with_a_hash_table_for_100k_entries),
         cmocka_unit_test(unknown_format_version_is_moved_aside_and_rebuilt),
+        cmocka_unit_test(reader_finds_no_cache_unavailable_and_creates_nothing),
         cmocka_unit_test(reader_follows_a_cache_the_writer_rebuilt),
         cmocka_unit_test(garbage_file_is_moved_aside_and_rebuilt),
         cmocka_unit_test(garbage_timestamps_file_alone_is_moved_aside),
