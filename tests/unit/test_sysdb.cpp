@@ -528,7 +528,7 @@ void refused_group_in_store_initgroups_rolls_back_everything(void **)
     changed.shell = "/bin/zsh";
     vigil::Status st = db.store_initgroups(changed, {group("web", 30002, {"alice"}), group("bad:name", 30003, {"alice"})},
                                            Timestamps{now + 10, now + 20});
-    assert_refused(st, "group 'bad:name': name contains ':'");
+    assert_refused(st, "group 'bad:name' (cn=bad:name,ou=groups,dc=example,dc=com): name contains ':'");
     auto u = db.user_by_name("alice");
     assert_true(u.ok() && u->has_value());
     assert_string_equal((*u)->record.shell.c_str(), "/bin/bash");
@@ -559,28 +559,28 @@ void records_nss_cannot_carry_are_refused(void **)
     Sysdb db = open_writer(dir);
     User u = alice();
     u.name.clear();
-    assert_refused(db.store_user(u, fresh_ts), "user '': name is empty");
+    assert_refused(db.store_user(u, fresh_ts), "user '' (uid=alice,ou=people,dc=example,dc=com): name is empty");
     u = alice();
     u.name = "al:ice";
-    assert_refused(db.store_user(u, fresh_ts), "user 'al:ice': name contains ':'");
+    assert_refused(db.store_user(u, fresh_ts), "user 'al:ice' (uid=alice,ou=people,dc=example,dc=com): name contains ':'");
     u = alice();
     u.gecos = "Alice\nroot::0:0::/:/bin/sh";
-    assert_refused(db.store_user(u, fresh_ts), "user 'alice': gecos contains a newline");
+    assert_refused(db.store_user(u, fresh_ts), "user 'alice' (uid=alice,ou=people,dc=example,dc=com): gecos contains a newline");
     u = alice();
     u.home = std::string("/home/a\0b", 9);
-    assert_refused(db.store_user(u, fresh_ts), "user 'alice': home contains a NUL byte");
+    assert_refused(db.store_user(u, fresh_ts), "user 'alice' (uid=alice,ou=people,dc=example,dc=com): home contains a NUL byte");
     u = alice();
     u.uid = 0;
-    assert_refused(db.store_user(u, fresh_ts), "user 'alice': uid 0 is root's, never served");
+    assert_refused(db.store_user(u, fresh_ts), "user 'alice' (uid=alice,ou=people,dc=example,dc=com): uid 0 is root's, never served");
     u = alice();
     u.gid = 0;
-    assert_refused(db.store_user(u, fresh_ts), "user 'alice': primary gid 0 is root's, never served");
+    assert_refused(db.store_user(u, fresh_ts), "user 'alice' (uid=alice,ou=people,dc=example,dc=com): primary gid 0 is root's, never served");
     u = alice();
     u.extra["uidNumber"] = {"0"};
-    assert_refused(db.store_user(u, fresh_ts), "user 'alice': extra attribute 'uidNumber' is reserved by the cache");
-    assert_refused(db.store_group(group("wheel", 0), fresh_ts), "group 'wheel': gid 0 is root's, never served");
+    assert_refused(db.store_user(u, fresh_ts), "user 'alice' (uid=alice,ou=people,dc=example,dc=com): extra attribute 'uidNumber' is reserved by the cache");
+    assert_refused(db.store_group(group("wheel", 0), fresh_ts), "group 'wheel' (cn=wheel,ou=groups,dc=example,dc=com): gid 0 is root's, never served");
     assert_refused(db.store_group(group("devs", 30001, {"ok", "bad:member"}), fresh_ts),
-                   "group 'devs': member contains ':'");
+                   "group 'devs' (cn=devs,ou=groups,dc=example,dc=com): member contains ':'");
     auto all = db.all_users();
     assert_true(all.ok() && all->empty());
 }
