@@ -331,6 +331,18 @@ void reader_follows_a_cache_the_writer_rebuilt(void **)
     assert_true(old.ok() && !old->has_value() && fresh.ok() && fresh->has_value());
 }
 
+void unreadable_cache_is_refused_not_moved_aside(void **)
+{
+    if (geteuid() == 0) skip(); // root reads any file
+    test::TempDir dir;
+    { Sysdb db = open_writer(dir); }
+    assert_int_equal(chmod((dir / "db/cache_LDAP.ldb").c_str(), 0), 0);
+    auto db = Sysdb::open(SysdbPaths::for_domain(dir.path(), "LDAP"), Sysdb::Role::writer);
+    assert_false(db.ok());
+    assert_int_equal(static_cast<int>(db.error().code), static_cast<int>(Errc::permission));
+    assert_int_equal(files_in(dir / "db").size(), 2);
+}
+
 void garbage_file_is_moved_aside_and_rebuilt(void **)
 {
     test::TempDir dir;
@@ -746,6 +758,7 @@ int main()
         cmocka_unit_test(unknown_format_version_is_moved_aside_and_rebuilt),
         cmocka_unit_test(reader_finds_no_cache_unavailable_and_creates_nothing),
         cmocka_unit_test(reader_follows_a_cache_the_writer_rebuilt),
+        cmocka_unit_test(unreadable_cache_is_refused_not_moved_aside),
         cmocka_unit_test(garbage_file_is_moved_aside_and_rebuilt),
         cmocka_unit_test(garbage_timestamps_file_alone_is_moved_aside),
         cmocka_unit_test(lost_timestamps_file_reads_as_expired),

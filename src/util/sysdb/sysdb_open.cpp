@@ -116,12 +116,13 @@ Status move_aside(const std::string &path, const std::string &why)
 
 // tdb, asked to create, silently reinitialises a file whose header it does
 // not recognise: check it first, so a damaged cache is kept for a post-mortem.
-// Empty when the file is missing, empty or a tdb; otherwise why it is not.
+// Empty when the file is missing, empty, a tdb or unreadable; otherwise why
+// it is not a tdb.
 std::string not_a_tdb(const std::string &path)
 {
     static constexpr std::string_view magic = "TDB file\n";
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return errno == ENOENT ? "" : "cannot be opened: " + std::string(strerror(errno));
+    if (fd < 0) return ""; // missing, or a failure ldb will report when it opens it
     char head[magic.size()];
     ssize_t got = read(fd, head, sizeof head);
     close(fd);
@@ -157,6 +158,9 @@ Result<LdbFile> open_file(const std::string &path, Sysdb::Role role, LdbFile::Sy
     auto access = writer ? LdbFile::Access::read_write : LdbFile::Access::read_only;
     rebuilt = false;
     for (int attempt = 0;; ++attempt) {
+        // A file we may not open is not a damaged one: say so, do not move it.
+        if (::access(path.c_str(), writer ? R_OK | W_OK : R_OK) != 0 && errno == EACCES)
+            return Error{Errc::permission, "cache " + path + ": " + strerror(EACCES) + " (run as its owner)"};
         std::string why = writer ? not_a_tdb(path) : "";
         if (!why.empty()) {
             if (attempt > 0) return Error{Errc::io, "cache " + path + " is still unusable after a rebuild: " + why};
