@@ -6,7 +6,9 @@
 #include "util/ldb_c.hpp"
 
 #include <dirent.h>
+#include <optional>
 #include <set>
+#include <tdb.h>
 
 using vigil::Errc;
 using namespace vigil::sysdb;
@@ -251,6 +253,22 @@ void cache_files_are_created_0600(void **)
     assert_int_equal(st.st_mode & 07777, 0700);
 }
 
+void cache_files_are_created_with_a_hash_table_for_100k_entries(void **)
+{
+    test::TempDir dir;
+    SysdbPaths paths;
+    {
+        Sysdb db = open_writer(dir); // tdb opens a file once per process: close it first
+        paths = db.paths();
+    }
+    for (const std::string &path : {paths.entries, paths.timestamps}) {
+        tdb_context *tdb = tdb_open(path.c_str(), 0, TDB_DEFAULT, O_RDONLY, 0);
+        assert_non_null(tdb);
+        assert_true(tdb_hash_size(tdb) >= 100000); // ldb's own default is 10,000
+        tdb_close(tdb);
+    }
+}
+
 void unknown_format_version_is_moved_aside_and_rebuilt(void **)
 {
     test::TempDir dir;
@@ -280,6 +298,49 @@ void unknown_format_version_is_moved_aside_and_rebuilt(void **)
     assert_string_equal(files[0].c_str(), "cache_LDAP.ldb");
     assert_true(files[1].starts_with("cache_LDAP.ldb.moved-"));
     assert_string_equal(files[2].c_str(), "timestamps_LDAP.ldb");
+}
+
+void reader_finds_no_cache_unavailable_and_creates_nothing(void **)
+{
+    test::TempDir dir;
+    assert_int_equal(mkdir((dir / "db").c_str(), 0700), 0);
+    auto reader = Sysdb::open(SysdbPaths::for_domain(dir.path(), "LDAP"), Sysdb::Role::reader);
+    assert_false(reader.ok());
+    assert_int_equal(static_cast<int>(reader.error().code), static_cast<int>(Errc::unavailable));
+    assert_true(files_in(dir / "db").empty());
+}
+
+void reader_follows_a_cache_the_writer_rebuilt(void **)
+{
+    test::TempDir dir;
+    std::optional<Sysdb> writer(open_writer(dir));
+    assert_ok(writer->store_user(alice(), fresh_ts));
+    auto reader = Sysdb::open(SysdbPaths::for_domain(dir.path(), "LDAP"), Sysdb::Role::reader);
+    assert_true(reader.ok());
+    auto same = reader->reopen_if_replaced();
+    assert_true(same.ok() && !*same);
+
+    writer.reset();
+    assert_int_equal(rename((dir / "db/cache_LDAP.ldb").c_str(), (dir / "db/old.ldb").c_str()), 0);
+    writer.emplace(open_writer(dir));
+    assert_ok(writer->store_user(user("bob", 10002), fresh_ts));
+    auto replaced = reader->reopen_if_replaced();
+    assert_true(replaced.ok() && *replaced);
+    auto old = reader->user_by_name("alice");
+    auto fresh = reader->user_by_name("bob");
+    assert_true(old.ok() && !old->has_value() && fresh.ok() && fresh->has_value());
+}
+
+void unreadable_cache_is_refused_not_moved_aside(void **)
+{
+    if (geteuid() == 0) skip(); // root reads any file
+    test::TempDir dir;
+    { Sysdb db = open_writer(dir); }
+    assert_int_equal(chmod((dir / "db/cache_LDAP.ldb").c_str(), 0), 0);
+    auto db = Sysdb::open(SysdbPaths::for_domain(dir.path(), "LDAP"), Sysdb::Role::writer);
+    assert_false(db.ok());
+    assert_int_equal(static_cast<int>(db.error().code), static_cast<int>(Errc::permission));
+    assert_int_equal(files_in(dir / "db").size(), 2);
 }
 
 void garbage_file_is_moved_aside_and_rebuilt(void **)
@@ -332,6 +393,8 @@ void unchanged_store_rewrites_only_the_timestamps(void **)
     assert_ok(db.store_group(big, fresh_ts));
     auto before = db.entries_sequence_number();
     assert_true(before.ok());
+    struct stat file_before, file_after;
+    assert_int_equal(stat(db.paths().entries.c_str(), &file_before), 0);
 
     // Refreshed later, the same data in another order.
     std::reverse(big.members.begin(), big.members.end());
@@ -339,7 +402,11 @@ void unchanged_store_rewrites_only_the_timestamps(void **)
     assert_ok(db.store_group(big, later));
     auto after = db.entries_sequence_number();
     assert_true(after.ok());
-    assert_int_equal(*after, *before); // no write to the entries file at all
+    assert_int_equal(*after, *before); // no ldb write to the entries file
+    assert_int_equal(stat(db.paths().entries.c_str(), &file_after), 0);
+    assert_int_equal(file_after.st_size, file_before.st_size); // and not a byte on disk
+    assert_int_equal(file_after.st_mtim.tv_sec, file_before.st_mtim.tv_sec);
+    assert_int_equal(file_after.st_mtim.tv_nsec, file_before.st_mtim.tv_nsec);
     auto found = db.group_by_name("big");
     assert_true(found.ok() && found->has_value());
     assert_true((*found)->timestamps == later);
@@ -473,7 +540,7 @@ void refused_group_in_store_initgroups_rolls_back_everything(void **)
     changed.shell = "/bin/zsh";
     vigil::Status st = db.store_initgroups(changed, {group("web", 30002, {"alice"}), group("bad:name", 30003, {"alice"})},
                                            Timestamps{now + 10, now + 20});
-    assert_refused(st, "group 'bad:name': name contains ':'");
+    assert_refused(st, "group 'bad:name' (cn=bad:name,ou=groups,dc=example,dc=com): name contains ':'");
     auto u = db.user_by_name("alice");
     assert_true(u.ok() && u->has_value());
     assert_string_equal((*u)->record.shell.c_str(), "/bin/bash");
@@ -504,28 +571,28 @@ void records_nss_cannot_carry_are_refused(void **)
     Sysdb db = open_writer(dir);
     User u = alice();
     u.name.clear();
-    assert_refused(db.store_user(u, fresh_ts), "user '': name is empty");
+    assert_refused(db.store_user(u, fresh_ts), "user '' (uid=alice,ou=people,dc=example,dc=com): name is empty");
     u = alice();
     u.name = "al:ice";
-    assert_refused(db.store_user(u, fresh_ts), "user 'al:ice': name contains ':'");
+    assert_refused(db.store_user(u, fresh_ts), "user 'al:ice' (uid=alice,ou=people,dc=example,dc=com): name contains ':'");
     u = alice();
     u.gecos = "Alice\nroot::0:0::/:/bin/sh";
-    assert_refused(db.store_user(u, fresh_ts), "user 'alice': gecos contains a newline");
+    assert_refused(db.store_user(u, fresh_ts), "user 'alice' (uid=alice,ou=people,dc=example,dc=com): gecos contains a newline");
     u = alice();
     u.home = std::string("/home/a\0b", 9);
-    assert_refused(db.store_user(u, fresh_ts), "user 'alice': home contains a NUL byte");
+    assert_refused(db.store_user(u, fresh_ts), "user 'alice' (uid=alice,ou=people,dc=example,dc=com): home contains a NUL byte");
     u = alice();
     u.uid = 0;
-    assert_refused(db.store_user(u, fresh_ts), "user 'alice': uid 0 is root's, never served");
+    assert_refused(db.store_user(u, fresh_ts), "user 'alice' (uid=alice,ou=people,dc=example,dc=com): uid 0 is root's, never served");
     u = alice();
     u.gid = 0;
-    assert_refused(db.store_user(u, fresh_ts), "user 'alice': primary gid 0 is root's, never served");
+    assert_refused(db.store_user(u, fresh_ts), "user 'alice' (uid=alice,ou=people,dc=example,dc=com): primary gid 0 is root's, never served");
     u = alice();
     u.extra["uidNumber"] = {"0"};
-    assert_refused(db.store_user(u, fresh_ts), "user 'alice': extra attribute 'uidNumber' is reserved by the cache");
-    assert_refused(db.store_group(group("wheel", 0), fresh_ts), "group 'wheel': gid 0 is root's, never served");
+    assert_refused(db.store_user(u, fresh_ts), "user 'alice' (uid=alice,ou=people,dc=example,dc=com): extra attribute 'uidNumber' is reserved by the cache");
+    assert_refused(db.store_group(group("wheel", 0), fresh_ts), "group 'wheel' (cn=wheel,ou=groups,dc=example,dc=com): gid 0 is root's, never served");
     assert_refused(db.store_group(group("devs", 30001, {"ok", "bad:member"}), fresh_ts),
-                   "group 'devs': member contains ':'");
+                   "group 'devs' (cn=devs,ou=groups,dc=example,dc=com): member contains ':'");
     auto all = db.all_users();
     assert_true(all.ok() && all->empty());
 }
@@ -588,6 +655,14 @@ void primary_group_nesting_counts_too(void **)
     assert_ok(db.store_group(group("alice-private", 20001), fresh_ts));
     assert_ok(db.store_group(group("staff", 30005, {}, {"alice-private"}), fresh_ts));
     assert_true(gids(db, "alice", 20001) == (std::vector<std::uint32_t>{20001, 30005}));
+}
+
+void groups_of_user_never_answers_gid_0(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_group(group("devs", 30001, {"alice"}), fresh_ts));
+    assert_true(gids(db, "alice", 0) == std::vector<std::uint32_t>{30001});
 }
 
 void groups_of_user_lists_each_gid_once(void **)
@@ -679,7 +754,11 @@ int main()
         cmocka_unit_test(enumeration_lists_every_record_sorted_by_name),
         cmocka_unit_test(reader_sees_what_the_writer_stored),
         cmocka_unit_test(cache_files_are_created_0600),
+        cmocka_unit_test(cache_files_are_created_with_a_hash_table_for_100k_entries),
         cmocka_unit_test(unknown_format_version_is_moved_aside_and_rebuilt),
+        cmocka_unit_test(reader_finds_no_cache_unavailable_and_creates_nothing),
+        cmocka_unit_test(reader_follows_a_cache_the_writer_rebuilt),
+        cmocka_unit_test(unreadable_cache_is_refused_not_moved_aside),
         cmocka_unit_test(garbage_file_is_moved_aside_and_rebuilt),
         cmocka_unit_test(garbage_timestamps_file_alone_is_moved_aside),
         cmocka_unit_test(lost_timestamps_file_reads_as_expired),
@@ -700,6 +779,7 @@ int main()
         cmocka_unit_test(never_stored_timestamps_are_expired),
         cmocka_unit_test(nested_groups_are_followed_through_a_cycle_once),
         cmocka_unit_test(primary_group_nesting_counts_too),
+        cmocka_unit_test(groups_of_user_never_answers_gid_0),
         cmocka_unit_test(groups_of_user_lists_each_gid_once),
         cmocka_unit_test(names_with_ldb_special_characters_are_found_exactly),
         cmocka_unit_test(a_star_as_a_name_finds_nothing),

@@ -7,7 +7,6 @@
 #include <array>
 #include <cerrno>
 #include <cstdlib>
-#include <set>
 #include <strings.h>
 
 namespace vigil::sysdb::layout {
@@ -80,13 +79,18 @@ Result<std::uint32_t> id_of(const ldb_message *msg, const char *name)
     return static_cast<std::uint32_t>(v);
 }
 
-using ValueSet = std::set<std::string_view>;
+// An attribute's values as a sorted set: a flat vector, because a group's
+// 10,000 members are compared on every refresh.
+using ValueSet = std::vector<std::string_view>;
 
 ValueSet value_set(const ldb_message_element *el)
 {
     ValueSet out;
+    out.reserve(el->num_values);
     for (unsigned i = 0; i < el->num_values; ++i)
-        out.emplace(reinterpret_cast<const char *>(el->values[i].data), el->values[i].length);
+        out.emplace_back(reinterpret_cast<const char *>(el->values[i].data), el->values[i].length);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
 }
 
@@ -193,13 +197,13 @@ ldb_message *diff(TALLOC_CTX *mem, const ldb_message *old, const ldb_message *no
         const ldb_message_element *before = ldb_msg_find_element(old, el.name);
         ValueSet wanted = value_set(&el);
         if (before == nullptr) {
-            if (!add_views(mod.get(), el.name, {wanted.begin(), wanted.end()}, LDB_FLAG_MOD_ADD)) return nullptr;
+            if (!add_views(mod.get(), el.name, wanted, LDB_FLAG_MOD_ADD)) return nullptr;
             continue;
         }
         ValueSet had = value_set(before);
         if (had == wanted) continue;
         if (had.size() == 1 && wanted.size() == 1) {
-            if (!add_views(mod.get(), el.name, {wanted.begin(), wanted.end()}, LDB_FLAG_MOD_REPLACE)) return nullptr;
+            if (!add_views(mod.get(), el.name, wanted, LDB_FLAG_MOD_REPLACE)) return nullptr;
             continue;
         }
         std::vector<std::string_view> removed, added;

@@ -23,32 +23,39 @@ std::string describe(std::string_view c)
     return "'" + std::string(c) + "'";
 }
 
-Status check_text(std::string_view what, std::string_view record, std::string_view field,
-                  const std::string &value, std::string_view forbidden)
+// The record a refusal is about, as the provider's log line names it:
+// "user 'alice' (uid=alice,ou=people,dc=example,dc=com): gecos contains a newline".
+struct Subject {
+    std::string_view kind; // "user" or "group"
+    std::string_view name;
+    std::string_view dn;   // may be empty
+
+    Error refuse(const std::string &why) const
+    {
+        std::string text = std::string(kind) + " '" + std::string(name) + "'";
+        if (!dn.empty()) text += " (" + std::string(dn) + ")";
+        return Error{Errc::invalid_argument, text + ": " + why};
+    }
+};
+
+Status check_text(const Subject &subject, std::string_view field, const std::string &value, std::string_view forbidden)
 {
     std::size_t at = value.find_first_of(forbidden);
     if (at == std::string::npos) return {};
-    return Error{Errc::invalid_argument, std::string(what) + " '" + std::string(record) + "': " +
-                                             std::string(field) + " contains " +
-                                             describe(std::string_view(&value[at], 1))};
+    return subject.refuse(std::string(field) + " contains " + describe(std::string_view(&value[at], 1)));
 }
 
-Status check_name(std::string_view what, std::string_view record, std::string_view field,
-                  const std::string &value)
+Status check_name(const Subject &subject, std::string_view field, const std::string &value)
 {
-    if (value.empty()) {
-        return Error{Errc::invalid_argument, std::string(what) + " '" + std::string(record) + "': " +
-                                                 std::string(field) + " is empty"};
-    }
-    return check_text(what, record, field, value, nss_forbidden);
+    if (value.empty()) return subject.refuse(std::string(field) + " is empty");
+    return check_text(subject, field, value, nss_forbidden);
 }
 
-Status check_id(std::string_view what, std::string_view record, std::string_view field, std::uint32_t id)
+Status check_id(const Subject &subject, std::string_view field, std::uint32_t id)
 {
     if (id != 0 && id != invalid_id) return {};
-    return Error{Errc::invalid_argument, std::string(what) + " '" + std::string(record) + "': " +
-                                             std::string(field) + " " + std::to_string(id) +
-                                             (id == 0 ? " is root's, never served" : " means \"no id\" to NSS")};
+    return subject.refuse(std::string(field) + " " + std::to_string(id) +
+                          (id == 0 ? " is root's, never served" : " means \"no id\" to NSS"));
 }
 
 bool valid_attr_name(const std::string &name)
@@ -59,16 +66,16 @@ bool valid_attr_name(const std::string &name)
     });
 }
 
-Status check_extra(std::string_view record, const ExtraAttrs &extra)
+Status check_extra(const Subject &subject, const ExtraAttrs &extra)
 {
     for (const auto &[attr, values] : extra) {
         bool reserved = layout::is_reserved_attr(attr);
         if (!valid_attr_name(attr) || reserved) {
-            return Error{Errc::invalid_argument, "user '" + std::string(record) + "': extra attribute '" +
-                                                     attr + "' is " + (reserved ? "reserved by the cache" : "not a valid attribute name")};
+            return subject.refuse("extra attribute '" + attr + "' is " +
+                                  (reserved ? "reserved by the cache" : "not a valid attribute name"));
         }
         for (const std::string &v : values) {
-            if (Status st = check_text("user", record, attr, v, text_forbidden); !st) return st;
+            if (Status st = check_text(subject, attr, v, text_forbidden); !st) return st;
         }
     }
     return {};
@@ -126,31 +133,31 @@ Group normalised(Group group)
 
 Status validate(const User &user)
 {
-    const std::string &n = user.name;
-    if (Status st = check_name("user", n, "name", n); !st) return st;
-    if (Status st = check_id("user", n, "uid", user.uid); !st) return st;
-    if (Status st = check_id("user", n, "primary gid", user.gid); !st) return st;
-    if (Status st = check_text("user", n, "gecos", user.gecos, nss_forbidden); !st) return st;
-    if (Status st = check_text("user", n, "home", user.home, nss_forbidden); !st) return st;
-    if (Status st = check_text("user", n, "shell", user.shell, nss_forbidden); !st) return st;
-    if (Status st = check_text("user", n, "original DN", user.original_dn, text_forbidden); !st) return st;
-    if (Status st = check_text("user", n, "modify stamp", user.modify_stamp, text_forbidden); !st) return st;
-    return check_extra(n, user.extra);
+    const Subject subject{"user", user.name, user.original_dn};
+    if (Status st = check_name(subject, "name", user.name); !st) return st;
+    if (Status st = check_id(subject, "uid", user.uid); !st) return st;
+    if (Status st = check_id(subject, "primary gid", user.gid); !st) return st;
+    if (Status st = check_text(subject, "gecos", user.gecos, nss_forbidden); !st) return st;
+    if (Status st = check_text(subject, "home", user.home, nss_forbidden); !st) return st;
+    if (Status st = check_text(subject, "shell", user.shell, nss_forbidden); !st) return st;
+    if (Status st = check_text(subject, "original DN", user.original_dn, text_forbidden); !st) return st;
+    if (Status st = check_text(subject, "modify stamp", user.modify_stamp, text_forbidden); !st) return st;
+    return check_extra(subject, user.extra);
 }
 
 Status validate(const Group &group)
 {
-    const std::string &n = group.name;
-    if (Status st = check_name("group", n, "name", n); !st) return st;
-    if (Status st = check_id("group", n, "gid", group.gid); !st) return st;
+    const Subject subject{"group", group.name, group.original_dn};
+    if (Status st = check_name(subject, "name", group.name); !st) return st;
+    if (Status st = check_id(subject, "gid", group.gid); !st) return st;
     for (const std::string &m : group.members) {
-        if (Status st = check_name("group", n, "member", m); !st) return st;
+        if (Status st = check_name(subject, "member", m); !st) return st;
     }
     for (const std::string &m : group.member_groups) {
-        if (Status st = check_name("group", n, "member group", m); !st) return st;
+        if (Status st = check_name(subject, "member group", m); !st) return st;
     }
-    if (Status st = check_text("group", n, "original DN", group.original_dn, text_forbidden); !st) return st;
-    return check_text("group", n, "modify stamp", group.modify_stamp, text_forbidden);
+    if (Status st = check_text(subject, "original DN", group.original_dn, text_forbidden); !st) return st;
+    return check_text(subject, "modify stamp", group.modify_stamp, text_forbidden);
 }
 
 } // namespace vigil::sysdb

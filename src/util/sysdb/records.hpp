@@ -76,8 +76,9 @@ User normalised(User user);
 Group normalised(Group group);
 
 // Refuses what NSS cannot carry or the cache cannot hold, with a message
-// naming the record and the field (Errc::invalid_argument). The provider
-// logs it and skips the record.
+// naming the record, its DN and the field (Errc::invalid_argument):
+// "user 'alice' (uid=alice,ou=people,dc=example,dc=com): gecos contains a newline".
+// The provider logs it and skips the record.
 Status validate(const User &user);
 Status validate(const Group &group);
 

@@ -17,6 +17,8 @@
 // - Names match exactly (case-sensitive, sssd's case_sensitive = true).
 // - A stored user whose uid another cached name holds replaces that user
 //   (the directory's newest answer wins: a rename); the same for groups by gid.
+// - A Sysdb belongs to one thread (ldb handles are not thread-safe); each
+//   process opens its own. Any number of processes may open the same files.
 // - Every write is one transaction; a transaction never awaits (synchronous API).
 //   A refused record (records.hpp validate()) fails the whole write with
 //   Errc::invalid_argument and leaves the cache as it was.
@@ -46,7 +48,7 @@ using CachedGroup = Cached<Group>;
 // initgroups for this user (store_initgroups), which is apart from when the
 // user entry itself was refreshed.
 struct Initgroups {
-    std::vector<std::uint32_t> gids; // the primary gid first, then ascending; each once
+    std::vector<std::uint32_t> gids; // the primary gid first (unless 0), then ascending; each once
     Timestamps timestamps;
 };
 
@@ -109,14 +111,28 @@ public:
     Status expire_all();
 
     // The entries file's ldb sequence number: it grows with every write to
-    // an entry, so it shows whether a refresh rewrote anything.
+    // an entry (not with timestamp-only refreshes), so it shows whether a
+    // refresh rewrote anything, and a responder's in-memory copies of
+    // formatted answers stay valid while it does not move.
     Result<std::uint64_t> entries_sequence_number() const;
+
+    // A reader keeps the file it opened; when the writer has moved it aside
+    // and started a new one, this opens the new one (true) — a stat(2), cheap
+    // enough to call before each request. False: still the same file.
+    Result<bool> reopen_if_replaced();
 
     const SysdbPaths &paths() const noexcept { return paths_; }
 
 private:
-    Sysdb(LdbFile entries, LdbFile stamps, SysdbPaths paths)
-        : entries_(std::move(entries)), stamps_(std::move(stamps)), paths_(std::move(paths)) {}
+    struct FileId {
+        unsigned long long device = 0, inode = 0;
+        bool operator==(const FileId &) const = default;
+    };
+    static FileId file_id(const std::string &path);
+
+    Sysdb(LdbFile entries, LdbFile stamps, SysdbPaths paths, Role role)
+        : entries_(std::move(entries)), stamps_(std::move(stamps)), paths_(std::move(paths)), role_(role),
+          entries_id_(file_id(paths_.entries)), stamps_id_(file_id(paths_.timestamps)) {}
 
     class Writer; // sysdb.cpp: the steps one write transaction is made of
     // Runs `steps` in one transaction over both files, committed only if
@@ -126,6 +142,9 @@ private:
     LdbFile entries_;
     LdbFile stamps_;
     SysdbPaths paths_;
+    Role role_;
+    FileId entries_id_; // which files entries_ and stamps_ are, to notice a replacement
+    FileId stamps_id_;
 };
 
 } // namespace vigil::sysdb

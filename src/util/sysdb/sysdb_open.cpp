@@ -12,6 +12,7 @@
 #include <string_view>
 #include <ctime>
 #include <sys/stat.h>
+#include <tdb.h>
 #include <unistd.h>
 
 namespace vigil::sysdb {
@@ -74,7 +75,7 @@ Status initialise(const LdbFile &file, bool with_indexes)
         ldb_message *msg = ldb_msg_new(mem.get());
         if (msg == nullptr || (msg->dn = ldb_dn_new(msg, ldb, "@INDEXLIST")) == nullptr)
             return Error{Errc::internal, "out of memory"};
-        for (const char *indexed : {attr::name, attr::uid, attr::gid, attr::member, attr::member_group}) {
+        for (const char *indexed : {attr::uid, attr::gid, attr::member, attr::member_group}) {
             if (ldb_msg_add_string(msg, "@IDXATTR", indexed) != LDB_SUCCESS) return Error{Errc::internal, "out of memory"};
         }
         if (ldb_add(ldb, msg) != LDB_SUCCESS)
@@ -115,18 +116,37 @@ Status move_aside(const std::string &path, const std::string &why)
 
 // tdb, asked to create, silently reinitialises a file whose header it does
 // not recognise: check it first, so a damaged cache is kept for a post-mortem.
-// Empty when the file is missing, empty or a tdb; otherwise why it is not.
+// Empty when the file is missing, empty, a tdb or unreadable; otherwise why
+// it is not a tdb.
 std::string not_a_tdb(const std::string &path)
 {
     static constexpr std::string_view magic = "TDB file\n";
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return errno == ENOENT ? "" : "cannot be opened: " + std::string(strerror(errno));
+    if (fd < 0) return ""; // missing, or a failure ldb will report when it opens it
     char head[magic.size()];
     ssize_t got = read(fd, head, sizeof head);
     close(fd);
     if (got == 0) return "";
     if (got == static_cast<ssize_t>(sizeof head) && std::string_view(head, sizeof head) == magic) return "";
     return "not an ldb file (no tdb header)";
+}
+
+// tdb files keep the hash table size they were created with, and ldb always
+// creates them with 10,000 chains: with 100,000 users (and their index
+// records) every lookup walks a chain of ~20 records, and a miss costs 4x a
+// hit. Creating the file first with more chains keeps lookups flat (see
+// doc/cache.md, Performance). ~400 KiB of hash table per file.
+constexpr int tdb_hash_chains = 100003;
+
+Status create_sized_tdb(const std::string &path)
+{
+    tdb_context *tdb = tdb_open(path.c_str(), tdb_hash_chains, TDB_DEFAULT, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (tdb == nullptr) {
+        if (errno == EEXIST) return {};
+        return sys_error("cannot create " + path, errno);
+    }
+    tdb_close(tdb);
+    return {};
 }
 
 // Opens one file; the writer repairs it (moves it aside once and starts
@@ -138,11 +158,18 @@ Result<LdbFile> open_file(const std::string &path, Sysdb::Role role, LdbFile::Sy
     auto access = writer ? LdbFile::Access::read_write : LdbFile::Access::read_only;
     rebuilt = false;
     for (int attempt = 0;; ++attempt) {
+        // A file we may not open is not a damaged one: say so, do not move it.
+        if (::access(path.c_str(), writer ? R_OK | W_OK : R_OK) != 0 && errno == EACCES)
+            return Error{Errc::permission, "cache " + path + ": " + strerror(EACCES) + " (run as its owner)"};
         std::string why = writer ? not_a_tdb(path) : "";
         if (!why.empty()) {
             if (attempt > 0) return Error{Errc::io, "cache " + path + " is still unusable after a rebuild: " + why};
             if (Status st = move_aside(path, why); !st) return std::move(st).error();
             continue;
+        }
+        struct stat existing;
+        if (writer && lstat(path.c_str(), &existing) != 0 && errno == ENOENT) {
+            if (Status created = create_sized_tdb(path); !created) return std::move(created).error();
         }
         auto file = LdbFile::open(path, access, sync);
         // Also tightens a file left with a wider mode by hand or an old version.
@@ -190,7 +217,24 @@ Result<Sysdb> Sysdb::open(const SysdbPaths &paths, Role role)
     bool stamps_rebuilt = false;
     auto stamps = open_file(paths.timestamps, role, LdbFile::Sync::no_sync, false, stamps_rebuilt);
     if (!stamps) return std::move(stamps).error();
-    return Sysdb(std::move(*entries), std::move(*stamps), paths);
+    return Sysdb(std::move(*entries), std::move(*stamps), paths, role);
+}
+
+Sysdb::FileId Sysdb::file_id(const std::string &path)
+{
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return {};
+    return {static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino)};
+}
+
+Result<bool> Sysdb::reopen_if_replaced()
+{
+    if (file_id(paths_.entries) == entries_id_ && file_id(paths_.timestamps) == stamps_id_) return false;
+    auto fresh = open(paths_, role_);
+    if (!fresh) return std::move(fresh).error();
+    VLOG(config, "cache %s was replaced on disk: reopened", paths_.entries.c_str());
+    *this = std::move(*fresh);
+    return true;
 }
 
 } // namespace vigil::sysdb

@@ -1,169 +1,17 @@
-// Reads and writes of the identity cache (sysdb.hpp, doc/cache.md).
+// Writes of the identity cache, each one transaction (sysdb.hpp, doc/cache.md).
 #include "util/sysdb/sysdb.hpp"
 
 #include "util/ldb_c.hpp"
 #include "util/log.hpp"
 #include "util/sysdb/layout.hpp"
+#include "util/sysdb/search.hpp"
 
-#include <algorithm>
-#include <deque>
-#include <map>
 #include <set>
-#include <type_traits>
 
 namespace vigil::sysdb {
 namespace attr = layout::attr;
 using layout::Kind;
-
-namespace {
-
-// The two files of one cache, as ldb sees them.
-struct Files {
-    ldb_context *entries;
-    ldb_context *stamps;
-};
-
-std::string dn_text(ldb_dn *dn)
-{
-    const char *text = dn != nullptr ? ldb_dn_get_linearized(dn) : nullptr;
-    return text != nullptr ? text : "(no DN)";
-}
-
-Error ldb_failure(ldb_context *ldb, const std::string &what)
-{
-    const char *why = ldb_errstring(ldb);
-    return Error{Errc::io, what + ": " + (why && *why ? why : "unknown ldb error")};
-}
-
-Error out_of_memory(const std::string &what) { return Error{Errc::internal, "out of memory " + what}; }
-
-Result<ldb_dn *> dn_for(TALLOC_CTX *mem, ldb_context *ldb, Kind kind, const std::string &name)
-{
-    ldb_dn *dn = layout::entry_dn(mem, ldb, kind, name);
-    if (dn == nullptr) return Error{Errc::internal, "cannot build a DN for '" + name + "'"};
-    return dn;
-}
-
-// The entry at `dn`, or null when there is none.
-Result<ldb_message *> find_by_dn(ldb_context *ldb, TALLOC_CTX *mem, ldb_dn *dn, const char *const *attrs = nullptr)
-{
-    ldb_result *res = nullptr;
-    int ret = ldb_search(ldb, mem, &res, dn, LDB_SCOPE_BASE, attrs, nullptr);
-    if (ret == LDB_ERR_NO_SUCH_OBJECT || (ret == LDB_SUCCESS && res->count == 0))
-        return static_cast<ldb_message *>(nullptr);
-    if (ret != LDB_SUCCESS) return ldb_failure(ldb, "cannot read " + dn_text(dn));
-    return res->msgs[0];
-}
-
-// Entries of `kind` whose `attribute` equals `value`, through the attribute's
-// index. The value is escaped (ldb_binary_encode_string), so '*' or ")(" in a
-// name is only ever a value: no filter injection.
-Result<ldb_result *> find_by_attr(ldb_context *ldb, TALLOC_CTX *mem, Kind kind, const char *attribute,
-                                  const std::string &value, const char *const *attrs = nullptr)
-{
-    char *escaped = ldb_binary_encode_string(mem, value.c_str());
-    ldb_dn *base = ldb_dn_new(mem, ldb, layout::container_of(kind));
-    if (escaped == nullptr || base == nullptr) return out_of_memory("building a search");
-    ldb_result *res = nullptr;
-    int ret = ldb_search(ldb, mem, &res, base, LDB_SCOPE_SUBTREE, attrs, "(%s=%s)", attribute, escaped);
-    if (ret != LDB_SUCCESS) return ldb_failure(ldb, std::string("cannot search ") + attribute + "=" + value);
-    return res;
-}
-
-Timestamps stamps_from(const ldb_message *msg, bool initgroups)
-{
-    if (msg == nullptr) return {};
-    return {layout::find_int(msg, initgroups ? attr::initgr_last_update : attr::last_update, 0),
-            layout::find_int(msg, initgroups ? attr::initgr_expires_at : attr::expires_at, 0)};
-}
-
-// Missing timestamps read as {0, 0}: expired (the file may have been lost).
-Result<Timestamps> stamps_of(ldb_context *stamps, TALLOC_CTX *mem, Kind kind, const std::string &name,
-                             bool initgroups = false)
-{
-    auto dn = dn_for(mem, stamps, kind, name);
-    if (!dn) return std::move(dn).error();
-    auto msg = find_by_dn(stamps, mem, *dn);
-    if (!msg) return std::move(msg).error();
-    return stamps_from(*msg, initgroups);
-}
-
-template <class Record> Result<Record> decode(const ldb_message *msg);
-template <> Result<User> decode<User>(const ldb_message *msg) { return layout::decode_user(msg); }
-template <> Result<Group> decode<Group>(const ldb_message *msg) { return layout::decode_group(msg); }
-template <class Record> constexpr Kind kind_of = std::is_same_v<Record, User> ? Kind::user : Kind::group;
-
-template <class Record>
-using Lookup = Result<std::optional<Cached<Record>>>;
-
-template <class Record>
-Lookup<Record> with_stamps(Files files, TALLOC_CTX *mem, const ldb_message *msg)
-{
-    if (msg == nullptr) return std::optional<Cached<Record>>{};
-    auto record = decode<Record>(msg);
-    if (!record) return std::move(record).error();
-    auto ts = stamps_of(files.stamps, mem, kind_of<Record>, record->name);
-    if (!ts) return std::move(ts).error();
-    return std::optional<Cached<Record>>(Cached<Record>{std::move(*record), *ts});
-}
-
-template <class Record>
-Lookup<Record> by_name(Files files, const std::string &name)
-{
-    if (name.empty()) return std::optional<Cached<Record>>{};
-    TallocPtr<void> mem(talloc_new(nullptr));
-    auto dn = dn_for(mem.get(), files.entries, kind_of<Record>, name);
-    if (!dn) return std::move(dn).error();
-    auto msg = find_by_dn(files.entries, mem.get(), *dn);
-    if (!msg) return std::move(msg).error();
-    return with_stamps<Record>(files, mem.get(), *msg);
-}
-
-template <class Record>
-Lookup<Record> by_id(Files files, const char *id_attr, std::uint32_t id)
-{
-    TallocPtr<void> mem(talloc_new(nullptr));
-    auto res = find_by_attr(files.entries, mem.get(), kind_of<Record>, id_attr, std::to_string(id));
-    if (!res) return std::move(res).error();
-    // The rename rule keeps ids unique; a second holder would be a bug.
-    if ((*res)->count > 1) VLOG(minor, "%u entries hold %s %u; answering with the first", (*res)->count, id_attr, id);
-    return with_stamps<Record>(files, mem.get(), (*res)->count > 0 ? (*res)->msgs[0] : nullptr);
-}
-
-template <class Record>
-Result<std::vector<Cached<Record>>> all_of(Files files)
-{
-    TallocPtr<void> mem(talloc_new(nullptr));
-    Kind kind = kind_of<Record>;
-    ldb_dn *entries_base = ldb_dn_new(mem.get(), files.entries, layout::container_of(kind));
-    ldb_dn *stamps_base = ldb_dn_new(mem.get(), files.stamps, layout::container_of(kind));
-    if (entries_base == nullptr || stamps_base == nullptr) return out_of_memory("enumerating");
-    ldb_result *stamps = nullptr;
-    int ret = ldb_search(files.stamps, mem.get(), &stamps, stamps_base, LDB_SCOPE_ONELEVEL, nullptr, nullptr);
-    if (ret != LDB_SUCCESS) return ldb_failure(files.stamps, "cannot enumerate timestamps");
-    std::map<std::string, Timestamps> stamps_by_name;
-    for (unsigned i = 0; i < stamps->count; ++i) {
-        const ldb_val *rdn = ldb_dn_get_rdn_val(stamps->msgs[i]->dn);
-        if (rdn == nullptr) continue;
-        stamps_by_name[std::string(reinterpret_cast<const char *>(rdn->data), rdn->length)] =
-            stamps_from(stamps->msgs[i], false);
-    }
-    ldb_result *res = nullptr;
-    ret = ldb_search(files.entries, mem.get(), &res, entries_base, LDB_SCOPE_ONELEVEL, nullptr, "(%s=*)", attr::name);
-    if (ret != LDB_SUCCESS) return ldb_failure(files.entries, "cannot enumerate the cache");
-    std::vector<Cached<Record>> out;
-    out.reserve(res->count);
-    for (unsigned i = 0; i < res->count; ++i) {
-        auto record = decode<Record>(res->msgs[i]);
-        if (!record) return std::move(record).error();
-        auto ts = stamps_by_name.find(record->name);
-        out.push_back({std::move(*record), ts != stamps_by_name.end() ? ts->second : Timestamps{}});
-    }
-    std::sort(out.begin(), out.end(), [](const auto &a, const auto &b) { return a.record.name < b.record.name; });
-    return out;
-}
-
-} // namespace
+using namespace search;
 
 // The steps of one write transaction. Each step validates what it writes, so
 // a refused record anywhere fails the transaction and nothing is written.
@@ -346,69 +194,6 @@ Status Sysdb::write(const std::function<Status(Writer &)> &steps)
     return stamps_tx->commit();
 }
 
-Result<std::optional<CachedUser>> Sysdb::user_by_name(const std::string &name) const
-{
-    return by_name<User>(Files{entries_.raw(), stamps_.raw()}, name);
-}
-
-Result<std::optional<CachedUser>> Sysdb::user_by_uid(std::uint32_t uid) const
-{
-    return by_id<User>(Files{entries_.raw(), stamps_.raw()}, attr::uid, uid);
-}
-
-Result<std::optional<CachedGroup>> Sysdb::group_by_name(const std::string &name) const
-{
-    return by_name<Group>(Files{entries_.raw(), stamps_.raw()}, name);
-}
-
-Result<std::optional<CachedGroup>> Sysdb::group_by_gid(std::uint32_t gid) const
-{
-    return by_id<Group>(Files{entries_.raw(), stamps_.raw()}, attr::gid, gid);
-}
-
-Result<Initgroups> Sysdb::groups_of_user(const std::string &user, std::uint32_t primary_gid) const
-{
-    TallocPtr<void> mem(talloc_new(nullptr));
-    ldb_context *ldb = entries_.raw();
-    const char *attrs[] = {attr::name, attr::gid, nullptr};
-    std::map<std::string, std::uint32_t> found; // group name -> gid: each group walked once
-    std::deque<std::string> to_walk;
-    auto take = [&](const Result<ldb_result *> &res) -> Status {
-        if (!res) return res.error();
-        for (unsigned i = 0; i < (*res)->count; ++i) {
-            auto group = layout::decode_group((*res)->msgs[i]);
-            if (!group) return group.error();
-            if (found.emplace(group->name, group->gid).second) to_walk.push_back(group->name);
-        }
-        return {};
-    };
-    if (Status st = take(find_by_attr(ldb, mem.get(), Kind::group, attr::member, user, attrs)); !st) return std::move(st).error();
-    if (Status st = take(find_by_attr(ldb, mem.get(), Kind::group, attr::gid, std::to_string(primary_gid), attrs)); !st)
-        return std::move(st).error();
-    // Up the nesting: groups that hold an already found group as a member.
-    while (!to_walk.empty()) {
-        std::string group = std::move(to_walk.front());
-        to_walk.pop_front();
-        if (Status st = take(find_by_attr(ldb, mem.get(), Kind::group, attr::member_group, group, attrs)); !st)
-            return std::move(st).error();
-    }
-    std::set<std::uint32_t> others;
-    for (const auto &[name, gid] : found) {
-        if (gid != primary_gid) others.insert(gid);
-    }
-    Initgroups answer;
-    answer.gids.push_back(primary_gid);
-    answer.gids.insert(answer.gids.end(), others.begin(), others.end());
-    auto ts = stamps_of(stamps_.raw(), mem.get(), Kind::user, user, true);
-    if (!ts) return std::move(ts).error();
-    answer.timestamps = *ts;
-    return answer;
-}
-
-Result<std::vector<CachedUser>> Sysdb::all_users() const { return all_of<User>(Files{entries_.raw(), stamps_.raw()}); }
-
-Result<std::vector<CachedGroup>> Sysdb::all_groups() const { return all_of<Group>(Files{entries_.raw(), stamps_.raw()}); }
-
 Status Sysdb::store_user(const User &user, const Timestamps &ts)
 {
     return write([&](Writer &w) { return w.store(user, ts); });
@@ -481,14 +266,6 @@ Status Sysdb::expire_group(const std::string &name)
 Status Sysdb::expire_all()
 {
     return write([](Writer &w) { return w.expire_everything(); });
-}
-
-Result<std::uint64_t> Sysdb::entries_sequence_number() const
-{
-    std::uint64_t seq = 0;
-    int ret = ldb_sequence_number(entries_.raw(), LDB_SEQ_HIGHEST_SEQ, &seq);
-    if (ret != LDB_SUCCESS) return ldb_failure(entries_.raw(), "cannot read the sequence number of " + entries_.path());
-    return seq;
 }
 
 } // namespace vigil::sysdb
