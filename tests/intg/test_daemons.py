@@ -78,8 +78,10 @@ def test_config_readable_by_others_is_refused(vigil):
 
 def test_secret_never_reaches_the_log(vigil):
     vigil.write_config(extra={"domain/LDAP": ["ldap_default_authtok = Sup3r-s3cret!"]})
+    # vigild passes -d 9 on to the provider it starts: every line is logged.
     proc = vigil.start("vigild", "-d", "9")
-    vigil.start("vigil_be", "--domain", "LDAP", "-d", "9")
+    vigil.wait_status(lambda r: r.get("domain/LDAP", {}).get("state") == "running", "the provider up")
+    assert "vigil_be started" in vigil.log("vigil_be_LDAP")
     procs.stop(proc)
     for log in vigil.log_dir.iterdir():
         assert "Sup3r-s3cret!" not in log.read_text(errors="replace"), log
