@@ -151,3 +151,37 @@ def test_a_killed_responder_is_restarted_and_lookups_work_again(client, vigil):
     assert code in (0, 2)
     vigil.wait_status(lambda r: r["nss"]["state"] == "running" and r["nss"]["restarts"] == 1, "nss restarted")
     assert client.getent("passwd", "carol")[0] == 0
+
+
+@pytest.fixture(scope="module")
+def big_slapd(tmp_path_factory):
+    """A server with sizelimit 500, a user in 600 groups and a group of 10,000 members."""
+    server = Slapd(tmp_path_factory.mktemp("slapd-big-nss"), sizelimit=500, tls=False, loglevel="none")
+    server.load_standard_data()
+    base = server.base_dn
+    many = "".join(f"dn: cn=g{i:04d},ou=Groups,{base}\nobjectClass: posixGroup\ncn: g{i:04d}\n"
+                   f"gidNumber: {40000 + i}\nmemberUid: joiner\n\n" for i in range(600))
+    members = "".join(f"memberUid: m{i:05d}\n" for i in range(10000))
+    big = f"dn: cn=crowd,ou=Groups,{base}\nobjectClass: posixGroup\ncn: crowd\ngidNumber: 39999\n{members}\n"
+    joiner = (f"dn: uid=joiner,ou=People,{base}\nobjectClass: posixAccount\nobjectClass: account\nuid: joiner\n"
+              "cn: joiner\nuidNumber: 10600\ngidNumber: 10000\nhomeDirectory: /home/joiner\n\n")
+    server.load_ldif(many + big + joiner)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_large_answers_resolve_completely_past_the_size_limit(tmp_path, builddir, big_slapd, nss_call):
+    v = start(tmp_path, builddir, big_slapd, "ldap_page_size = 200")
+    try:
+        c = Client(v, builddir, nss_call, tmp_path)
+        status, gids = c.initgroups("joiner", 10000)
+        assert status == "SUCCESS"
+        assert gids[0] == 10000 and sorted(gids[1:]) == [40000 + i for i in range(600)]
+        code, line = c.getent("group", "crowd")
+        assert code == 0
+        name, _, gid, members = line.split(":")
+        assert (name, gid) == ("crowd", "39999")
+        assert members.split(",") == [f"m{i:05d}" for i in range(10000)]
+    finally:
+        v.stop_all()
