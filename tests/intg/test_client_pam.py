@@ -341,3 +341,22 @@ def test_ten_thousand_load_unload_cycles(tmp_path, builddir, pam_module, fake):
     assert res.returncode == 0 and res.stdout.startswith("OK"), (res.stdout, res.stderr)
     assert "success=2000" in res.stdout
     assert fake.stats()["connections"] - before == 2000
+
+
+def test_load_unload_cycles_under_valgrind(tmp_path, builddir, pam_module, fake):
+    """The same loop, 300 cycles, under valgrind: a definite leak or an
+    invalid access in pam_vigil.so (or in what it leaves behind at
+    dlclose) fails it.  The sanitizer build runs the ASan loop above
+    instead: valgrind cannot run sanitized code."""
+    tool = builddir / "tests" / "tools" / "client_pam_loop"
+    if wrappers.sanitizer_runtimes(tool):
+        pytest.skip("sanitizer build: covered by the ASan loop")
+    confdir = tmp_path / "pam.d"
+    confdir.mkdir()
+    (confdir / "loop").write_text(f"auth required {pam_module}\n")
+    res = subprocess.run(["valgrind", "--quiet", "--leak-check=full",
+                          "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                          "--error-exitcode=99", str(tool), str(confdir), "loop", "alice",
+                          "secret", "300", "5"],
+                         env=fake.env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and "success=60" in res.stdout, (res.stdout, res.stderr)
