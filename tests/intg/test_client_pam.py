@@ -233,6 +233,28 @@ def test_chauthtok_with_mismatched_new_passwords_sends_no_change(pam):
     assert [r["command"] for r in pam.since(before)] == ["pam_chauthtok_prelim"]
 
 
+def test_chauthtok_retry_asks_again_after_a_mismatch(pam):
+    before = pam.mark()
+    res = pam.run(["password required VIGIL retry=1"], "alice", [("chauthtok", 0)],
+                  ["secret", "one", "two", "n3w", "n3w"])
+    assert res["ok"], res
+    assert res["errors"] == ["Passwords do not match"]
+    assert pam.since(before)[-1]["newauthtok"] == "n3w"
+
+
+def test_debug_and_unknown_options_change_nothing(pam):
+    res = pam.run(["auth required VIGIL debug no_such_option"], "alice",
+                  [("authenticate", 0)], ["secret"])
+    assert res["ok"], res
+
+
+def test_retry_beyond_ten_is_refused(pam):
+    """retry=99 is out of range and ignored (logged): no second prompt."""
+    res = pam.run(["auth required VIGIL retry=99"], "alice",
+                  [("authenticate", PAM["AUTH_ERR"])], ["wrong", "secret"])
+    assert res["ok"], res
+
+
 def test_chauthtok_with_wrong_old_password(pam):
     res = pam.run(["password required VIGIL"], "alice",
                   [("chauthtok", PAM["AUTHTOK_RECOVERY_ERR"])], ["wrong", "n", "n"])
