@@ -250,7 +250,8 @@ static enum vigil_client_rc connect_socket(struct connection *c, int64_t deadlin
     if (fd < 0 || (fd = move_above_stdio(fd)) < 0) {
         return VIGIL_CLIENT_IO_ERROR;
     }
-    /* F_DUPFD_CLOEXEC does not carry O_NONBLOCK over. */
+    /* O_NONBLOCK belongs to the open file description, which the dup
+     * shares; set it again so that nothing depends on that. */
     if (fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
         close(fd);
         return VIGIL_CLIENT_IO_ERROR;
@@ -497,7 +498,14 @@ enum vigil_client_rc vigil_client_request_on(uint32_t socket_kind, uint32_t comm
     pthread_once(&atfork_once, atfork_register);
     int cancel_state;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-    pthread_mutex_lock(&c->lock);
+    /* Every wait is bounded, this one too (in practice the holder's own
+     * deadline, which came first, frees the lock before ours passes). */
+    struct timespec until = { .tv_sec = (time_t)(deadline / 1000),
+                              .tv_nsec = (long)(deadline % 1000) * 1000000L };
+    if (pthread_mutex_clocklock(&c->lock, CLOCK_MONOTONIC, &until) != 0) {
+        pthread_setcancelstate(cancel_state, NULL);
+        return VIGIL_CLIENT_TIMEOUT;
+    }
 
     enum vigil_client_rc rc = VIGIL_CLIENT_OK;
     for (int attempt = 0; attempt < 2; attempt++) {
