@@ -540,6 +540,22 @@ enum vigil_client_rc vigil_client_request_on(uint32_t socket_kind, uint32_t comm
     return rc;
 }
 
+void vigil_client_reset(uint32_t socket_kind)
+{
+    if (socket_kind >= N_CONNECTIONS) {
+        return;
+    }
+    struct connection *c = &connections[socket_kind];
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    pthread_mutex_lock(&c->lock);
+    if (still_ours(c)) {
+        drop(c);
+    }
+    pthread_mutex_unlock(&c->lock);
+    pthread_setcancelstate(cancel_state, NULL);
+}
+
 void vigil_reply_free(struct vigil_reply *reply, int wipe)
 {
     if (reply->body != NULL && wipe) {

@@ -57,6 +57,11 @@ enum vigil_client_rc vigil_client_request_on(uint32_t socket_kind, uint32_t comm
                                              const void *body, size_t body_len,
                                              struct vigil_reply *reply);
 
+/* Closes the process's connection on that socket, if open: the caller
+ * found a well-framed reply malformed, so the peer gets no more requests
+ * on it. */
+void vigil_client_reset(uint32_t socket_kind);
+
 /* Frees the body; wipe != 0 overwrites it first (PAM replies). */
 void vigil_reply_free(struct vigil_reply *reply, int wipe);
 

@@ -33,12 +33,12 @@ def hygiene(builddir):
     return path
 
 
-def lookup(nss_call, module_path, env, op="getpwnam", *args, timeout=30):
+def lookup(nss_call, module_path, env, op="getpwnam", *args, timeout=30, repeat=None):
     if op == "getpwnam" and not args:
         args = ("alice",)
     env = tool_env(nss_call, module_path, env)
     return wrappers.nss_call(nss_call, module_path, "vigil", op, *args,
-                             env=env, timeout=timeout)
+                             env=env, timeout=timeout, repeat=repeat)
 
 
 BAD_MODES = ["truncated", "malformed", "overlong_field", "oversized", "trailing", "bad_version",
@@ -197,6 +197,29 @@ def test_responder_restarted_between_calls_no_sigpipe(fake, hygiene, module_path
     assert proc.returncode == 0, (out, err)        # -SIGPIPE would be -13
     assert out.splitlines()[-2:] == ["second SUCCESS", "OK"]
     assert fake.stats()["connections"] == 1        # the new fake saw the reconnect
+
+
+@pytest.mark.parametrize("mode", ["oversized", "malformed", "trailing", "overlong_field",
+                                  "wrong_version", "wrong_command", "status_with_body",
+                                  "truncated", "other_id"])
+def test_connection_is_dropped_after_a_bad_reply(tmp_path, nss_call, module_path, mode):
+    """The fake sends one bad reply and keeps the connection open (except
+    truncated, which closes it), then answers well.  The same process looks
+    up three times: the module must drop the connection after the bad
+    reply (a broken framing leaves the stream position unknown, and a
+    well-framed but malformed body means a broken peer: doc/protocol.md)
+    and the next calls succeed on a new one."""
+    server = FakeServer(tmp_path, SCRIPT).start(mode="once_" + mode)
+    try:
+        key = "nosuch" if mode == "status_with_body" else "alice"
+        op, key = ("getpwuid", 10001) if mode == "other_id" else ("getpwnam", key)
+        res = lookup(nss_call, module_path, server.env(), op, key, repeat=3)
+        # --repeat prints the last call's answer.
+        assert res.status == ("NOTFOUND" if mode == "status_with_body" else "SUCCESS"), res
+        assert server.stats()["connections"] == 2
+        assert server.requests(op) == 3
+    finally:
+        server.stop()
 
 
 def test_socket_fd_is_cloexec_and_above_stdio(fake, hygiene, module_path):
