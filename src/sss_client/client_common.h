@@ -1,7 +1,8 @@
 /*
  * client_common.h - the connection layer shared by libnss_vigil.so.2 and
- * pam_vigil.so: one socket per process and daemon, bounded waits, and a
- * bounds-checked reader and writer for message bodies.
+ * pam_vigil.so: one socket per process and daemon, bounded waits
+ * (client_common.c), and a bounds-checked reader and writer for message
+ * bodies (client_codec.c).
  *
  * Nothing here keeps per-thread state, registers destructors or atexit
  * handlers: the PAM module is dlclosed at pam_end.
