@@ -250,7 +250,8 @@ static enum vigil_client_rc connect_socket(struct connection *c, int64_t deadlin
     if (fd < 0 || (fd = move_above_stdio(fd)) < 0) {
         return VIGIL_CLIENT_IO_ERROR;
     }
-    /* F_DUPFD_CLOEXEC does not carry O_NONBLOCK over. */
+    /* O_NONBLOCK belongs to the open file description, which the dup
+     * shares; set it again so that nothing depends on that. */
     if (fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
         close(fd);
         return VIGIL_CLIENT_IO_ERROR;
@@ -497,7 +498,14 @@ enum vigil_client_rc vigil_client_request_on(uint32_t socket_kind, uint32_t comm
     pthread_once(&atfork_once, atfork_register);
     int cancel_state;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-    pthread_mutex_lock(&c->lock);
+    /* Every wait is bounded, this one too (in practice the holder's own
+     * deadline, which came first, frees the lock before ours passes). */
+    struct timespec until = { .tv_sec = (time_t)(deadline / 1000),
+                              .tv_nsec = (long)(deadline % 1000) * 1000000L };
+    if (pthread_mutex_clocklock(&c->lock, CLOCK_MONOTONIC, &until) != 0) {
+        pthread_setcancelstate(cancel_state, NULL);
+        return VIGIL_CLIENT_TIMEOUT;
+    }
 
     enum vigil_client_rc rc = VIGIL_CLIENT_OK;
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -532,6 +540,22 @@ enum vigil_client_rc vigil_client_request_on(uint32_t socket_kind, uint32_t comm
     return rc;
 }
 
+void vigil_client_reset(uint32_t socket_kind)
+{
+    if (socket_kind >= N_CONNECTIONS) {
+        return;
+    }
+    struct connection *c = &connections[socket_kind];
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    pthread_mutex_lock(&c->lock);
+    if (still_ours(c)) {
+        drop(c);
+    }
+    pthread_mutex_unlock(&c->lock);
+    pthread_setcancelstate(cancel_state, NULL);
+}
+
 void vigil_reply_free(struct vigil_reply *reply, int wipe)
 {
     if (reply->body != NULL && wipe) {
@@ -540,110 +564,4 @@ void vigil_reply_free(struct vigil_reply *reply, int wipe)
     free(reply->body);
     reply->body = NULL;
     reply->body_len = 0;
-}
-
-/* ------------------------------------------------------------ bodies */
-
-void vigil_reader_init(struct vigil_reader *r, const void *data, size_t len)
-{
-    r->pos = data;
-    r->left = data != NULL ? len : 0;
-    r->bad = 0;
-}
-
-int vigil_read_bytes(struct vigil_reader *r, size_t len, const uint8_t **bytes)
-{
-    if (r->bad || len > r->left) {
-        r->bad = 1;
-        return 0;
-    }
-    *bytes = r->pos;
-    r->pos += len;
-    r->left -= len;
-    return 1;
-}
-
-int vigil_read_u32(struct vigil_reader *r, uint32_t *value)
-{
-    const uint8_t *p;
-    if (!vigil_read_bytes(r, sizeof(*value), &p)) {
-        return 0;
-    }
-    *value = vigil_get_u32(p);
-    return 1;
-}
-
-int vigil_read_u64(struct vigil_reader *r, uint64_t *value)
-{
-    const uint8_t *p;
-    if (!vigil_read_bytes(r, sizeof(*value), &p)) {
-        return 0;
-    }
-    *value = vigil_get_u64(p);
-    return 1;
-}
-
-int vigil_read_str(struct vigil_reader *r, uint32_t max_len, const char **str,
-                   uint32_t *len)
-{
-    const uint8_t *p;
-    uint32_t n;
-    if (!vigil_read_u32(r, &n) || n > max_len || !vigil_read_bytes(r, n, &p)
-        || memchr(p, '\0', n) != NULL) {
-        r->bad = 1;
-        return 0;
-    }
-    *str = (const char *)p;
-    *len = n;
-    return 1;
-}
-
-int vigil_reader_done(const struct vigil_reader *r)
-{
-    return !r->bad && r->left == 0;
-}
-
-void vigil_writer_init(struct vigil_writer *w, void *buf, size_t cap)
-{
-    w->buf = buf;
-    w->cap = cap;
-    w->len = 0;
-    w->bad = 0;
-}
-
-void vigil_write_bytes(struct vigil_writer *w, const void *data, size_t len)
-{
-    if (w->bad || len > w->cap - w->len) {
-        w->bad = 1;
-        return;
-    }
-    if (len > 0) {
-        memcpy(w->buf + w->len, data, len);
-    }
-    w->len += len;
-}
-
-void vigil_write_u32(struct vigil_writer *w, uint32_t value)
-{
-    uint8_t le[4];
-    vigil_put_u32(le, value);
-    vigil_write_bytes(w, le, sizeof(le));
-}
-
-void vigil_write_u64(struct vigil_writer *w, uint64_t value)
-{
-    uint8_t le[8];
-    vigil_put_u64(le, value);
-    vigil_write_bytes(w, le, sizeof(le));
-}
-
-void vigil_write_str(struct vigil_writer *w, const char *str, size_t max_len)
-{
-    size_t len = strnlen(str, max_len + 1);
-    if (len > max_len) {
-        w->bad = 1;
-        return;
-    }
-    vigil_write_u32(w, (uint32_t)len);
-    vigil_write_bytes(w, str, len);
 }

@@ -1,7 +1,8 @@
 /*
  * client_common.h - the connection layer shared by libnss_vigil.so.2 and
- * pam_vigil.so: one socket per process and daemon, bounded waits, and a
- * bounds-checked reader and writer for message bodies.
+ * pam_vigil.so: one socket per process and daemon, bounded waits
+ * (client_common.c), and a bounds-checked reader and writer for message
+ * bodies (client_codec.c).
  *
  * Nothing here keeps per-thread state, registers destructors or atexit
  * handlers: the PAM module is dlclosed at pam_end.
@@ -56,6 +57,11 @@ enum vigil_client_rc vigil_client_request(uint32_t command,
 enum vigil_client_rc vigil_client_request_on(uint32_t socket_kind, uint32_t command,
                                              const void *body, size_t body_len,
                                              struct vigil_reply *reply);
+
+/* Closes the process's connection on that socket, if open: the caller
+ * found a well-framed reply malformed, so the peer gets no more requests
+ * on it. */
+void vigil_client_reset(uint32_t socket_kind);
 
 /* Frees the body; wipe != 0 overwrites it first (PAM replies). */
 void vigil_reply_free(struct vigil_reply *reply, int wipe);

@@ -76,6 +76,10 @@ enum nss_status vigil_nss_add_groups(const uint8_t *body, size_t body_len, gid_t
                                      long int *start, long int *size, gid_t **groupsp,
                                      long int limit, int *errnop);
 
+/* A reply that broke the protocol: UNAVAIL with EBADMSG, and the
+ * connection is closed (doc/protocol.md: nothing more on it). */
+enum nss_status vigil_nss_malformed(int *errnop);
+
 /* Maps a fill result (0, ERANGE, EBADMSG) to the NSS status. */
 enum nss_status vigil_nss_fill_status(int result, int *errnop);
 

@@ -43,6 +43,13 @@ static enum nss_status client_failure(enum vigil_client_rc rc, int *errnop)
     return NSS_STATUS_UNAVAIL;
 }
 
+enum nss_status vigil_nss_malformed(int *errnop)
+{
+    vigil_client_reset(VIGIL_SOCKET_NSS);
+    *errnop = EBADMSG;
+    return NSS_STATUS_UNAVAIL;
+}
+
 enum nss_status vigil_nss_request(uint32_t command, const void *body, size_t len,
                                   struct vigil_reply *reply, int *errnop)
 {
@@ -65,9 +72,11 @@ enum nss_status vigil_nss_request(uint32_t command, const void *body, size_t len
     case VIGIL_STATUS_DENIED:
         *errnop = EACCES;
         return NSS_STATUS_UNAVAIL;
-    default:
+    case VIGIL_STATUS_BAD_REQUEST:
         *errnop = EBADMSG;
         return NSS_STATUS_UNAVAIL;
+    default:
+        return vigil_nss_malformed(errnop);
     }
 }
 
@@ -143,8 +152,7 @@ enum nss_status vigil_nss_fill_status(int result, int *errnop)
         *errnop = ENOENT;
         return NSS_STATUS_NOTFOUND;
     default:
-        *errnop = EBADMSG;
-        return NSS_STATUS_UNAVAIL;
+        return vigil_nss_malformed(errnop);
     }
 }
 

@@ -106,8 +106,7 @@ enum nss_status _nss_vigil_getgrgid_r(gid_t gid, struct group *gr, char *buf,
     enum nss_status status = vigil_nss_by_id(VIGIL_CMD_GETGRGID, gid, &reply, errnop);
     status = answer(status, &reply, gr, buf, buflen, errnop);
     if (status == NSS_STATUS_SUCCESS && gr->gr_gid != gid) {
-        *errnop = EBADMSG;      /* an answer to another question */
-        status = NSS_STATUS_UNAVAIL;
+        status = vigil_nss_malformed(errnop);     /* an answer to another question */
     }
     VIGIL_ERRNO_RETURN(status);
 }
@@ -200,8 +199,7 @@ enum nss_status vigil_nss_add_groups(const uint8_t *body, size_t body_len, gid_t
     if (!vigil_read_u32(&r, &count) || count > VIGIL_MAX_INITGROUPS
         || !vigil_read_bytes(&r, (size_t)count * 4, &raw)
         || !vigil_reader_done(&r) || *start < 0 || *size < *start) {
-        *errnop = EBADMSG;
-        return NSS_STATUS_UNAVAIL;
+        return vigil_nss_malformed(errnop);
     }
     size_t have = (size_t)*start;
     gid_t *scratch = malloc(((size_t)count + have + 1) * sizeof(gid_t));

@@ -96,8 +96,7 @@ enum nss_status _nss_vigil_getpwuid_r(uid_t uid, struct passwd *pw, char *buf,
     enum nss_status status = vigil_nss_by_id(VIGIL_CMD_GETPWUID, uid, &reply, errnop);
     status = answer(status, &reply, pw, buf, buflen, errnop);
     if (status == NSS_STATUS_SUCCESS && pw->pw_uid != uid) {
-        *errnop = EBADMSG;      /* an answer to another question */
-        status = NSS_STATUS_UNAVAIL;
+        status = vigil_nss_malformed(errnop);     /* an answer to another question */
     }
     VIGIL_ERRNO_RETURN(status);
 }

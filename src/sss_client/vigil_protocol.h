@@ -199,30 +199,37 @@ enum vigil_pam_msg_style {
     VIGIL_PAM_MSG_ERROR = 2
 };
 
+/* The responders build with C++ warnings about C casts. */
+#ifdef __cplusplus
+#define VIGIL_CAST(type, value) static_cast<type>(value)
+#else
+#define VIGIL_CAST(type, value) ((type)(value))
+#endif
+
 /* Little-endian access to a byte buffer; the caller checked the length. */
 static inline void vigil_put_u32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
+    p[0] = VIGIL_CAST(uint8_t, v);
+    p[1] = VIGIL_CAST(uint8_t, v >> 8);
+    p[2] = VIGIL_CAST(uint8_t, v >> 16);
+    p[3] = VIGIL_CAST(uint8_t, v >> 24);
 }
 
 static inline uint32_t vigil_get_u32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16
-           | (uint32_t)p[3] << 24;
+    return VIGIL_CAST(uint32_t, p[0]) | VIGIL_CAST(uint32_t, p[1]) << 8
+           | VIGIL_CAST(uint32_t, p[2]) << 16 | VIGIL_CAST(uint32_t, p[3]) << 24;
 }
 
 static inline void vigil_put_u64(uint8_t *p, uint64_t v)
 {
-    vigil_put_u32(p, (uint32_t)v);
-    vigil_put_u32(p + 4, (uint32_t)(v >> 32));
+    vigil_put_u32(p, VIGIL_CAST(uint32_t, v));
+    vigil_put_u32(p + 4, VIGIL_CAST(uint32_t, v >> 32));
 }
 
 static inline uint64_t vigil_get_u64(const uint8_t *p)
 {
-    return (uint64_t)vigil_get_u32(p) | (uint64_t)vigil_get_u32(p + 4) << 32;
+    return VIGIL_CAST(uint64_t, vigil_get_u32(p)) | VIGIL_CAST(uint64_t, vigil_get_u32(p + 4)) << 32;
 }
 
 #endif /* VIGIL_PROTOCOL_H */

@@ -279,3 +279,39 @@ def test_getent_through_nss_wrapper(module_path, tmp_path):
         assert server.stats() == before
     finally:
         server.stop()
+
+
+def test_real_glibc_path_in_a_private_mount_namespace(module_path, tmp_path):
+    """glibc itself loading libnss_vigil.so.2 by name (LD_LIBRARY_PATH) with
+    `passwd: files vigil` bind-mounted over /etc/nsswitch.conf in a private
+    mount namespace: getent, and id, whose group list comes through
+    _nss_vigil_initgroups_dyn (nss_wrapper cannot reach it).  Root only."""
+    from fixtures import procs
+    if os.getuid() != 0:
+        pytest.skip("a private mount namespace needs root")
+    users = [{"name": "vigilns", "uid": 41001, "gid": 41001, "gecos": "NS",
+              "dir": "/home/vigilns", "shell": "/bin/sh"}]
+    groups = [{"name": "vigilns", "gid": 41001, "members": []},
+              {"name": "vigilns-a", "gid": 41002, "members": ["vigilns"]},
+              {"name": "vigilns-b", "gid": 41003, "members": ["vigilns"]}]
+    script = {"users": users, "groups": groups, "initgroups": {"vigilns": [41003, 41002, 41003]}}
+    server = FakeServer(tmp_path / "fake", script).start()
+    try:
+        conf = tmp_path / "nsswitch.conf"
+        conf.write_text("passwd: files vigil\ngroup: files vigil\n")
+        env = wrappers.sanitizer_env(module_path, base=server.env())
+        env["LD_LIBRARY_PATH"] = str(module_path.parent)
+        script_sh = (f"mount --bind {conf} /etc/nsswitch.conf && "
+                     "getent passwd vigilns && getent group 41002 && id vigilns")
+        res = procs.run(["unshare", "-m", "sh", "-c", script_sh], env=env, check=False)
+        if res.returncode != 0 and "unshare" in res.stderr and "ermission" in res.stderr:
+            pytest.skip(f"no mount namespaces here: {res.stderr.strip()}")
+        assert res.returncode == 0, (res.stdout, res.stderr)
+        lines = res.stdout.splitlines()
+        assert lines[0] == "vigilns:x:41001:41001:NS:/home/vigilns:/bin/sh"
+        assert lines[1] == "vigilns-a:x:41002:vigilns"
+        assert lines[2] == ("uid=41001(vigilns) gid=41001(vigilns) "
+                            "groups=41001(vigilns),41002(vigilns-a),41003(vigilns-b)")
+        assert server.requests("initgroups") >= 1
+    finally:
+        server.stop()

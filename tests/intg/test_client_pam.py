@@ -233,6 +233,28 @@ def test_chauthtok_with_mismatched_new_passwords_sends_no_change(pam):
     assert [r["command"] for r in pam.since(before)] == ["pam_chauthtok_prelim"]
 
 
+def test_chauthtok_retry_asks_again_after_a_mismatch(pam):
+    before = pam.mark()
+    res = pam.run(["password required VIGIL retry=1"], "alice", [("chauthtok", 0)],
+                  ["secret", "one", "two", "n3w", "n3w"])
+    assert res["ok"], res
+    assert res["errors"] == ["Passwords do not match"]
+    assert pam.since(before)[-1]["newauthtok"] == "n3w"
+
+
+def test_debug_and_unknown_options_change_nothing(pam):
+    res = pam.run(["auth required VIGIL debug no_such_option"], "alice",
+                  [("authenticate", 0)], ["secret"])
+    assert res["ok"], res
+
+
+def test_retry_beyond_ten_is_refused(pam):
+    """retry=99 is out of range and ignored (logged): no second prompt."""
+    res = pam.run(["auth required VIGIL retry=99"], "alice",
+                  [("authenticate", PAM["AUTH_ERR"])], ["wrong", "secret"])
+    assert res["ok"], res
+
+
 def test_chauthtok_with_wrong_old_password(pam):
     res = pam.run(["password required VIGIL"], "alice",
                   [("chauthtok", PAM["AUTHTOK_RECOVERY_ERR"])], ["wrong", "n", "n"])
@@ -341,3 +363,22 @@ def test_ten_thousand_load_unload_cycles(tmp_path, builddir, pam_module, fake):
     assert res.returncode == 0 and res.stdout.startswith("OK"), (res.stdout, res.stderr)
     assert "success=2000" in res.stdout
     assert fake.stats()["connections"] - before == 2000
+
+
+def test_load_unload_cycles_under_valgrind(tmp_path, builddir, pam_module, fake):
+    """The same loop, 300 cycles, under valgrind: a definite leak or an
+    invalid access in pam_vigil.so (or in what it leaves behind at
+    dlclose) fails it.  The sanitizer build runs the ASan loop above
+    instead: valgrind cannot run sanitized code."""
+    tool = builddir / "tests" / "tools" / "client_pam_loop"
+    if wrappers.sanitizer_runtimes(tool):
+        pytest.skip("sanitizer build: covered by the ASan loop")
+    confdir = tmp_path / "pam.d"
+    confdir.mkdir()
+    (confdir / "loop").write_text(f"auth required {pam_module}\n")
+    res = subprocess.run(["valgrind", "--quiet", "--leak-check=full",
+                          "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                          "--error-exitcode=99", str(tool), str(confdir), "loop", "alice",
+                          "secret", "300", "5"],
+                         env=fake.env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and "success=60" in res.stdout, (res.stdout, res.stderr)
