@@ -185,3 +185,11 @@ def test_large_answers_resolve_completely_past_the_size_limit(tmp_path, builddir
         assert members.split(",") == [f"m{i:05d}" for i in range(10000)]
     finally:
         v.stop_all()
+
+
+def test_a_name_that_is_not_utf8_is_not_found_and_harms_nobody(client, nss_call):
+    env = tool_env(nss_call, client.module, client.plain_env)
+    res = subprocess.run([str(nss_call), str(client.module), "vigil", "getpwnam", b"\xff\xfe"], env=env,
+                         capture_output=True, timeout=30)
+    assert res.stdout.split()[0] == b"NOTFOUND", res
+    assert client.getent("passwd", "alice")[0] == 0

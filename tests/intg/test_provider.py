@@ -176,3 +176,59 @@ def test_cache_expire_marks_entries_expired(vigil):
     assert show(vigil, "user", "alice")["state"] == "expired"
     assert vigil.vigilctl("cache-expire", "--everything").returncode == 0
     assert vigil.vigilctl("cache-expire").returncode == 2
+
+
+def all_threads_stopped(pid):
+    import os
+    states = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/stat") as f:
+            states.append(f.read().rsplit(")", 1)[1].split()[0])
+    return all(state in ("T", "t") for state in states)
+
+
+def test_lookups_caught_in_a_timeout_are_all_answered_and_none_is_stuck(tmp_path, builddir):
+    import subprocess
+    server = Slapd(tmp_path / "slapd", tls=False, loglevel="none")
+    server.load_standard_data()
+    server.start()
+    v = Vigil(tmp_path / "vigil", builddir, extra={"vigil": ["services = nss"], "domain/LDAP": [
+        *domain_lines(server, "ldap_search_timeout = 1", "offline_timeout = 1", "offline_timeout_max = 1")]})
+    try:
+        v.start_supervised(("nss",))
+        assert v.dp_call("user", "alice") == ["ok "]
+        server._proc.send_signal(signal.SIGSTOP)
+        procs.wait_until(lambda: all_threads_stopped(server.pid), 10, "slapd to stop")
+        sock = v.run_dir / "private" / "sbus-dp_LDAP"
+        calls = [subprocess.Popen([str(builddir / "tests/tools/dp_call"), str(sock), kind, key],
+                                  stdout=subprocess.PIPE, text=True)
+                 for kind, key in (("user", "bob"), ("group", "developers"), ("uid", "10003"))]
+        answers = [c.communicate(timeout=60)[0].strip() for c in calls]
+        assert all(a.startswith("unavailable ") for a in answers), answers
+    finally:
+        server._proc.send_signal(signal.SIGCONT)
+    try:
+        procs.wait_until(lambda: v.domain_status().get("state") == "online", 20, "the domain back online")
+        # Nothing was left behind in flight: the same lookups are answered again.
+        assert v.dp_call("user", "bob") == ["ok "]
+        assert v.dp_call("group", "developers") == ["ok "]
+        assert v.dp_call("uid", "10003") == ["ok "]
+    finally:
+        v.stop_all()
+        server.stop()
+
+
+def test_a_bad_member_costs_only_itself(vigil, slapd):
+    slapd.add_ldif(f"dn: cn=mixed,ou=Groups,{slapd.base_dn}\nobjectClass: posixGroup\ncn: mixed\n"
+                   "gidNumber: 20900\nmemberUid: alice\nmemberUid: bad:name\n")
+    assert vigil.dp_call("group", "mixed") == ["ok "]
+    assert show(vigil, "group", "mixed")["members"] == "alice"
+    assert f"cn=mixed,ou=Groups,{slapd.base_dn}: skipping member 'bad:name'" in vigil.log("vigil_be_LDAP")
+
+
+def test_a_group_with_several_names_is_named_by_its_dn(vigil, slapd):
+    slapd.add_ldif(f"dn: cn=ops,ou=Groups,{slapd.base_dn}\nobjectClass: posixGroup\ncn: operations\ncn: ops\n"
+                   "gidNumber: 20901\nmemberUid: bob\n")
+    assert vigil.dp_call("gid", "20901") == ["ok "]
+    assert show(vigil, "group", "ops")["gid"] == "20901"
+    assert show(vigil, "group", "operations") is None

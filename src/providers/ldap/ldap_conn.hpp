@@ -72,6 +72,8 @@ public:
 
     static Result<std::shared_ptr<LdapConnection>> adopt(EventLoop &loop, Connected connected, std::string uri,
                                                          const LdapSettings &settings);
+    // Abandons the searches in flight without their callbacks: owners that
+    // have callers waiting use close() first.
     ~LdapConnection();
     LdapConnection(const LdapConnection &) = delete;
     LdapConnection &operator=(const LdapConnection &) = delete;
@@ -88,6 +90,10 @@ public:
 
     // Runs once when the connection breaks (after every search was failed).
     void on_broken(std::function<void(const Error &)> handler) { on_broken_ = std::move(handler); }
+
+    // Gives up on the connection: every search in flight is answered with
+    // `why` (nobody is left waiting), then the socket is closed.
+    void close(const Error &why) { if (handle_) broken(why); }
 
 private:
     struct Op;

@@ -112,23 +112,37 @@ void IdProvider::connected(std::size_t index, Result<Connected> result)
     state_.came_online(uri);
     auto waiting = std::move(waiting_for_connection_);
     waiting_for_connection_.clear();
-    for (auto &w : waiting) w(conn_);
+    // One connection for all of them, even if an early one drops conn_.
+    std::shared_ptr<LdapConnection> fresh = conn_;
+    for (auto &w : waiting) w(fresh);
 }
 
 void IdProvider::probe()
 {
     if (connector_) return;
-    conn_.reset();
+    drop_connection(Error{Errc::unavailable, "reconnecting"});
     connect_to(0);
+}
+
+void IdProvider::drop_connection(const Error &why)
+{
+    // Moved out first: the searches failed by close() may come back here.
+    auto conn = std::move(conn_);
+    if (conn) conn->close(why);
 }
 
 void IdProvider::force_offline()
 {
+    // A connection attempt under way must not bring the domain back online.
+    connector_.reset();
+    auto connecting = std::move(waiting_for_connection_);
+    waiting_for_connection_.clear();
     searches_.clear();
     auto waiting = std::move(in_flight_);
     in_flight_.clear();
-    conn_.reset();
+    drop_connection(Error{Errc::unavailable, "forced offline"});
     state_.force_offline();
+    for (auto &w : connecting) w(Error{Errc::unavailable, "offline: forced by the administrator"});
     for (auto &[key, dones] : waiting)
         for (auto &d : dones) d(Outcome::unavailable, "offline: forced by the administrator");
 }
@@ -173,6 +187,10 @@ void IdProvider::search(SearchSpec spec, std::function<void(Result<SearchResult>
             done(std::move(conn).error());
             return;
         }
+        if (!*conn || !(*conn)->usable()) {
+            done(Error{Errc::unavailable, "the connection to the directory was lost"});
+            return;
+        }
         searches_sent_ += 1;
         std::string what = spec.what;
         auto handle = (*conn)->search(std::move(spec), done);
@@ -200,7 +218,8 @@ void IdProvider::search_failed(const Key &key, const Error &error)
 {
     // The directory did not answer (it went away, or too slowly): offline.
     if (error.code == Errc::unavailable || error.code == Errc::timeout) {
-        conn_.reset();
+        // Every other search on that connection is answered too, not left hanging.
+        drop_connection(error);
         if (state_.online()) state_.went_offline(error.message);
         finish(key, Outcome::unavailable, error.message);
         return;

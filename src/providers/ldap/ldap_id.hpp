@@ -49,6 +49,7 @@ private:
     void connect_to(std::size_t index);
     void connected(std::size_t index, Result<Connected> result);
     void probe();
+    void drop_connection(const Error &why);
 
     void run(const Key &key);
     void search(SearchSpec spec, std::function<void(Result<SearchResult>)> done);

@@ -1,6 +1,15 @@
 #include "providers/ldap/ldap_maps.hpp"
 
+#include "util/log.hpp"
+
+#include <algorithm>
 #include <charconv>
+#include <optional>
+#include <strings.h>
+
+extern "C" {
+#include "sss_client/vigil_protocol.h" // the sizes a client accepts
+}
 
 namespace vigil::ldap {
 
@@ -29,6 +38,39 @@ std::string text(const LdapEntry &e, const std::string &attr)
     if (attr.empty()) return {};
     auto v = e.first(attr);
     return v ? std::string(*v) : std::string();
+}
+
+// What a client would refuse as malformed is refused here, where the DN
+// can still be named: the entry would otherwise be unavailable for good.
+Status fits_the_protocol(const LdapEntry &e, std::string_view name, std::initializer_list<std::string_view> fields)
+{
+    if (name.size() > VIGIL_MAX_NAME_LEN)
+        return Error{Errc::invalid_argument, e.dn + ": the name is longer than " +
+                                                 std::to_string(VIGIL_MAX_NAME_LEN) + " bytes"};
+    for (std::string_view f : fields)
+        if (f.size() > VIGIL_MAX_FIELD_LEN)
+            return Error{Errc::invalid_argument, e.dn + ": a field is longer than " +
+                                                     std::to_string(VIGIL_MAX_FIELD_LEN) + " bytes"};
+    return {};
+}
+
+// The value of the DN's first RDN when its attribute is `attr` and it needs
+// no unescaping ("cn=devs,ou=Groups,..." → "devs").
+std::optional<std::string> rdn_value(std::string_view dn, std::string_view attr)
+{
+    auto eq = dn.find('=');
+    auto comma = dn.find(',');
+    if (eq == std::string_view::npos || (comma != std::string_view::npos && comma < eq)) return std::nullopt;
+    std::string_view type = dn.substr(0, eq);
+    std::string_view value = dn.substr(eq + 1, comma == std::string_view::npos ? std::string_view::npos : comma - eq - 1);
+    if (type.size() != attr.size() || strncasecmp(type.data(), attr.data(), attr.size()) != 0) return std::nullopt;
+    if (value.find_first_of("\\+") != std::string_view::npos) return std::nullopt;
+    return std::string(value);
+}
+
+bool servable_member(std::string_view m)
+{
+    return !m.empty() && m.size() <= VIGIL_MAX_NAME_LEN && m.find_first_of(std::string_view(":,\n\0", 4)) == std::string_view::npos;
 }
 
 Result<std::string> single_name(const LdapEntry &e, const std::string &attr)
@@ -157,6 +199,8 @@ Result<sysdb::User> to_user(const LdapEntry &e, const IdSettings &s)
     u.shell = text(e, s.user.shell);
     u.original_dn = e.dn;
     u.modify_stamp = text(e, s.user.modify_stamp);
+    Status fits = fits_the_protocol(e, u.name, {u.gecos, u.home, u.shell});
+    if (!fits) return std::move(fits).error();
     Status ok = sysdb::validate(u);
     if (!ok) return Error{ok.error().code, e.dn + ": " + ok.error().message};
     return u;
@@ -167,17 +211,31 @@ Result<sysdb::Group> to_group(const LdapEntry &e, const IdSettings &s)
     sysdb::Group g;
     auto name = single_name(e, s.group.name);
     if (!name) {
-        // cn is often multi-valued (cn: devs, cn: developers): the first is the name.
-        auto first = e.first(s.group.name);
-        if (!first) return std::move(name).error();
-        g.name = std::string(*first);
+        // cn is often multi-valued (cn: devs, cn: developers) and servers keep
+        // no order among values: the one in the DN is the name, every time.
+        auto rdn = rdn_value(e.dn, s.group.name);
+        const auto *values = e.values(s.group.name);
+        if (!values || values->empty()) return std::move(name).error();
+        if (!rdn || std::find(values->begin(), values->end(), *rdn) == values->end())
+            return Error{Errc::invalid_argument, e.dn + ": several " + s.group.name + " values and none is the DN's"};
+        g.name = std::move(*rdn);
     } else {
         g.name = std::move(*name);
     }
     auto gid = parse_id(e, s.group.gid_number, s);
     if (!gid) return std::move(gid).error();
     g.gid = *gid;
-    if (const auto *members = e.values(s.group.member)) g.members = *members;
+    if (const auto *members = e.values(s.group.member)) {
+        // One bad member must not cost every other member the group.
+        for (const std::string &m : *members) {
+            if (servable_member(m)) g.members.push_back(m);
+            else VLOG(minor, "%s: skipping member '%s': not a name NSS can carry", e.dn.c_str(), m.c_str());
+        }
+    }
+    if (g.members.size() > VIGIL_MAX_GROUP_MEMBERS)
+        return Error{Errc::invalid_argument, e.dn + ": more than " + std::to_string(VIGIL_MAX_GROUP_MEMBERS) + " members"};
+    Status fits = fits_the_protocol(e, g.name, {});
+    if (!fits) return std::move(fits).error();
     g.original_dn = e.dn;
     g.modify_stamp = text(e, s.group.modify_stamp);
     Status ok = sysdb::validate(g);

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -20,6 +21,7 @@ public:
         write_.reset();
         ::close(fd_);
     }
+    uid_t uid() const { return cred_.uid; }
 
     void start()
     {
@@ -88,10 +90,14 @@ void ClientConnection::arm_reading()
 void ClientConnection::touch()
 {
     std::weak_ptr<ClientConnection> weak = weak_from_this();
-    idle_ = server_.loop_.after(server_.options_.idle_timeout, [weak] {
+    const std::size_t written = out_pos_;
+    idle_ = server_.loop_.after(server_.options_.idle_timeout, [weak, written] {
         auto c = weak.lock();
-        if (c && !c->busy_) c->close_now("idle");
-        else if (c) c->touch();
+        if (!c) return;
+        if (!c->busy_) c->close_now("idle");
+        // A client that does not read its answer must not hold a slot forever.
+        else if (!c->out_.empty() && c->out_pos_ == written) c->close_now("the client does not read its answer");
+        else c->touch();
     });
 }
 
@@ -239,7 +245,11 @@ void ClientConnection::flush()
     });
 }
 
-void ClientConnection::on_writable() { flush(); }
+void ClientConnection::on_writable()
+{
+    touch(); // progress: the stall timer starts again
+    flush();
+}
 
 void ClientConnection::close_now(const char *why)
 {
@@ -260,6 +270,15 @@ Result<std::unique_ptr<ClientServer>> ClientServer::listen(EventLoop &loop, cons
     addr.sun_family = AF_UNIX;
     if (path.size() >= sizeof addr.sun_path) return Error{Errc::invalid_argument, "socket path too long: " + path};
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    // Every client is an fd: take the hard limit, and keep headroom below it
+    // for the cache files and the provider connections.
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        (void)::setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur > 128)
+        options.max_connections = std::min<std::size_t>(options.max_connections, lim.rlim_cur - 64);
     std::unique_ptr<ClientServer> s(new ClientServer(loop, path, options, std::move(handlers)));
     s->fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s->fd_ < 0) return sys_error("socket", errno);
@@ -268,12 +287,21 @@ Result<std::unique_ptr<ClientServer>> ClientServer::listen(EventLoop &loop, cons
     if (::bind(s->fd_, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) return sys_error("bind " + path, errno);
     if (::chmod(path.c_str(), options.mode) != 0) return sys_error("chmod " + path, errno);
     if (::listen(s->fd_, 128) != 0) return sys_error("listen " + path, errno);
-    ClientServer *raw = s.get();
-    auto w = loop.on_readable(s->fd_, [raw] { raw->accept_all(); });
-    if (!w) return std::move(w).error();
-    s->accept_watch_ = std::move(*w);
+    Status watched = s->watch_accept();
+    if (!watched) return std::move(watched).error();
     VLOG(config, "serving clients on %s", path.c_str());
     return s;
+}
+
+Status ClientServer::watch_accept()
+{
+    auto w = loop_.on_readable(fd_, [this] { accept_all(); });
+    if (!w) {
+        VLOG(critical, "cannot watch %s: %s", path_.c_str(), w.error().message.c_str());
+        return std::move(w).error();
+    }
+    accept_watch_ = std::move(*w);
+    return {};
 }
 
 ClientServer::~ClientServer()
@@ -291,15 +319,30 @@ void ClientServer::accept_all()
     for (int i = 0; i < 64; ++i) {
         int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                // The listening socket stays readable: pause, or we would spin.
+                VLOG(error, "accept on %s: %s; pausing new connections for 100 ms", path_.c_str(),
+                     std::strerror(errno));
+                accept_watch_.reset();
+                resume_accept_ = loop_.after(std::chrono::milliseconds(100), [this] { (void)watch_accept(); }); // logs its failure
+            } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
                 VLOG(error, "accept on %s: %s", path_.c_str(), std::strerror(errno));
+            }
             return;
         }
         ucred cred{};
         socklen_t len = sizeof cred;
-        if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || conns_.size() >= options_.max_connections) {
-            if (conns_.size() >= options_.max_connections)
-                VLOG(error, "%s: %zu connections already; refusing another", path_.c_str(), conns_.size());
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+            ::close(fd);
+            continue;
+        }
+        // One user cannot take every slot: each uid but root gets a share.
+        std::size_t of_uid = 0;
+        for (const auto &[raw, c] : conns_)
+            if (c->uid() == cred.uid) ++of_uid;
+        if (conns_.size() >= options_.max_connections || (cred.uid != 0 && of_uid >= options_.max_per_uid)) {
+            VLOG(error, "%s: refusing a connection of uid %ld (%zu of its own, %zu in all)", path_.c_str(),
+                 static_cast<long>(cred.uid), of_uid, conns_.size());
             ::close(fd);
             continue;
         }

@@ -55,7 +55,8 @@ public:
     struct Options {
         unsigned mode = 0666;                        // who may connect: the directory decides the rest
         std::chrono::seconds idle_timeout{60};       // a connection with no request for this long is closed
-        std::size_t max_connections = 4096;
+        std::size_t max_connections = 4096;          // lowered to fit RLIMIT_NOFILE
+        std::size_t max_per_uid = 256;               // root is not limited
     };
 
     static Result<std::unique_ptr<ClientServer>> listen(EventLoop &loop, const std::string &path, Options options,
@@ -71,6 +72,7 @@ private:
     ClientServer(EventLoop &loop, std::string path, Options options, std::map<std::uint32_t, CommandHandler> h)
         : loop_(loop), path_(std::move(path)), options_(options), handlers_(std::move(h)) {}
     void accept_all();
+    Status watch_accept();
     void forget(ClientConnection *conn);
 
     EventLoop &loop_;
@@ -79,6 +81,7 @@ private:
     std::map<std::uint32_t, CommandHandler> handlers_;
     int fd_ = -1;
     Watch accept_watch_;
+    Timer resume_accept_;
     std::map<ClientConnection *, std::shared_ptr<ClientConnection>> conns_;
 };
 

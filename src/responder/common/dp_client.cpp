@@ -28,7 +28,9 @@ void DpClient::fetch(dp_iface::Lookup lookup, const std::string &key, Done done)
                                   (*shared)(outcome, sbus::get<std::string>(*r, 1));
                               });
     if (!sent) {
-        conn_.reset();
+        // A refused argument is this call's problem; only a dead connection
+        // is dropped (closing it would drop every other caller's call).
+        if (!conn_->connected()) conn_.reset();
         (*shared)(dp_iface::Outcome::unavailable, sent.error().message);
     }
 }

@@ -1,5 +1,6 @@
 #include "responder/nss/nss_responder.hpp"
 
+#include "util/ini.hpp" // is_valid_utf8
 #include "util/log.hpp"
 
 #include <charconv>
@@ -46,6 +47,9 @@ std::optional<std::string> read_name(const ClientRequest &req)
     if (!name || !r.done()) return std::nullopt;
     return name;
 }
+
+// No directory name is anything but UTF-8; the rest never leaves this process.
+bool servable_name(const std::string &name) { return !name.empty() && is_valid_utf8(name); }
 
 std::optional<std::uint32_t> read_id(const ClientRequest &req)
 {
@@ -110,6 +114,14 @@ std::map<std::uint32_t, CommandHandler> NssResponder::handlers()
 
 sysdb::Sysdb *NssResponder::cache_of(NssDomain &d)
 {
+    // The provider may have moved a broken cache aside and started a new one.
+    if (d.cache) {
+        auto reopened = d.cache->reopen_if_replaced();
+        if (!reopened) {
+            VLOG(minor, "domain %s: %s", d.name.c_str(), reopened.error().message.c_str());
+            d.cache.reset();
+        }
+    }
     if (!d.cache) {
         auto opened = sysdb::Sysdb::open(d.paths, sysdb::Sysdb::Role::reader);
         if (!opened) {
@@ -236,7 +248,7 @@ void NssResponder::serve_by_name(ClientRequest req, Reply reply, Lookup lookup, 
         reply.status(VIGIL_STATUS_BAD_REQUEST);
         return;
     }
-    if (name->empty() || filter.contains(*name)) {
+    if (!servable_name(*name) || filter.contains(*name)) {
         reply.status(VIGIL_STATUS_NOTFOUND);
         return;
     }
@@ -273,7 +285,7 @@ void NssResponder::initgroups(ClientRequest req, Reply reply)
         reply.status(VIGIL_STATUS_BAD_REQUEST);
         return;
     }
-    if (name->empty() || settings_.filter_users.contains(*name)) {
+    if (!servable_name(*name) || settings_.filter_users.contains(*name)) {
         reply.status(VIGIL_STATUS_NOTFOUND);
         return;
     }
