@@ -193,3 +193,50 @@ def test_a_name_that_is_not_utf8_is_not_found_and_harms_nobody(client, nss_call)
                          capture_output=True, timeout=30)
     assert res.stdout.split()[0] == b"NOTFOUND", res
     assert client.getent("passwd", "alice")[0] == 0
+
+
+def nss_status(client, op, key):
+    env = tool_env(client.nss_call_tool, client.module, client.plain_env)
+    return wrappers.nss_call(client.nss_call_tool, client.module, "vigil", op, key, env=env).status
+
+
+def test_an_offline_miss_is_unavailable_and_never_remembered(tmp_path, builddir, nss_call):
+    server = Slapd(tmp_path / "slapd", tls=False, loglevel="none")
+    server.load_standard_data()
+    server.start()
+    v = start(tmp_path, builddir, server, "offline_timeout = 1", "offline_timeout_max = 1")
+    try:
+        c = Client(v, builddir, nss_call, tmp_path)
+        assert nss_status(c, "getpwnam", "alice") == "SUCCESS"
+        server.stop()
+        # carol exists in the directory but is not cached: "unavailable", not "no such user".
+        assert nss_status(c, "getpwnam", "carol") == "UNAVAIL"
+        server.start()
+        procs.wait_until(lambda: v.domain_status().get("state") == "online" or
+                         nss_status(c, "getpwnam", "carol") == "SUCCESS", 20, "carol once the directory is back")
+        assert nss_status(c, "getpwnam", "carol") == "SUCCESS"
+    finally:
+        v.stop_all()
+        server.stop()
+
+
+def test_an_expiring_entry_is_served_at_once_and_refreshed_behind(tmp_path, builddir, slapd, nss_call):
+    slapd.add_ldif(f"dn: uid=eve,ou=People,{slapd.base_dn}\nobjectClass: posixAccount\nobjectClass: account\n"
+                   "uid: eve\ncn: eve\nuidNumber: 10601\ngidNumber: 10000\nhomeDirectory: /home/eve\n"
+                   "loginShell: /bin/sh\n")
+    # Expiring from 2 s (50% of 4 s), expired only at 4 s.
+    v = start(tmp_path, builddir, slapd, "entry_cache_timeout = 4")
+    try:
+        c = Client(v, builddir, nss_call, tmp_path)
+        assert c.getent("passwd", "eve")[1].endswith(":/bin/sh")
+        slapd.modify_ldif(f"dn: uid=eve,ou=People,{slapd.base_dn}\nchangetype: modify\nreplace: loginShell\n"
+                          "loginShell: /bin/zsh\n")
+        time.sleep(2.2)
+        sent = int(v.domain_status()["searches_sent"])
+        # Expiring: the old answer now, and a refresh behind it.
+        assert c.getent("passwd", "eve")[1].endswith(":/bin/sh")
+        procs.wait_until(lambda: c.getent("passwd", "eve")[1].endswith(":/bin/zsh"), 10,
+                         "the refreshed shell")
+        assert int(v.domain_status()["searches_sent"]) > sent
+    finally:
+        v.stop_all()
