@@ -66,6 +66,7 @@ private:
         return {
             {iface, "getAccountInfo", "us", "us", [this](sbus::Request req) { account_info(std::move(req)); }},
             {iface, "domainStatus", "", "as", [this](sbus::Request req) { domain_status(std::move(req)); }},
+            {iface, "expireCache", "ss", "", [this](sbus::Request req) { expire_cache(std::move(req)); }},
         };
     }
 
@@ -81,6 +82,23 @@ private:
         id_->fetch(lookup, key, [shared](dp_iface::Outcome outcome, const std::string &message) {
             shared->reply({static_cast<std::uint32_t>(outcome), message});
         });
+    }
+
+    // vigilctl cache-expire: "user" NAME, "group" NAME or "everything".
+    void expire_cache(sbus::Request req)
+    {
+        const std::string &kind = sbus::get<std::string>(req.args(), 0);
+        const std::string &name = sbus::get<std::string>(req.args(), 1);
+        Status st = kind == "everything" ? cache_->expire_all()
+                  : kind == "user"       ? cache_->expire_user(name)
+                  : kind == "group"      ? cache_->expire_group(name)
+                                         : Status(Error{Errc::invalid_argument, "expire what? '" + kind + "'"});
+        if (!st) {
+            req.fail(st.error());
+            return;
+        }
+        VLOG(config, "cache: expired %s%s%s (vigilctl)", kind.c_str(), name.empty() ? "" : " ", name.c_str());
+        req.reply({});
     }
 
     void domain_status(sbus::Request req)

@@ -193,21 +193,43 @@ int cache_expire(const Context &ctx)
         return exit_usage;
     }
     vigil::ConfigLoad load = load_config_leniently(ctx);
-    auto caches = open_caches(load.config, only, Sysdb::Role::writer);
-    if (!caches) {
-        std::fprintf(stderr, "vigilctl: %s\n", caches.error().message.c_str());
-        return exit_not_running;
-    }
-    for (DomainCache &dc : *caches) {
-        vigil::Status st = everything ? dc.cache.expire_all()
-                         : !user.empty() ? dc.cache.expire_user(user)
-                                         : dc.cache.expire_group(group);
-        if (!st) {
-            std::fprintf(stderr, "vigilctl: domain %s: %s\n", dc.domain.c_str(), st.error().message.c_str());
+    const std::string kind = everything ? "everything" : !user.empty() ? "user" : "group";
+    const std::string name = everything ? "" : !user.empty() ? user : group;
+    const std::string what = everything ? "every entry" : kind + " " + name;
+    bool any = false;
+    for (const std::string &domain : load.config.domains()) {
+        if (!only.empty() && domain != only) continue;
+        any = true;
+        // The running provider is the cache's one writer: it does the expiry.
+        bool reached = false;
+        auto reply = call_bus(vigil::dp_iface::socket_path(load.config.get_string("vigil", "run_dir"), domain),
+                              vigil::dp_iface::interface, "expireCache", {kind, name}, reached);
+        if (reply) {
+            std::printf("%s: expired %s\n", domain.c_str(), what.c_str());
+            continue;
+        }
+        if (reached) {
+            std::fprintf(stderr, "vigilctl: domain %s: %s\n", domain.c_str(), reply.error().message.c_str());
             return 1;
         }
-        std::printf("%s: expired %s\n", dc.domain.c_str(),
-                    everything ? "every entry" : (!user.empty() ? "user " + user : "group " + group).c_str());
+        // No provider runs: nobody else writes the file now.
+        auto caches = open_caches(load.config, domain, Sysdb::Role::writer);
+        if (!caches) {
+            std::fprintf(stderr, "vigilctl: %s\n", caches.error().message.c_str());
+            return exit_not_running;
+        }
+        Sysdb &cache = caches->front().cache;
+        vigil::Status st = everything ? cache.expire_all() : !user.empty() ? cache.expire_user(user)
+                                                                           : cache.expire_group(group);
+        if (!st) {
+            std::fprintf(stderr, "vigilctl: domain %s: %s\n", domain.c_str(), st.error().message.c_str());
+            return 1;
+        }
+        std::printf("%s: expired %s (in the cache file: the provider is not running)\n", domain.c_str(), what.c_str());
+    }
+    if (!any) {
+        std::fprintf(stderr, "vigilctl: no domain named '%s'\n", only.c_str());
+        return exit_usage;
     }
     return 0;
 }

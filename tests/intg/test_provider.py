@@ -174,8 +174,13 @@ def test_cache_expire_marks_entries_expired(vigil):
     out = vigil.vigilctl("cache-expire", "--user", "alice")
     assert out.returncode == 0, out.stderr
     assert show(vigil, "user", "alice")["state"] == "expired"
+    assert "cache: expired user alice (vigilctl)" in vigil.log("vigil_be_LDAP")  # the provider did it
     assert vigil.vigilctl("cache-expire", "--everything").returncode == 0
     assert vigil.vigilctl("cache-expire").returncode == 2
+    # With no provider running, vigilctl expires the file itself.
+    vigil.stop_all()
+    out = vigil.vigilctl("cache-expire", "--user", "alice")
+    assert out.returncode == 0 and "the provider is not running" in out.stdout
 
 
 def all_threads_stopped(pid):

@@ -5,6 +5,7 @@
 //
 //   org.vigil.DataProvider.getAccountInfo(u lookup, s key) → (u outcome, s message)
 //   org.vigil.DataProvider.domainStatus() → as "key\tvalue" lines
+//   org.vigil.DataProvider.expireCache(s "user"|"group"|"everything", s name)
 #pragma once
 
 #include <cstdint>
