@@ -14,7 +14,7 @@ from pathlib import Path
 top = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(top / "tests" / "intg"))
 
-from fixtures import procs, wrappers  # noqa: E402
+from fixtures import wrappers  # noqa: E402
 from fixtures.slapd import Slapd  # noqa: E402
 from fixtures.vigil import Vigil  # noqa: E402
 

@@ -16,7 +16,7 @@ import pytest
 
 from fixtures import procs, wrappers
 from fixtures.fake_responder import FakeServer, tool_env
-from test_client_nss import SCRIPT, USERS, pw_line
+from test_client_nss import SCRIPT
 
 NOBODY = (65534, 65534)
 

@@ -1,7 +1,6 @@
 """The provider's LDAP connection code against a real slapd (and against
 servers that misbehave), through the ldap_search test tool."""
 
-import os
 import signal
 import socket
 import subprocess
@@ -168,12 +167,6 @@ def first_search_then(builddir, server, *args):
             return proc
 
 
-def all_threads_stopped(pid):
-    states = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/stat") as f:
-            states.append(f.read().rsplit(")", 1)[1].split()[0])
-    return all(state in ("T", "t") for state in states)
 
 
 def test_a_server_that_stops_answering_mid_session_is_timed_out(builddir, tmp_path):
@@ -184,7 +177,7 @@ def test_a_server_that_stops_answering_mid_session_is_timed_out(builddir, tmp_pa
         proc = first_search_then(builddir, server, "--search-timeout", "1")
         server._proc.send_signal(signal.SIGSTOP)
         # kill() returns before every thread has stopped: wait until they all have.
-        procs.wait_until(lambda: all_threads_stopped(server.pid), 10, "slapd to stop")
+        procs.wait_until(lambda: procs.all_threads_stopped(server.pid), 10, "slapd to stop")
         try:
             rest, _ = proc.communicate("go\n", timeout=30)
         finally:

@@ -183,13 +183,6 @@ def test_cache_expire_marks_entries_expired(vigil):
     assert out.returncode == 0 and "the provider is not running" in out.stdout
 
 
-def all_threads_stopped(pid):
-    import os
-    states = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/stat") as f:
-            states.append(f.read().rsplit(")", 1)[1].split()[0])
-    return all(state in ("T", "t") for state in states)
 
 
 def test_lookups_caught_in_a_timeout_are_all_answered_and_none_is_stuck(tmp_path, builddir):
@@ -203,7 +196,7 @@ def test_lookups_caught_in_a_timeout_are_all_answered_and_none_is_stuck(tmp_path
         v.start_supervised(("nss",))
         assert v.dp_call("user", "alice") == ["ok "]
         server._proc.send_signal(signal.SIGSTOP)
-        procs.wait_until(lambda: all_threads_stopped(server.pid), 10, "slapd to stop")
+        procs.wait_until(lambda: procs.all_threads_stopped(server.pid), 10, "slapd to stop")
         sock = v.run_dir / "private" / "sbus-dp_LDAP"
         calls = [subprocess.Popen([str(builddir / "tests/tools/dp_call"), str(sock), kind, key],
                                   stdout=subprocess.PIPE, text=True)
