@@ -240,3 +240,17 @@ def test_an_expiring_entry_is_served_at_once_and_refreshed_behind(tmp_path, buil
         assert int(v.domain_status()["searches_sent"]) > sent
     finally:
         v.stop_all()
+
+
+def test_filtered_groups_are_left_out_of_initgroups_too(tmp_path, builddir, slapd, nss_call):
+    v = Vigil(tmp_path / "vigil", builddir, extra={"vigil": ["services = nss"],
+                                                   "nss": ["filter_groups = root, admins"],
+                                                   "domain/LDAP": domain_lines(slapd)})
+    try:
+        v.start_supervised(("nss",))
+        c = Client(v, builddir, nss_call, tmp_path)
+        assert c.getent("group", "admins")[0] == 2
+        status, gids = c.initgroups("alice", 10000)
+        assert status == "SUCCESS" and gids[0] == 10000 and sorted(gids[1:]) == [20001]
+    finally:
+        v.stop_all()

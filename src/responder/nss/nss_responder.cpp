@@ -300,7 +300,7 @@ void NssResponder::initgroups(ClientRequest req, Reply reply)
         return std::optional<sysdb::Cached<sysdb::Initgroups>>(sysdb::Cached<sysdb::Initgroups>{std::move(*groups), ts});
     };
     auto shared = std::make_shared<Reply>(std::move(reply));
-    resolve<sysdb::Initgroups>(Lookup::initgroups, *name, std::move(read), [shared](Answer<sysdb::Initgroups> a) {
+    resolve<sysdb::Initgroups>(Lookup::initgroups, *name, std::move(read), [this, shared](Answer<sysdb::Initgroups> a) {
         using Kind = AnswerKind;
         if (a.kind == Kind::unavailable) {
             shared->status(VIGIL_STATUS_UNAVAIL);
@@ -310,15 +310,35 @@ void NssResponder::initgroups(ClientRequest req, Reply reply)
             shared->status(VIGIL_STATUS_NOTFOUND);
             return;
         }
+        // filter_groups hides a group from initgroups as from getgrnam.
+        const std::set<std::uint32_t> hidden = filtered_gids();
+        std::vector<std::uint32_t> gids;
+        for (std::uint32_t gid : a.record->gids)
+            if (gid != 0 && !hidden.contains(gid)) gids.push_back(gid);
+        if (gids.size() > VIGIL_MAX_INITGROUPS) {
+            VLOG(error, "%zu groups are more than a client accepts (%u); answering the first of them", gids.size(),
+                 VIGIL_MAX_INITGROUPS);
+            gids.resize(VIGIL_MAX_INITGROUPS);
+        }
         WireWriter w;
-        std::uint32_t n = 0;
-        for (std::uint32_t gid : a.record->gids)
-            if (gid != 0) ++n;
-        w.u32(n);
-        for (std::uint32_t gid : a.record->gids)
-            if (gid != 0) w.u32(gid);
+        w.u32(static_cast<std::uint32_t>(gids.size()));
+        for (std::uint32_t gid : gids) w.u32(gid);
         shared->ok(w.take());
     });
+}
+
+std::set<std::uint32_t> NssResponder::filtered_gids()
+{
+    std::set<std::uint32_t> gids;
+    for (auto &d : domains_) {
+        sysdb::Sysdb *cache = cache_of(*d);
+        if (!cache) continue;
+        for (const std::string &name : settings_.filter_groups) {
+            auto g = cache->group_by_name(name);
+            if (g && *g) gids.insert((*g)->record.gid);
+        }
+    }
+    return gids;
 }
 
 } // namespace vigil::responder

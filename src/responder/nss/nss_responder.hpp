@@ -81,6 +81,8 @@ private:
     void serve_by_id(ClientRequest req, Reply reply, dp_iface::Lookup lookup, const std::set<std::string> &filter,
                      ById<Record> read);
     void initgroups(ClientRequest req, Reply reply);
+    // The gids of the filter_groups names, as cached: left out of initgroups.
+    std::set<std::uint32_t> filtered_gids();
 
     sysdb::Sysdb *cache_of(NssDomain &domain);
     bool negative_hit(std::size_t domain, dp_iface::Lookup lookup, const std::string &key);
