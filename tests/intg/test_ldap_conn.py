@@ -200,3 +200,8 @@ def test_a_server_gone_between_two_searches_fails_the_second_cleanly(builddir, t
         assert "error unavailable:" in rest, rest
     finally:
         server.stop()
+
+
+def test_an_answer_larger_than_allowed_is_abandoned_not_kept(builddir, big_slapd):
+    code, out = run(builddir, big_slapd, "--page-size", "100", "--max-entries", "250")
+    assert code == 1 and "sent more than 250 entries for the test search; the search was abandoned" in out, out

@@ -9,6 +9,7 @@
 //     --attrs a,b,c      --parallel N (N copies of the search at once)
 //     --equality CLASS ATTR VALUE (FILTER built with escaping; pass "" as FILTER)
 //     --then-wait        (after the search, wait for a line on stdin, search again)
+//     --max-entries N    (SearchSpec::max_entries)
 // Prints "pages N", "entries N", then the DNs sorted; errors as
 // "error ERRC: message" with exit status 1.
 #include "providers/ldap/ldap_conn.hpp"
@@ -97,6 +98,7 @@ int main(int argc, char **argv)
         else if (a == "--attrs") spec.attributes = split(next(), ',');
         else if (a == "--parallel") parallel = std::atoi(next().c_str());
         else if (a == "--then-wait") then_wait = true;
+        else if (a == "--max-entries") spec.max_entries = static_cast<std::size_t>(std::atol(next().c_str()));
         else if (a == "--equality") {
             for (int k = 0; k < 3; ++k) equality.push_back(next());
         } else positional.push_back(a);

@@ -219,7 +219,17 @@ void LdapConnection::handle_message(LDAPMessage *msg)
     const std::uint64_t id = by->second;
     Op &op = *ops_.at(id);
     switch (ldap_msgtype(msg)) {
-    case LDAP_RES_SEARCH_ENTRY: op.result.entries.push_back(parse_entry(handle_.get(), msg)); return;
+    case LDAP_RES_SEARCH_ENTRY:
+        if (op.result.entries.size() >= op.spec.max_entries) {
+            ldap_abandon_ext(handle_.get(), msgid, nullptr, nullptr);
+            by_msgid_.erase(by);
+            op.msgid = -1;
+            finish(id, Error{Errc::protocol, uri_ + " sent more than " + std::to_string(op.spec.max_entries) +
+                                                 " entries for " + op.spec.what + "; the search was abandoned"});
+            return;
+        }
+        op.result.entries.push_back(parse_entry(handle_.get(), msg));
+        return;
     case LDAP_RES_SEARCH_RESULT: break;
     default: return; // references: not chased (see ldap_connect.cpp)
     }

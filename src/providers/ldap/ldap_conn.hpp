@@ -40,6 +40,9 @@ struct SearchSpec {
     std::string filter;
     std::vector<std::string> attributes; // empty: all user attributes
     std::string what;                    // for messages: "user alice", "groups of alice"
+    // More entries than this and the search is abandoned as an error: a
+    // server (or a filter) gone wrong cannot fill the provider's memory.
+    std::size_t max_entries = 200000;
 };
 
 struct SearchResult {

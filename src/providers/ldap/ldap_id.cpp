@@ -310,6 +310,7 @@ void IdProvider::fetch_object(const Key &key, const ObjectKind<Record> &kind, bo
     spec.filter = equality_filter(kind.object_class, by_id ? kind.id_attr : kind.name_attr, key.second, base->filter);
     spec.attributes = kind.attributes;
     spec.what = describe_key(key);
+    spec.max_entries = 1000; // one name or id: a handful at most, even with duplicates
     search(std::move(spec), [this, key, kind, by_id, id, then](Result<SearchResult> r) {
         searches_.erase(describe_key(key));
         if (!r) {
@@ -366,6 +367,7 @@ void IdProvider::store_initgroups(const Key &key, const sysdb::User &user)
     spec.filter = equality_filter(id_.group.object_class, id_.group.member, user.name, base->filter);
     spec.attributes = id_.group_attributes();
     spec.what = describe_key(key);
+    spec.max_entries = 65536 + 1000; // NGROUPS_MAX, and room for entries we skip
     search(std::move(spec), [this, key, user](Result<SearchResult> r) {
         searches_.erase(describe_key(key));
         if (!r) {
