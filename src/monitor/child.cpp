@@ -99,8 +99,11 @@ std::string describe_exit(int status)
 
 void request_stop(pid_t pid)
 {
-    kill(pid, SIGTERM);
+    // SIGCONT first, so that a stopped process runs to take the SIGTERM. Not
+    // after it: by then the process may be exiting, and a SIGCONT discards the
+    // SIGSTOP that a ptrace attach at exit (LeakSanitizer does one) waits for.
     kill(pid, SIGCONT);
+    kill(pid, SIGTERM);
 }
 
 int wait_child(pid_t pid, std::chrono::steady_clock::time_point deadline, bool *was_killed)

@@ -20,7 +20,7 @@ Result<pid_t> spawn_child(const std::vector<std::string> &argv);
 // Describes a wait status: "exited with status 1", "was killed by SIGKILL".
 std::string describe_exit(int wait_status);
 
-// SIGTERM, and SIGCONT so that a stopped process gets it.
+// SIGCONT (so that a stopped process runs), then SIGTERM.
 void request_stop(pid_t pid);
 
 // Waits until `pid` exits or `deadline` passes; then SIGKILL and reap it.

@@ -184,9 +184,12 @@ def test_sigterm_stops_everything_in_reverse_order_and_leaves_nothing(vigil):
     assert not bus.exists() and not vigil.pid_file.exists()
     # Responders first, the provider last.
     log = vigil.log()
-    order = [log.index(f"{name} (pid {rows[name]['pid']}) stopped (exited with status 0)")
-             for name in ("ifp", "policy", "pam", "nss", "domain/LDAP")]
-    assert order == sorted(order)
+    order = []
+    for name in ("ifp", "policy", "pam", "nss", "domain/LDAP"):
+        line = f"{name} (pid {rows[name]['pid']}) stopped (exited with status 0)"
+        assert line in log, f"no '{line}' in vigild's log:\n{log}"
+        order.append(log.index(line))
+    assert order == sorted(order), log
     rows, code = vigil.status()
     assert code == 1 and rows == {}
 
