@@ -106,18 +106,33 @@ int domain_status(const Context &ctx)
     return 0;
 }
 
-int user_show(const Context &ctx)
+namespace {
+
+// What user-show and group-show share: NAME [--domain D], and the caches
+// to look in. Returns an exit code, or -1 with `caches` filled.
+int open_for_show(const Context &ctx, const char *command, std::string &name, std::vector<DomainCache> &caches)
 {
-    std::string name, only;
-    if (!parse_name_args(ctx, "user-show", name, only)) return exit_usage;
+    std::string only;
+    if (!parse_name_args(ctx, command, name, only)) return exit_usage;
     vigil::ConfigLoad load = load_config_leniently(ctx);
-    auto caches = open_caches(load.config, only, Sysdb::Role::reader);
-    if (!caches) {
-        std::fprintf(stderr, "vigilctl: %s\n", caches.error().message.c_str());
+    auto opened = open_caches(load.config, only, Sysdb::Role::reader);
+    if (!opened) {
+        std::fprintf(stderr, "vigilctl: %s\n", opened.error().message.c_str());
         return exit_not_running;
     }
+    caches = std::move(*opened);
+    return -1;
+}
+
+} // namespace
+
+int user_show(const Context &ctx)
+{
+    std::string name;
+    std::vector<DomainCache> caches;
+    if (int rc = open_for_show(ctx, "user-show", name, caches); rc >= 0) return rc;
     const std::int64_t now = std::time(nullptr);
-    for (DomainCache &dc : *caches) {
+    for (DomainCache &dc : caches) {
         auto user = dc.cache.user_by_name(name);
         if (!user) {
             std::fprintf(stderr, "vigilctl: domain %s: %s\n", dc.domain.c_str(), user.error().message.c_str());
@@ -145,16 +160,11 @@ int user_show(const Context &ctx)
 
 int group_show(const Context &ctx)
 {
-    std::string name, only;
-    if (!parse_name_args(ctx, "group-show", name, only)) return exit_usage;
-    vigil::ConfigLoad load = load_config_leniently(ctx);
-    auto caches = open_caches(load.config, only, Sysdb::Role::reader);
-    if (!caches) {
-        std::fprintf(stderr, "vigilctl: %s\n", caches.error().message.c_str());
-        return exit_not_running;
-    }
+    std::string name;
+    std::vector<DomainCache> caches;
+    if (int rc = open_for_show(ctx, "group-show", name, caches); rc >= 0) return rc;
     const std::int64_t now = std::time(nullptr);
-    for (DomainCache &dc : *caches) {
+    for (DomainCache &dc : caches) {
         auto group = dc.cache.group_by_name(name);
         if (!group || !*group) continue;
         const auto &g = (*group)->record;

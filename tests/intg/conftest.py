@@ -52,6 +52,17 @@ def slapd(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture
+def own_slapd(tmp_path):
+    """A slapd of this test's own (standard data, ldap:// only), for tests
+    that stop, freeze or restart it; stopped (and thawed) at teardown."""
+    server = Slapd(tmp_path / "own-slapd", tls=False, loglevel="none")
+    server.load_standard_data()
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def slapd_bis(tmp_path_factory):
     """slapd with RFC 2307bis schema (member DNs, nesting) and standard data."""

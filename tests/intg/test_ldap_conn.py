@@ -1,7 +1,6 @@
 """The provider's LDAP connection code against a real slapd (and against
 servers that misbehave), through the ldap_search test tool."""
 
-import signal
 import socket
 import subprocess
 import threading
@@ -169,37 +168,21 @@ def first_search_then(builddir, server, *args):
 
 
 
-def test_a_server_that_stops_answering_mid_session_is_timed_out(builddir, tmp_path):
-    server = Slapd(tmp_path / "slapd", tls=False, loglevel="none")
-    server.load_standard_data()
-    server.start()
-    try:
-        proc = first_search_then(builddir, server, "--search-timeout", "1")
-        server._proc.send_signal(signal.SIGSTOP)
-        # kill() returns before every thread has stopped: wait until they all have.
-        procs.wait_until(lambda: procs.all_threads_stopped(server.pid), 10, "slapd to stop")
-        try:
-            rest, _ = proc.communicate("go\n", timeout=30)
-        finally:
-            server._proc.send_signal(signal.SIGCONT)
-        assert proc.returncode == 1
-        assert "error timed out: no complete answer from" in rest and "ldap_search_timeout = 1 s" in rest, rest
-    finally:
-        server.stop()
+def test_a_server_that_stops_answering_mid_session_is_timed_out(builddir, own_slapd):
+    server = own_slapd
+    proc = first_search_then(builddir, server, "--search-timeout", "1")
+    server.freeze()
+    rest, _ = proc.communicate("go\n", timeout=30)
+    assert proc.returncode == 1
+    assert "error timed out: no complete answer from" in rest and "ldap_search_timeout = 1 s" in rest, rest
 
 
-def test_a_server_gone_between_two_searches_fails_the_second_cleanly(builddir, tmp_path):
-    server = Slapd(tmp_path / "slapd", tls=False, loglevel="none")
-    server.load_standard_data()
-    server.start()
-    try:
-        proc = first_search_then(builddir, server)
-        server.stop()
-        rest, _ = proc.communicate("go\n", timeout=30)
-        assert proc.returncode == 1
-        assert "error unavailable:" in rest, rest
-    finally:
-        server.stop()
+def test_a_server_gone_between_two_searches_fails_the_second_cleanly(builddir, own_slapd):
+    proc = first_search_then(builddir, own_slapd)
+    own_slapd.stop()
+    rest, _ = proc.communicate("go\n", timeout=30)
+    assert proc.returncode == 1
+    assert "error unavailable:" in rest, rest
 
 
 def test_an_answer_larger_than_allowed_is_abandoned_not_kept(builddir, big_slapd):

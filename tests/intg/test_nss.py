@@ -121,10 +121,8 @@ def test_a_changed_shell_shows_after_expiry(client, vigil, slapd):
     assert client.getent("passwd", "shelly")[1].endswith(":/bin/zsh")
 
 
-def test_offline_serves_the_cache_and_unknown_names_fast(tmp_path, builddir, nss_call):
-    server = Slapd(tmp_path / "slapd", tls=False, loglevel="none")
-    server.load_standard_data()
-    server.start()
+def test_offline_serves_the_cache_and_unknown_names_fast(tmp_path, builddir, nss_call, own_slapd):
+    server = own_slapd
     v = start(tmp_path, builddir, server, "offline_timeout = 60", "entry_cache_timeout = 1")
     try:
         c = Client(v, builddir, nss_call, tmp_path)
@@ -200,10 +198,8 @@ def nss_status(client, op, key):
     return wrappers.nss_call(client.nss_call_tool, client.module, "vigil", op, key, env=env).status
 
 
-def test_an_offline_miss_is_unavailable_and_never_remembered(tmp_path, builddir, nss_call):
-    server = Slapd(tmp_path / "slapd", tls=False, loglevel="none")
-    server.load_standard_data()
-    server.start()
+def test_an_offline_miss_is_unavailable_and_never_remembered(tmp_path, builddir, nss_call, own_slapd):
+    server = own_slapd
     v = start(tmp_path, builddir, server, "offline_timeout = 1", "offline_timeout_max = 1")
     try:
         c = Client(v, builddir, nss_call, tmp_path)

@@ -4,11 +4,11 @@ offline and back, as the responders will drive it (through tests/tools/dp_call)
 and as an admin inspects it (vigilctl user-show, group-show, domain-status)."""
 
 import signal
+import subprocess
 
 import pytest
 
 from fixtures import procs
-from fixtures.slapd import Slapd
 from fixtures.vigil import Vigil
 
 
@@ -128,10 +128,8 @@ def test_ldaps_with_the_ca(tmp_path, builddir, slapd):
         v.stop_all()
 
 
-def test_offline_answers_at_once_probes_and_comes_back(tmp_path, builddir):
-    server = Slapd(tmp_path / "slapd", tls=False, loglevel="none")
-    server.load_standard_data()
-    server.start()
+def test_offline_answers_at_once_probes_and_comes_back(tmp_path, builddir, own_slapd):
+    server = own_slapd
     v = Vigil(tmp_path / "vigil", builddir, extra={"vigil": ["services = nss"], "domain/LDAP": [
         *domain_lines(server, "offline_timeout = 1", "offline_timeout_max = 2")]})
     try:
@@ -183,20 +181,14 @@ def test_cache_expire_marks_entries_expired(vigil):
     assert out.returncode == 0 and "the provider is not running" in out.stdout
 
 
-
-
-def test_lookups_caught_in_a_timeout_are_all_answered_and_none_is_stuck(tmp_path, builddir):
-    import subprocess
-    server = Slapd(tmp_path / "slapd", tls=False, loglevel="none")
-    server.load_standard_data()
-    server.start()
+def test_lookups_caught_in_a_timeout_are_all_answered_and_none_is_stuck(tmp_path, builddir, own_slapd):
+    server = own_slapd
     v = Vigil(tmp_path / "vigil", builddir, extra={"vigil": ["services = nss"], "domain/LDAP": [
         *domain_lines(server, "ldap_search_timeout = 1", "offline_timeout = 1", "offline_timeout_max = 1")]})
     try:
         v.start_supervised(("nss",))
         assert v.dp_call("user", "alice") == ["ok "]
-        server._proc.send_signal(signal.SIGSTOP)
-        procs.wait_until(lambda: procs.all_threads_stopped(server.pid), 10, "slapd to stop")
+        server.freeze()
         sock = v.run_dir / "private" / "sbus-dp_LDAP"
         calls = [subprocess.Popen([str(builddir / "tests/tools/dp_call"), str(sock), kind, key],
                                   stdout=subprocess.PIPE, text=True)
@@ -204,7 +196,7 @@ def test_lookups_caught_in_a_timeout_are_all_answered_and_none_is_stuck(tmp_path
         answers = [c.communicate(timeout=60)[0].strip() for c in calls]
         assert all(a.startswith("unavailable ") for a in answers), answers
     finally:
-        server._proc.send_signal(signal.SIGCONT)
+        server.thaw()
     try:
         procs.wait_until(lambda: v.domain_status().get("state") == "online", 20, "the domain back online")
         # Nothing was left behind in flight: the same lookups are answered again.

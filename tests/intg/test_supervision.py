@@ -330,11 +330,11 @@ def test_a_process_vigild_did_not_start_cannot_register(vigil):
 
 
 def test_a_service_that_ignores_sigterm_is_killed_at_the_stop(vigil, tmp_path):
-    stubborn = "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 0.1; done\n"
-    libexec = fake_libexec(vigil, tmp_path, "vigil_policy", script=stubborn)
+    deaf = "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 0.1; done\n"
+    libexec = fake_libexec(vigil, tmp_path, "vigil_policy", script=deaf)
     proc = vigil.start("vigild", env=vigil.env(VIGIL_LIBEXEC_DIR=str(libexec)))
     rows = vigil.wait_status(lambda r: r.get("policy", {}).get("pid", 0) > 0 and running(r, "nss"),
-                             "the stubborn policy started")
+                             "the SIGTERM-deaf policy started")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
     assert not procs.pid_alive(rows["policy"]["pid"])
