@@ -53,7 +53,10 @@ public:
         auto server = sbus::Server::listen(svc_.loop(), dp_iface::socket_path(run_dir, domain), allowed, methods(), {});
         if (!server) return std::move(server).error();
         server_ = std::move(*server);
+        // Responders keep formatted answers in memory until the cache changes.
+        cache_->on_commit([this] { server_->emit_all(dp_iface::interface, dp_iface::cache_changed, {}); });
 
+        id_->start_enumeration();
         st = svc_.on_signal(SIGUSR1, [this] { id_->force_offline(); });
         if (!st) return st;
         return svc_.on_signal(SIGUSR2, [this] { id_->force_online(); });
@@ -67,6 +70,8 @@ private:
             {iface, "getAccountInfo", "us", "us", [this](sbus::Request req) { account_info(std::move(req)); }},
             {iface, "domainStatus", "", "as", [this](sbus::Request req) { domain_status(std::move(req)); }},
             {iface, "expireCache", "ss", "", [this](sbus::Request req) { expire_cache(std::move(req)); }},
+            // Registered once this runs: the reply tells the caller so.
+            {iface, "watch", "", "", [](sbus::Request req) { req.reply({}); }},
         };
     }
 
@@ -115,6 +120,12 @@ private:
             lines.push_back("next_probe_in\t" + std::to_string(std::max<long long>(0, in.count())) + " s");
         }
         lines.push_back("searches_sent\t" + std::to_string(id_->searches_sent()));
+        const auto &e = id_->enumeration();
+        if (e.running || e.completed > 0 || !e.last_error.empty()) {
+            lines.push_back("enumerations\t" + std::to_string(e.completed) + (e.running ? " (one running)" : ""));
+            if (e.last_completed > 0) lines.push_back("last_enumeration\t" + std::to_string(e.last_completed));
+            if (!e.last_error.empty()) lines.push_back("enumeration_error\t" + e.last_error);
+        }
         req.reply({std::move(lines)});
     }
 

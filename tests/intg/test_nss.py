@@ -250,3 +250,81 @@ def test_filtered_groups_are_left_out_of_initgroups_too(tmp_path, builddir, slap
         assert status == "SUCCESS" and gids[0] == 10000 and sorted(gids[1:]) == [20001]
     finally:
         v.stop_all()
+
+
+def test_an_expiring_entry_asked_by_50_clients_by_name_and_uid_costs_one_search(tmp_path, builddir, own_slapd,
+                                                                                   nss_call):
+    """One background refresh per object, whichever key found it and however
+    many ask: the directory is frozen while 50 clients ask (half by name, half
+    by uid), so every one of them arrives while the refresh is in flight."""
+    server = own_slapd
+    v = start(tmp_path, builddir, server, "entry_cache_timeout = 4")
+    try:
+        c = Client(v, builddir, nss_call, tmp_path)
+        line = "alice:*:10001:10000:Alice Adams:/home/alice:/bin/bash"
+        assert c.getent("passwd", "alice") == (0, line)
+        assert c.getent("passwd", 10001) == (0, line)
+        time.sleep(2.2)  # expiring from 2 s (50% of 4 s), expired at 4 s
+        sent = int(v.domain_status()["searches_sent"])
+        server.freeze()
+        try:
+            clients = [subprocess.Popen(["getent", "passwd", "alice" if i % 2 else "10001"], env=c.env,
+                                        stdout=subprocess.PIPE, text=True) for i in range(50)]
+            answers = [p.communicate(timeout=30)[0].strip() for p in clients]
+        finally:
+            server.thaw()
+        # Served at once from what the cache held, while the refresh waits.
+        assert answers == [line] * 50
+        procs.wait_until(lambda: int(v.domain_status()["searches_sent"]) > sent, 10, "the refresh search")
+        time.sleep(0.5)
+        assert int(v.domain_status()["searches_sent"]) == sent + 1
+    finally:
+        v.stop_all()
+
+
+def enumerate_db(client, db):
+    env = tool_env(client.nss_call_tool, client.module, client.plain_env)
+    res = wrappers.nss_call(client.nss_call_tool, client.module, "vigil", "get%sent" % db, env=env)
+    return res.status, res.lines
+
+
+def test_enumeration_lists_the_directory_and_follows_it(tmp_path, builddir, own_slapd, nss_call):
+    server = own_slapd
+    v = start(tmp_path, builddir, server, "enumerate = true", "ldap_enumeration_refresh_timeout = 2")
+    try:
+        c = Client(v, builddir, nss_call, tmp_path)
+        procs.wait_until(lambda: int(v.domain_status().get("enumerations", "0").split()[0]) >= 1, 20,
+                         "the first enumeration")
+        # Exactly the directory's users and groups, in id order, each as getpwnam/getgrnam give it.
+        status, lines = enumerate_db(c, "pw")
+        names = [line.split(":")[0] for line in lines]
+        assert names == ["alice", "bob", "carol", "dave", "expired"], (status, lines)
+        assert lines == [c.getent("passwd", n)[1] for n in names]
+        status, lines = enumerate_db(c, "gr")
+        names = [line.split(":")[0] for line in lines]
+        assert names == ["users", "developers", "admins", "empty", "staff"], (status, lines)
+        assert lines == [c.getent("group", n)[1] for n in names]
+
+        # A user added and one deleted in the directory: the next enumerations follow.
+        server.add_ldif(f"dn: uid=newbie,ou=People,{server.base_dn}\nobjectClass: posixAccount\n"
+                        "objectClass: account\nuid: newbie\ncn: newbie\nuidNumber: 10700\ngidNumber: 10000\n"
+                        "homeDirectory: /home/newbie\nloginShell: /bin/sh\n")
+        server.delete(f"uid=dave,ou=People,{server.base_dn}")
+
+        def followed():
+            return [line.split(":")[0] for line in enumerate_db(c, "pw")[1]] == \
+                ["alice", "bob", "carol", "expired", "newbie"]
+        procs.wait_until(followed, 20, "the enumeration to follow the directory")
+        assert c.getent("passwd", "dave")[0] == 2
+        # The directory down: the enumeration still lists what is cached.
+        server.stop()
+        assert [line.split(":")[0] for line in enumerate_db(c, "pw")[1]] == \
+            ["alice", "bob", "carol", "expired", "newbie"]
+    finally:
+        v.stop_all()
+
+
+def test_without_enumerate_nothing_is_listed_at_once(client):
+    assert client.getent("passwd", "alice")[0] == 0  # cached, yet not listed
+    assert enumerate_db(client, "pw") == ("NOTFOUND", [])
+    assert enumerate_db(client, "gr") == ("NOTFOUND", [])

@@ -3,6 +3,7 @@
 #include "providers/ldap/ldap_filter.hpp"
 
 using vigil::ldap::equality_filter;
+using vigil::ldap::presence_filter;
 using vigil::ldap::escape_filter_value;
 
 namespace {
@@ -36,6 +37,14 @@ void a_configured_filter_is_anded_with_or_without_parentheses(void **)
                         "(&(objectClass=posixAccount)(uid=bob)(host=web1))");
 }
 
+void a_presence_filter_asks_for_every_entry_with_the_attribute(void **)
+{
+    assert_string_equal(presence_filter("posixAccount", "uidNumber").c_str(),
+                        "(&(objectClass=posixAccount)(uidNumber=*))");
+    assert_string_equal(presence_filter("posixGroup", "gidNumber", "host=web1").c_str(),
+                        "(&(objectClass=posixGroup)(gidNumber=*)(host=web1))");
+}
+
 } // namespace
 
 int main()
@@ -45,6 +54,7 @@ int main()
         cmocka_unit_test(the_five_special_characters_are_escaped),
         cmocka_unit_test(an_injection_stays_one_value),
         cmocka_unit_test(a_configured_filter_is_anded_with_or_without_parentheses),
+        cmocka_unit_test(a_presence_filter_asks_for_every_entry_with_the_attribute),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

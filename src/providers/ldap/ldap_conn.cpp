@@ -135,13 +135,16 @@ Result<SearchHandle> LdapConnection::search(SearchSpec spec, SearchDone done)
     if (!sent) return std::move(sent).error();
     std::weak_ptr<LdapConnection> weak = shared_from_this();
     const std::uint64_t id = op->id;
-    op->deadline = loop_.after(search_timeout_, [weak, id] {
+    const bool own = op->spec.timeout.count() > 0;
+    const std::chrono::seconds timeout = own ? op->spec.timeout : search_timeout_;
+    const std::string bound = (own ? "" : "ldap_search_timeout = ") + std::to_string(timeout.count()) + " s";
+    op->deadline = loop_.after(timeout, [weak, id, bound] {
         auto self = weak.lock();
         if (!self) return;
         auto it = self->ops_.find(id);
         if (it == self->ops_.end()) return;
-        Error e{Errc::timeout, "no complete answer from " + self->uri_ + " within ldap_search_timeout = " +
-                                   std::to_string(self->search_timeout_.count()) + " s for " + it->second->spec.what};
+        Error e{Errc::timeout, "no complete answer from " + self->uri_ + " within " + bound + " for " +
+                                   it->second->spec.what};
         if (it->second->msgid >= 0) ldap_abandon_ext(self->handle_.get(), it->second->msgid, nullptr, nullptr);
         self->finish(id, std::move(e));
     });
@@ -161,7 +164,8 @@ Status LdapConnection::send_page(Op &op)
     std::vector<char *> attrs;
     for (std::string &a : op.spec.attributes) attrs.push_back(a.data());
     attrs.push_back(nullptr);
-    timeval limit{static_cast<time_t>(search_timeout_.count()), 0};
+    const auto timeout = op.spec.timeout.count() > 0 ? op.spec.timeout : search_timeout_;
+    timeval limit{static_cast<time_t>(timeout.count()), 0};
     int msgid = -1;
     int rc = ldap_search_ext(handle_.get(), op.spec.base.c_str(), scope_value(op.spec.scope), op.spec.filter.c_str(),
                              op.spec.attributes.empty() ? nullptr : attrs.data(), 0, page ? controls : nullptr,

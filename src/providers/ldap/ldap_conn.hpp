@@ -43,6 +43,9 @@ struct SearchSpec {
     // More entries than this and the search is abandoned as an error: a
     // server (or a filter) gone wrong cannot fill the provider's memory.
     std::size_t max_entries = 200000;
+    // The whole search's bound; zero: ldap_search_timeout. (An enumeration
+    // of a large directory takes longer than one lookup may.)
+    std::chrono::seconds timeout{0};
 };
 
 struct SearchResult {

@@ -20,15 +20,17 @@ std::string escape_filter_value(std::string_view value)
     return out;
 }
 
-std::string equality_filter(std::string_view object_class, std::string_view attr, std::string_view value,
-                            std::string_view extra)
+namespace {
+
+std::string and_filter(std::string_view object_class, std::string_view attr, std::string_view value,
+                       std::string_view extra)
 {
     std::string f = "(&(objectClass=";
     f += object_class;
     f += ")(";
     f += attr;
     f += '=';
-    f += escape_filter_value(value);
+    f += value;
     f += ')';
     if (!extra.empty()) {
         // A configured filter may come with or without its parentheses.
@@ -38,6 +40,19 @@ std::string equality_filter(std::string_view object_class, std::string_view attr
     }
     f += ')';
     return f;
+}
+
+} // namespace
+
+std::string equality_filter(std::string_view object_class, std::string_view attr, std::string_view value,
+                            std::string_view extra)
+{
+    return and_filter(object_class, attr, escape_filter_value(value), extra);
+}
+
+std::string presence_filter(std::string_view object_class, std::string_view attr, std::string_view extra)
+{
+    return and_filter(object_class, attr, "*", extra);
 }
 
 } // namespace vigil::ldap

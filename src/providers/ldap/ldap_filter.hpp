@@ -16,5 +16,7 @@ std::string escape_filter_value(std::string_view value);
 // from the configuration (e.g. ldap_user_search filter), is ANDed when set.
 std::string equality_filter(std::string_view object_class, std::string_view attr, std::string_view value,
                             std::string_view extra = {});
+// (&(objectClass=CLASS)(ATTR=*)EXTRA): every entry of a class that has ATTR.
+std::string presence_filter(std::string_view object_class, std::string_view attr, std::string_view extra = {});
 
 } // namespace vigil::ldap

@@ -40,7 +40,7 @@ bool parse_number(const std::string &text, std::uint32_t &out)
 IdProvider::IdProvider(EventLoop &loop, LdapSettings ldap, IdSettings id, sysdb::Sysdb &cache,
                        DomainState::Timing timing)
     : loop_(loop), ldap_(std::move(ldap)), id_(std::move(id)), cache_(cache),
-      state_(loop, timing, [this] { probe(); })
+      state_(loop, timing, [this] { probe(); }), timing_(timing)
 {
 }
 
@@ -143,6 +143,7 @@ void IdProvider::force_offline()
     drop_connection(Error{Errc::unavailable, "forced offline"});
     state_.force_offline();
     for (auto &w : connecting) w(Error{Errc::unavailable, "offline: forced by the administrator"});
+    if (enum_run_) enumeration_over(enum_run_, "offline: forced by the administrator");
     for (auto &[key, dones] : waiting)
         for (auto &d : dones) d(Outcome::unavailable, "offline: forced by the administrator");
 }

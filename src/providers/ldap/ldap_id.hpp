@@ -41,6 +41,19 @@ public:
     // Searches sent to the directory since start (tests and status count them).
     std::uint64_t searches_sent() const { return searches_sent_; }
 
+    // enumerate = true: the directory's users and groups into the cache now,
+    // then every ldap_enumeration_refresh_timeout (±10%); after a complete
+    // enumeration, cached entries the directory no longer has are dropped
+    // (ldap_enum.cpp). Retried after offline_timeout when it fails.
+    void start_enumeration();
+    struct EnumerationStatus {
+        std::uint64_t completed = 0;
+        std::int64_t last_completed = 0; // wall clock; 0: never
+        std::string last_error;
+        bool running = false;
+    };
+    const EnumerationStatus &enumeration() const { return enum_status_; }
+
 private:
     using Key = std::pair<Lookup, std::string>;
     using ConnDone = std::function<void(Result<std::shared_ptr<LdapConnection>>)>;
@@ -65,6 +78,13 @@ private:
     void search_failed(const Key &key, const Error &error);
     sysdb::Timestamps fresh_timestamps() const;
 
+    struct EnumRun;
+    void enumerate_now();
+    void enumerate_kind(std::shared_ptr<EnumRun> run, bool users);
+    void enumeration_store(std::shared_ptr<EnumRun> run);
+    void enumeration_cleanup(std::shared_ptr<EnumRun> run);
+    void enumeration_over(const std::shared_ptr<EnumRun> &run, const std::string &error);
+
     EventLoop &loop_;
     LdapSettings ldap_;
     IdSettings id_;
@@ -76,6 +96,10 @@ private:
     std::map<Key, std::vector<Done>> in_flight_;
     std::map<std::string, SearchHandle> searches_; // by what they are for: one each at a time
     std::uint64_t searches_sent_ = 0;
+    DomainState::Timing timing_;
+    EnumerationStatus enum_status_;
+    std::shared_ptr<EnumRun> enum_run_; // the run under way
+    Timer enum_timer_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

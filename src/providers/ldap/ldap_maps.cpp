@@ -128,6 +128,9 @@ Result<IdSettings> IdSettings::from_config(const Config &c, const std::string &d
     s.min_id = static_cast<std::uint32_t>(c.get_int(sec, "min_id"));
     s.max_id = static_cast<std::uint32_t>(c.get_int(sec, "max_id"));
     s.entry_cache_timeout = c.get_int(sec, "entry_cache_timeout");
+    s.enumerate = c.get_bool(sec, "enumerate");
+    s.enumeration_refresh = std::chrono::seconds(c.get_int(sec, "ldap_enumeration_refresh_timeout"));
+    s.enumeration_search_timeout = std::chrono::seconds(c.get_int(sec, "ldap_enumeration_search_timeout"));
     // Refused now rather than at the first lookup.
     for (const std::string *t : {&s.user_base_text, &s.group_base_text}) {
         auto b = parse_search_base(*t);

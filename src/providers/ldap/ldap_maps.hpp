@@ -10,6 +10,7 @@
 #include "util/sysdb/records.hpp"
 
 #include <cstdint>
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,9 @@ struct IdSettings {
     std::uint32_t min_id = 1;
     std::uint32_t max_id = 0;       // 0: no upper limit
     std::int64_t entry_cache_timeout = 5400;
+    bool enumerate = false;
+    std::chrono::seconds enumeration_refresh{300};        // ldap_enumeration_refresh_timeout
+    std::chrono::seconds enumeration_search_timeout{60};  // ldap_enumeration_search_timeout
 
     static Result<IdSettings> from_config(const Config &config, const std::string &domain);
 

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <sys/types.h>
+#include <span>
 #include <vector>
 
 namespace vigil::responder {
@@ -32,7 +33,7 @@ public:
     Reply(const Reply &) = delete;
     ~Reply();
 
-    void ok(std::vector<std::uint8_t> body);
+    void ok(std::span<const std::uint8_t> body); // copied out before it returns
     void status(vigil_status status);
 
 private:

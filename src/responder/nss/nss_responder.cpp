@@ -3,6 +3,7 @@
 #include "util/ini.hpp" // is_valid_utf8
 #include "util/log.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 
@@ -16,9 +17,8 @@ namespace {
 // The passwd field: vigil never hands out password hashes.
 constexpr std::string_view no_password = "*";
 
-std::vector<std::uint8_t> encode(const sysdb::User &u)
+void encode(WireWriter &w, const sysdb::User &u)
 {
-    WireWriter w;
     w.u32(u.uid);
     w.u32(u.gid);
     w.str(u.name);
@@ -26,36 +26,57 @@ std::vector<std::uint8_t> encode(const sysdb::User &u)
     w.str(u.gecos);
     w.str(u.home);
     w.str(u.shell);
-    return w.take();
 }
 
-std::vector<std::uint8_t> encode(const sysdb::Group &g)
+void encode(WireWriter &w, const sysdb::Group &g)
 {
-    WireWriter w;
     w.u32(g.gid);
     w.str(g.name);
     w.str(no_password);
     w.u32(static_cast<std::uint32_t>(g.members.size()));
     for (const std::string &m : g.members) w.str(m);
-    return w.take();
 }
 
-std::optional<std::string> read_name(const ClientRequest &req)
+template <class Record>
+WireBody encoded(const Record &r)
+{
+    WireWriter w;
+    encode(w, r);
+    return std::make_shared<const std::vector<std::uint8_t>>(w.take());
+}
+
+template <class Record>
+Formatted formatted(const sysdb::Cached<Record> &c)
+{
+    return {encoded(c.record), c.timestamps, c.record.name};
+}
+
+bool by_id(Lookup l) { return l == Lookup::user_by_uid || l == Lookup::group_by_gid; }
+bool about_users(Lookup l) { return l == Lookup::user_by_name || l == Lookup::user_by_uid || l == Lookup::initgroups; }
+
+// No directory name is anything but UTF-8; the rest never leaves this process.
+bool servable_name(std::string_view name) { return !name.empty() && is_valid_utf8(name); }
+
+// The request's key: a name, or an id in decimal (nullopt: malformed).
+std::optional<std::string> read_key(const ClientRequest &req, Lookup lookup)
 {
     WireReader r(req.body);
+    if (by_id(lookup)) {
+        auto id = r.u32();
+        if (!id || !r.done()) return std::nullopt;
+        char text[16];
+        auto [end, ec] = std::to_chars(text, text + sizeof text, *id);
+        return std::string(text, end);
+    }
     auto name = r.str(VIGIL_MAX_NAME_LEN);
     if (!name || !r.done()) return std::nullopt;
     return name;
 }
 
-// No directory name is anything but UTF-8; the rest never leaves this process.
-bool servable_name(const std::string &name) { return !name.empty() && is_valid_utf8(name); }
-
-std::optional<std::uint32_t> read_id(const ClientRequest &req)
+std::uint32_t parse_id(const std::string &key)
 {
-    WireReader r(req.body);
-    auto id = r.u32();
-    if (!id || !r.done()) return std::nullopt;
+    std::uint32_t id = 0;
+    std::from_chars(key.data(), key.data() + key.size(), id);
     return id;
 }
 
@@ -76,39 +97,37 @@ NssSettings NssSettings::from_config(const Config &c)
 NssResponder::NssResponder(EventLoop &loop, NssSettings settings, std::vector<std::unique_ptr<NssDomain>> domains)
     : loop_(loop), settings_(std::move(settings)), domains_(std::move(domains))
 {
+    for (auto &d : domains_) d->hot = HotAnswers(settings_.memory);
+}
+
+void NssResponder::watch_providers()
+{
+    for (auto &d : domains_) {
+        NssDomain *dom = d.get();
+        dom->dp->watch([this, dom] { cache_changed(*dom); });
+    }
+}
+
+void NssResponder::cache_changed(NssDomain &d)
+{
+    d.hot.clear();
+    d.users.valid = false;
+    d.groups.valid = false;
+    // An initgroups answer leaves out the filter_groups gids of every domain.
+    for (auto &other : domains_) other->hot.clear(Lookup::initgroups);
 }
 
 std::map<std::uint32_t, CommandHandler> NssResponder::handlers()
 {
-    using sysdb::Group;
-    using sysdb::Sysdb;
-    using sysdb::User;
-    // Enumeration is not served (enumerate = false): the end, at once.
-    auto no_enumeration = [](ClientRequest, Reply reply) { reply.status(VIGIL_STATUS_NOTFOUND); };
+    auto by = [this](Lookup l) { return [this, l](ClientRequest q, Reply r) { serve(std::move(q), std::move(r), l); }; };
     return {
-        {VIGIL_CMD_GETPWNAM,
-         [this](ClientRequest q, Reply r) {
-             serve_by_name<User>(std::move(q), std::move(r), Lookup::user_by_name, settings_.filter_users,
-                                 &Sysdb::user_by_name);
-         }},
-        {VIGIL_CMD_GETPWUID,
-         [this](ClientRequest q, Reply r) {
-             serve_by_id<User>(std::move(q), std::move(r), Lookup::user_by_uid, settings_.filter_users,
-                               &Sysdb::user_by_uid);
-         }},
-        {VIGIL_CMD_GETGRNAM,
-         [this](ClientRequest q, Reply r) {
-             serve_by_name<Group>(std::move(q), std::move(r), Lookup::group_by_name, settings_.filter_groups,
-                                  &Sysdb::group_by_name);
-         }},
-        {VIGIL_CMD_GETGRGID,
-         [this](ClientRequest q, Reply r) {
-             serve_by_id<Group>(std::move(q), std::move(r), Lookup::group_by_gid, settings_.filter_groups,
-                                &Sysdb::group_by_gid);
-         }},
-        {VIGIL_CMD_INITGROUPS, [this](ClientRequest q, Reply r) { initgroups(std::move(q), std::move(r)); }},
-        {VIGIL_CMD_GETPWENT, no_enumeration},
-        {VIGIL_CMD_GETGRENT, no_enumeration},
+        {VIGIL_CMD_GETPWNAM, by(Lookup::user_by_name)},
+        {VIGIL_CMD_GETPWUID, by(Lookup::user_by_uid)},
+        {VIGIL_CMD_GETGRNAM, by(Lookup::group_by_name)},
+        {VIGIL_CMD_GETGRGID, by(Lookup::group_by_gid)},
+        {VIGIL_CMD_INITGROUPS, by(Lookup::initgroups)},
+        {VIGIL_CMD_GETPWENT, [this](ClientRequest q, Reply r) { enumerate(std::move(q), std::move(r), true); }},
+        {VIGIL_CMD_GETGRENT, [this](ClientRequest q, Reply r) { enumerate(std::move(q), std::move(r), false); }},
     };
 }
 
@@ -120,6 +139,8 @@ sysdb::Sysdb *NssResponder::cache_of(NssDomain &d)
         if (!reopened) {
             VLOG(minor, "domain %s: %s", d.name.c_str(), reopened.error().message.c_str());
             d.cache.reset();
+        } else if (*reopened) {
+            cache_changed(d);
         }
     }
     if (!d.cache) {
@@ -133,36 +154,68 @@ sysdb::Sysdb *NssResponder::cache_of(NssDomain &d)
     return &*d.cache;
 }
 
-bool NssResponder::negative_hit(std::size_t domain, Lookup lookup, const std::string &key)
+bool NssResponder::filtered(Lookup lookup, std::string_view name) const
 {
-    auto it = negative_.find({domain, static_cast<std::uint32_t>(lookup), key});
-    if (it == negative_.end()) return false;
-    if (EventLoop::now() < it->second) return true;
-    negative_.erase(it);
+    return about_users(lookup) ? settings_.filter_users.contains(name) : settings_.filter_groups.contains(name);
+}
+
+bool NssResponder::negative_hit(NssDomain &d, Lookup lookup, std::string_view key)
+{
+    auto *until = d.negative.find(lookup, key);
+    if (until == nullptr) return false;
+    if (EventLoop::now() < *until) return true;
+    d.negative.erase(lookup, key);
     return false;
 }
 
-void NssResponder::remember_negative(std::size_t domain, Lookup lookup, const std::string &key)
+void NssResponder::remember_negative(NssDomain &d, Lookup lookup, const std::string &key)
 {
     if (settings_.negative_timeout.count() == 0) return;
-    if (negative_.size() > 100000) {
+    if (d.negative.size() > 100000) {
         // Bounded: a scan for names that do not exist must not grow us forever.
         const auto now = EventLoop::now();
-        std::erase_if(negative_, [&](const auto &e) { return e.second <= now; });
-        if (negative_.size() > 100000) negative_.clear();
+        d.negative.erase_if([&](const EventLoop::Clock::time_point &until) { return until <= now; });
+        if (d.negative.size() > 100000) d.negative.clear();
     }
-    negative_[{domain, static_cast<std::uint32_t>(lookup), key}] = EventLoop::now() + settings_.negative_timeout;
+    d.negative.put(lookup, key, EventLoop::now() + settings_.negative_timeout);
 }
 
-template <class Record>
-void NssResponder::resolve(Lookup lookup, std::string key, Read<Record> read, Done<Record> done)
+void NssResponder::keep(NssDomain &d, Lookup lookup, std::string_view key, const Formatted &f)
 {
-    resolve_in<Record>(0, false, lookup, std::move(key), std::move(read), std::move(done));
+    // Only while the provider can tell us the cache changed.
+    if (d.dp->watching()) d.hot.keep(lookup, key, f);
 }
 
-template <class Record>
-void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lookup, std::string key,
-                              Read<Record> read, Done<Record> done)
+const Formatted *NssResponder::hot(std::size_t &index, Lookup lookup, std::string_view key)
+{
+    for (; index < domains_.size(); ++index) {
+        NssDomain &d = *domains_[index];
+        if (negative_hit(d, lookup, key)) continue;
+        if (!d.dp->watching()) return nullptr;
+        const Formatted *f = d.hot.find(lookup, key);
+        if (f == nullptr) return nullptr;
+        const auto freshness = sysdb::classify(f->timestamps, std::time(nullptr), d.entry_timeout,
+                                               settings_.nowait_percentage);
+        return freshness == sysdb::Freshness::expired ? nullptr : f;
+    }
+    return nullptr;
+}
+
+void NssResponder::refresh_in_background(NssDomain &d, Lookup lookup, const Formatted &f)
+{
+    // One refresh per object, whichever key found it: by name.
+    const Lookup by_name = lookup == Lookup::user_by_uid    ? Lookup::user_by_name
+                         : lookup == Lookup::group_by_gid   ? Lookup::group_by_name
+                                                            : lookup;
+    auto [it, first] = d.refreshing.emplace(by_name, f.name);
+    if (!first) return;
+    NssDomain *dom = &d;
+    auto key = *it;
+    d.dp->fetch(by_name, f.name, [dom, key](Outcome, const std::string &) { dom->refreshing.erase(key); });
+}
+
+void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lookup, std::string key, Read read,
+                              Done done)
 {
     using Kind = AnswerKind;
     if (index == domains_.size()) {
@@ -171,11 +224,11 @@ void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lo
         return;
     }
     NssDomain &d = *domains_[index];
-    if (negative_hit(index, lookup, key)) {
-        resolve_in<Record>(index + 1, any_unavailable, lookup, std::move(key), std::move(read), std::move(done));
+    if (negative_hit(d, lookup, key)) {
+        resolve_in(index + 1, any_unavailable, lookup, std::move(key), std::move(read), std::move(done));
         return;
     }
-    std::optional<sysdb::Cached<Record>> cached;
+    std::optional<Formatted> cached;
     if (sysdb::Sysdb *cache = cache_of(d)) {
         auto r = read(*cache);
         if (r) cached = std::move(*r);
@@ -184,146 +237,123 @@ void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lo
     const auto freshness = cached ? sysdb::classify(cached->timestamps, std::time(nullptr), d.entry_timeout,
                                                     settings_.nowait_percentage)
                                   : sysdb::Freshness::expired;
-    switch (freshness) {
-    case sysdb::Freshness::fresh: done({Kind::found, std::move(cached->record)}); return;
-    case sysdb::Freshness::expiring:
-        done({Kind::found, std::move(cached->record)});
-        // In the background; the provider runs one refresh per object however many ask.
-        d.dp->fetch(lookup, key, [](Outcome, const std::string &) {});
+    if (freshness != sysdb::Freshness::expired) {
+        keep(d, lookup, key, *cached);
+        Formatted f = *cached;
+        done({Kind::found, std::move(cached)});
+        if (freshness == sysdb::Freshness::expiring) refresh_in_background(d, lookup, f);
         return;
-    case sysdb::Freshness::expired: break;
     }
-    auto stale = std::make_shared<std::optional<sysdb::Cached<Record>>>(std::move(cached));
+    auto stale = std::make_shared<std::optional<Formatted>>(std::move(cached));
     d.dp->fetch(lookup, key, [this, index, any_unavailable, lookup, key, read, done, stale](Outcome outcome,
                                                                                           const std::string &) {
         NssDomain &dom = *domains_[index];
         switch (outcome) {
         case Outcome::ok: {
             sysdb::Sysdb *cache = cache_of(dom);
-            auto fresh = cache ? read(*cache) : Result<std::optional<sysdb::Cached<Record>>>(std::nullopt);
+            auto fresh = cache ? read(*cache) : Result<std::optional<Formatted>>(std::nullopt);
             if (fresh && *fresh) {
-                done({Kind::found, std::move((*fresh)->record)});
+                keep(dom, lookup, key, **fresh);
+                done({Kind::found, std::move(*fresh)});
                 return;
             }
             break; // gone again meanwhile: not in this domain
         }
-        case Outcome::not_found: remember_negative(index, lookup, key); break;
+        case Outcome::not_found: remember_negative(dom, lookup, key); break;
         case Outcome::unavailable:
         case Outcome::error:
             if (*stale) {
-                done({Kind::found, std::move((*stale)->record)});
+                done({Kind::found, std::move(*stale)});
                 return;
             }
-            resolve_in<Record>(index + 1, true, lookup, key, read, done);
+            resolve_in(index + 1, true, lookup, key, read, done);
             return;
         }
-        resolve_in<Record>(index + 1, any_unavailable, lookup, key, read, done);
+        resolve_in(index + 1, any_unavailable, lookup, key, read, done);
     });
 }
 
-namespace {
-
-template <class Record>
-void answer(Reply &reply, const Answer<Record> &a, bool filtered)
+NssResponder::Read NssResponder::reader(Lookup lookup, const std::string &key)
 {
-    switch (a.kind) {
-    case AnswerKind::found:
-        if (!filtered) reply.ok(encode(*a.record));
-        else reply.status(VIGIL_STATUS_NOTFOUND);
-        return;
-    case AnswerKind::not_found: reply.status(VIGIL_STATUS_NOTFOUND); return;
-    case AnswerKind::unavailable: reply.status(VIGIL_STATUS_UNAVAIL); return;
-    }
-}
-
-} // namespace
-
-// getpwnam and getgrnam: the same flow, with the user or group parts.
-template <class Record>
-void NssResponder::serve_by_name(ClientRequest req, Reply reply, Lookup lookup, const std::set<std::string> &filter,
-                                 ByName<Record> read)
-{
-    auto name = read_name(req);
-    if (!name) {
-        reply.status(VIGIL_STATUS_BAD_REQUEST);
-        return;
-    }
-    if (!servable_name(*name) || filter.contains(*name)) {
-        reply.status(VIGIL_STATUS_NOTFOUND);
-        return;
-    }
-    auto shared = std::make_shared<Reply>(std::move(reply));
-    resolve<Record>(lookup, *name, [n = *name, read](sysdb::Sysdb &c) { return (c.*read)(n); },
-                    [shared](Answer<Record> a) { answer(*shared, a, false); });
-}
-
-// getpwuid and getgrgid. A record found by id is still filtered by its name.
-template <class Record>
-void NssResponder::serve_by_id(ClientRequest req, Reply reply, Lookup lookup, const std::set<std::string> &filter,
-                               ById<Record> read)
-{
-    auto id = read_id(req);
-    if (!id) {
-        reply.status(VIGIL_STATUS_BAD_REQUEST);
-        return;
-    }
-    if (*id == 0 || *id == sysdb::invalid_id) {
-        reply.status(VIGIL_STATUS_NOTFOUND);
-        return;
-    }
-    auto shared = std::make_shared<Reply>(std::move(reply));
-    resolve<Record>(lookup, std::to_string(*id), [i = *id, read](sysdb::Sysdb &c) { return (c.*read)(i); },
-                    [shared, &filter](Answer<Record> a) {
-                        answer(*shared, a, a.record && filter.contains(a.record->name));
-                    });
-}
-
-void NssResponder::initgroups(ClientRequest req, Reply reply)
-{
-    auto name = read_name(req);
-    if (!name) {
-        reply.status(VIGIL_STATUS_BAD_REQUEST);
-        return;
-    }
-    if (!servable_name(*name) || settings_.filter_users.contains(*name)) {
-        reply.status(VIGIL_STATUS_NOTFOUND);
-        return;
-    }
-    // The user's groups, with the timestamps of the last initgroups answer.
-    Read<sysdb::Initgroups> read = [n = *name](sysdb::Sysdb &c) -> Result<std::optional<sysdb::Cached<sysdb::Initgroups>>> {
-        auto user = c.user_by_name(n);
-        if (!user) return std::move(user).error();
-        if (!*user) return std::optional<sysdb::Cached<sysdb::Initgroups>>();
-        auto groups = c.groups_of_user(n, (*user)->record.gid);
-        if (!groups) return std::move(groups).error();
-        sysdb::Timestamps ts = groups->timestamps;
-        return std::optional<sysdb::Cached<sysdb::Initgroups>>(sysdb::Cached<sysdb::Initgroups>{std::move(*groups), ts});
+    using Found = Result<std::optional<Formatted>>;
+    auto format = [](auto r) -> Found {
+        if (!r) return std::move(r).error();
+        if (!*r) return std::optional<Formatted>();
+        return std::optional<Formatted>(formatted(**r));
     };
-    auto shared = std::make_shared<Reply>(std::move(reply));
-    resolve<sysdb::Initgroups>(Lookup::initgroups, *name, std::move(read), [this, shared](Answer<sysdb::Initgroups> a) {
-        using Kind = AnswerKind;
-        if (a.kind == Kind::unavailable) {
-            shared->status(VIGIL_STATUS_UNAVAIL);
-            return;
-        }
-        if (a.kind == Kind::not_found) {
-            shared->status(VIGIL_STATUS_NOTFOUND);
-            return;
-        }
-        // filter_groups hides a group from initgroups as from getgrnam.
+    switch (lookup) {
+    case Lookup::user_by_name: return [key, format](sysdb::Sysdb &c) { return format(c.user_by_name(key)); };
+    case Lookup::user_by_uid: return [id = parse_id(key), format](sysdb::Sysdb &c) { return format(c.user_by_uid(id)); };
+    case Lookup::group_by_name: return [key, format](sysdb::Sysdb &c) { return format(c.group_by_name(key)); };
+    case Lookup::group_by_gid:
+        return [id = parse_id(key), format](sysdb::Sysdb &c) { return format(c.group_by_gid(id)); };
+    case Lookup::initgroups: break;
+    }
+    // The user's groups, with the timestamps of the last initgroups answer;
+    // filter_groups hides a group here as from getgrnam.
+    return [this, key](sysdb::Sysdb &c) -> Found {
+        auto user = c.user_by_name(key);
+        if (!user) return std::move(user).error();
+        if (!*user) return std::optional<Formatted>();
+        auto groups = c.groups_of_user(key, (*user)->record.gid);
+        if (!groups) return std::move(groups).error();
         const std::set<std::uint32_t> hidden = filtered_gids();
         std::vector<std::uint32_t> gids;
-        for (std::uint32_t gid : a.record->gids)
+        for (std::uint32_t gid : groups->gids)
             if (gid != 0 && !hidden.contains(gid)) gids.push_back(gid);
         if (gids.size() > VIGIL_MAX_INITGROUPS) {
-            VLOG(error, "%zu groups are more than a client accepts (%u); answering the first of them", gids.size(),
-                 VIGIL_MAX_INITGROUPS);
+            VLOG(error, "%s is in %zu groups, more than a client accepts (%u); answering the first of them",
+                 key.c_str(), gids.size(), VIGIL_MAX_INITGROUPS);
             gids.resize(VIGIL_MAX_INITGROUPS);
         }
         WireWriter w;
         w.u32(static_cast<std::uint32_t>(gids.size()));
         for (std::uint32_t gid : gids) w.u32(gid);
-        shared->ok(w.take());
+        return std::optional<Formatted>(
+            Formatted{std::make_shared<const std::vector<std::uint8_t>>(w.take()), groups->timestamps, key});
+    };
+}
+
+void NssResponder::serve(ClientRequest req, Reply reply, Lookup lookup)
+{
+    auto key = read_key(req, lookup);
+    if (!key) {
+        reply.status(VIGIL_STATUS_BAD_REQUEST);
+        return;
+    }
+    if (by_id(lookup)) {
+        const std::uint32_t id = parse_id(*key);
+        if (id == 0 || id == sysdb::invalid_id) {
+            reply.status(VIGIL_STATUS_NOTFOUND);
+            return;
+        }
+    } else if (!servable_name(*key) || filtered(lookup, *key)) {
+        reply.status(VIGIL_STATUS_NOTFOUND);
+        return;
+    }
+    // The hot path: the answer as formatted before, if it is still good.
+    std::size_t index = 0;
+    if (const Formatted *f = hot(index, lookup, *key)) {
+        NssDomain &d = *domains_[index];
+        // A record found by id is still filtered by its name.
+        if (by_id(lookup) && filtered(lookup, f->name)) reply.status(VIGIL_STATUS_NOTFOUND);
+        else reply.ok(*f->body);
+        if (sysdb::classify(f->timestamps, std::time(nullptr), d.entry_timeout, settings_.nowait_percentage) ==
+            sysdb::Freshness::expiring)
+            refresh_in_background(d, lookup, *f);
+        return;
+    }
+    auto shared = std::make_shared<Reply>(std::move(reply));
+    Read read = reader(lookup, *key);
+    resolve_in(index, false, lookup, std::move(*key), std::move(read), [this, shared, lookup](Answer a) {
+        switch (a.kind) {
+        case AnswerKind::found:
+            if (by_id(lookup) && filtered(lookup, a.formatted->name)) shared->status(VIGIL_STATUS_NOTFOUND);
+            else shared->ok(*a.formatted->body);
+            return;
+        case AnswerKind::not_found: shared->status(VIGIL_STATUS_NOTFOUND); return;
+        case AnswerKind::unavailable: shared->status(VIGIL_STATUS_UNAVAIL); return;
+        }
     });
 }
 
@@ -339,6 +369,72 @@ std::set<std::uint32_t> NssResponder::filtered_gids()
         }
     }
     return gids;
+}
+
+// ---- enumeration ------------------------------------------------------------
+//
+// Served from what the cache holds (the provider enumerates the directory
+// into it when enumerate = true), in id order per domain. The cursor is
+// (domain index << 32) | the smallest id still to come: stateless, and an
+// entry added or removed meanwhile moves nothing else.
+
+const std::vector<Enumerated> &NssResponder::snapshot(NssDomain &d, bool users)
+{
+    NssDomain::Snapshot &s = users ? d.users : d.groups;
+    const auto now = EventLoop::now();
+    // While the provider is not watched, a change cannot be told: retaken
+    // at most a second later.
+    if (s.valid && (d.dp->watching() || now - s.taken < std::chrono::seconds(1))) return s.entries;
+    s.entries.clear();
+    s.valid = true;
+    s.taken = now;
+    sysdb::Sysdb *cache = cache_of(d);
+    if (cache == nullptr) return s.entries;
+    auto add = [&](const auto &all, const std::set<std::string, std::less<>> &filter, auto id_of) {
+        if (!all) {
+            VLOG(error, "domain %s: enumerating the cache: %s", d.name.c_str(), all.error().message.c_str());
+            s.valid = false;
+            return;
+        }
+        for (const auto &c : *all) {
+            const std::uint32_t id = id_of(c.record);
+            if (id == 0 || id == sysdb::invalid_id || filter.contains(c.record.name)) continue;
+            s.entries.push_back({id, encoded(c.record)});
+        }
+    };
+    if (users) add(cache->all_users(), settings_.filter_users, [](const sysdb::User &u) { return u.uid; });
+    else add(cache->all_groups(), settings_.filter_groups, [](const sysdb::Group &g) { return g.gid; });
+    std::sort(s.entries.begin(), s.entries.end(), [](const Enumerated &a, const Enumerated &b) { return a.id < b.id; });
+    return s.entries;
+}
+
+void NssResponder::enumerate(ClientRequest req, Reply reply, bool users)
+{
+    WireReader r(req.body);
+    auto cursor = r.u64();
+    if (!cursor || !r.done()) {
+        reply.status(VIGIL_STATUS_BAD_REQUEST);
+        return;
+    }
+    std::uint64_t from = *cursor & 0xffffffffu;
+    for (std::size_t index = *cursor >> 32; index < domains_.size(); ++index, from = 0) {
+        NssDomain &d = *domains_[index];
+        if (!d.enumerate) continue; // enumerate = false: nothing, at once
+        const auto &entries = snapshot(d, users);
+        auto it = std::lower_bound(entries.begin(), entries.end(), from,
+                                   [](const Enumerated &e, std::uint64_t id) { return e.id < id; });
+        if (it == entries.end()) continue;
+        const std::uint64_t next = std::next(it) != entries.end()
+                                       ? (std::uint64_t{index} << 32) | (std::uint64_t{it->id} + 1)
+                                       : std::uint64_t{index + 1} << 32;
+        WireWriter w;
+        w.u64(next);
+        std::vector<std::uint8_t> body = w.take();
+        body.insert(body.end(), it->body->begin(), it->body->end());
+        reply.ok(std::move(body));
+        return;
+    }
+    reply.status(VIGIL_STATUS_NOTFOUND);
 }
 
 } // namespace vigil::responder

@@ -35,11 +35,13 @@ Status setup(Service &svc)
         dom->name = d;
         dom->paths = sysdb::SysdbPaths::for_domain(state_dir, d);
         dom->entry_timeout = c.get_int("domain/" + d, "entry_cache_timeout");
+        dom->enumerate = c.get_bool("domain/" + d, "enumerate");
         dom->dp = std::make_unique<DpClient>(svc.loop(), d, dp_iface::socket_path(run_dir, d), provider_wait);
         domains.push_back(std::move(dom));
     }
     auto nss = std::make_shared<Nss>();
     nss->responder = std::make_unique<NssResponder>(svc.loop(), NssSettings::from_config(c), std::move(domains));
+    nss->responder->watch_providers();
     // Everyone may look users up: the pipes dir is 0755, the socket 0666.
     const std::string pipes = state_dir + "/pipes";
     Status st = ensure_private_dir(pipes, 0755);

@@ -6,6 +6,13 @@
 //   org.vigil.DataProvider.getAccountInfo(u lookup, s key) → (u outcome, s message)
 //   org.vigil.DataProvider.domainStatus() → as "key\tvalue" lines
 //   org.vigil.DataProvider.expireCache(s "user"|"group"|"everything", s name)
+//   org.vigil.DataProvider.watch() → ()
+//       the reply says the caller's connection is registered: from then on it
+//       receives every cacheChanged signal
+//   signal org.vigil.DataProvider.cacheChanged()
+//       sent to every connected peer after each committed cache write, before
+//       the reply to the lookup that caused it (one connection keeps order),
+//       so a responder can keep formatted answers in memory until it arrives
 #pragma once
 
 #include <cstdint>
@@ -14,6 +21,7 @@
 namespace vigil::dp_iface {
 
 inline constexpr const char *interface = "org.vigil.DataProvider";
+inline constexpr const char *cache_changed = "cacheChanged";
 
 inline std::string socket_path(const std::string &run_dir, const std::string &domain)
 {

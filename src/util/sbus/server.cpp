@@ -122,4 +122,13 @@ void Server::forget(const Connection *conn)
     connections_.erase(it);
 }
 
+void Server::emit_all(std::string_view interface, std::string_view signal, const Args &args)
+{
+    for (const auto &c : connections_) {
+        if (!c->connected()) continue;
+        Status st = c->emit(interface, signal, args);
+        if (!st) VLOG(minor, "%s", st.error().message.c_str());
+    }
+}
+
 } // namespace vigil::sbus

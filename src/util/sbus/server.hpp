@@ -27,6 +27,8 @@ public:
 
     const std::string &path() const { return path_; }
     std::size_t connection_count() const { return connections_.size(); }
+    // Sends a signal to every connected peer; one that is gone is skipped.
+    void emit_all(std::string_view interface, std::string_view signal, const Args &args);
 
 private:
     Server(EventLoop &loop, std::string path, std::vector<uid_t> allowed, std::vector<Method> methods, OnConnect cb);

@@ -123,6 +123,11 @@ public:
 
     const SysdbPaths &paths() const noexcept { return paths_; }
 
+    // Runs after every committed write, in the writer: vigil_be tells the
+    // responders that in-memory copies of formatted answers are out of date.
+    // One callback; setting another replaces it.
+    void on_commit(std::function<void()> callback) { on_commit_ = std::move(callback); }
+
 private:
     struct FileId {
         unsigned long long device = 0, inode = 0;
@@ -145,6 +150,7 @@ private:
     Role role_;
     FileId entries_id_; // which files entries_ and stamps_ are, to notice a replacement
     FileId stamps_id_;
+    std::function<void()> on_commit_;
 };
 
 } // namespace vigil::sysdb

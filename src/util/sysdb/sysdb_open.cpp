@@ -233,7 +233,9 @@ Result<bool> Sysdb::reopen_if_replaced()
     auto fresh = open(paths_, role_);
     if (!fresh) return std::move(fresh).error();
     VLOG(config, "cache %s was replaced on disk: reopened", paths_.entries.c_str());
+    auto on_commit = std::move(on_commit_);
     *this = std::move(*fresh);
+    on_commit_ = std::move(on_commit);
     return true;
 }
 

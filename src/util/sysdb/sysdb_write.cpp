@@ -191,7 +191,9 @@ Status Sysdb::write(const std::function<Status(Writer &)> &steps)
     Writer writer(Files{entries_.raw(), stamps_.raw()}, mem.get());
     if (Status st = steps(writer); !st) return st;
     if (Status st = entries_tx->commit(); !st) return st;
-    return stamps_tx->commit();
+    Status st = stamps_tx->commit(); // the entries changed, whatever this says
+    if (on_commit_) on_commit_();
+    return st;
 }
 
 Status Sysdb::store_user(const User &user, const Timestamps &ts)

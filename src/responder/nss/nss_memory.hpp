@@ -1,0 +1,114 @@
+// What vigil_nss keeps in memory per domain: formatted answers for hot
+// entries (the reply body as it goes on the wire, so a hot lookup neither
+// reads the cache nor encodes anything), the negative cache, and the
+// enumeration snapshot. All of it is dropped whole when the provider says the
+// cache changed (DpClient::watch), and kept only while it can say so.
+#pragma once
+
+#include "util/sbus/dp_iface.hpp"
+#include "util/sysdb/records.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace vigil::responder {
+
+using WireBody = std::shared_ptr<const std::vector<std::uint8_t>>;
+
+// An answer ready to be shipped.
+struct Formatted {
+    WireBody body;
+    sysdb::Timestamps timestamps;
+    std::string name; // the object's: filter_users/filter_groups apply to it, a refresh asks by it
+};
+
+// A map per lookup kind, keyed by name or decimal id, searchable by
+// string_view (no key is built to look one up).
+template <class T>
+class LookupTable {
+public:
+    T *find(dp_iface::Lookup lookup, std::string_view key)
+    {
+        auto &m = table(lookup);
+        auto it = m.find(key);
+        return it == m.end() ? nullptr : &it->second;
+    }
+    // Returns the stored value (replacing an older one).
+    T &put(dp_iface::Lookup lookup, std::string_view key, T value)
+    {
+        auto &m = table(lookup);
+        auto it = m.find(key);
+        if (it != m.end()) return it->second = std::move(value);
+        return m.emplace(std::string(key), std::move(value)).first->second;
+    }
+    void erase(dp_iface::Lookup lookup, std::string_view key)
+    {
+        auto &m = table(lookup);
+        auto it = m.find(key);
+        if (it != m.end()) m.erase(it);
+    }
+    void clear(dp_iface::Lookup lookup) { table(lookup).clear(); }
+    void clear()
+    {
+        for (auto &m : tables_) m.clear();
+    }
+    std::size_t size() const
+    {
+        std::size_t n = 0;
+        for (const auto &m : tables_) n += m.size();
+        return n;
+    }
+    template <class Pred>
+    void erase_if(Pred pred)
+    {
+        for (auto &m : tables_) std::erase_if(m, [&](const auto &e) { return pred(e.second); });
+    }
+
+private:
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    using Map = std::unordered_map<std::string, T, Hash, std::equal_to<>>;
+    static constexpr std::size_t kinds = static_cast<std::size_t>(dp_iface::Lookup::initgroups);
+    Map &table(dp_iface::Lookup lookup) { return tables_[static_cast<std::size_t>(lookup) - 1]; }
+    std::array<Map, kinds> tables_;
+};
+
+// Formatted answers, bounded in entries and bytes: past either bound the
+// table starts over (hot entries come back at their next lookup; a scan of
+// many names cannot grow the responder without end).
+struct HotLimits {
+    std::size_t entries = 100000;
+    std::size_t bytes = 64u << 20;
+};
+
+class HotAnswers {
+public:
+    using Limits = HotLimits;
+    explicit HotAnswers(Limits limits = {}) : limits_(limits) {}
+
+    const Formatted *find(dp_iface::Lookup lookup, std::string_view key) { return table_.find(lookup, key); }
+    void keep(dp_iface::Lookup lookup, std::string_view key, const Formatted &answer);
+    void clear();
+    void clear(dp_iface::Lookup lookup); // initgroups, whose answers depend on other domains' groups
+    std::size_t size() const { return table_.size(); }
+    std::size_t bytes() const;
+
+private:
+    static std::size_t cost(std::string_view key, const Formatted &f);
+    std::size_t &bytes_of(dp_iface::Lookup lookup) { return bytes_[static_cast<std::size_t>(lookup) - 1]; }
+    Limits limits_;
+    LookupTable<Formatted> table_;
+    std::array<std::size_t, static_cast<std::size_t>(dp_iface::Lookup::initgroups)> bytes_{};
+};
+
+} // namespace vigil::responder

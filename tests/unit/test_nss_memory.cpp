@@ -1,0 +1,113 @@
+// vigil_nss's in-memory tables: formatted answers found by string_view,
+// bounded in entries and bytes, cleared whole or one kind at a time.
+#include "common.hpp"
+#include "responder/nss/nss_memory.hpp"
+
+#include <string>
+
+using vigil::dp_iface::Lookup;
+using vigil::responder::Formatted;
+using vigil::responder::HotAnswers;
+using vigil::responder::LookupTable;
+
+namespace {
+
+Formatted answer(const std::string &name, std::size_t size)
+{
+    return {std::make_shared<const std::vector<std::uint8_t>>(size, std::uint8_t{7}), {1, 2}, name};
+}
+
+void keys_of_one_kind_do_not_meet_another(void **)
+{
+    LookupTable<int> t;
+    t.put(Lookup::user_by_name, "alice", 1);
+    t.put(Lookup::group_by_name, "alice", 2);
+    t.put(Lookup::user_by_uid, "10001", 3);
+    assert_int_equal(*t.find(Lookup::user_by_name, std::string_view("alice")), 1);
+    assert_int_equal(*t.find(Lookup::group_by_name, "alice"), 2);
+    assert_null(t.find(Lookup::initgroups, "alice"));
+    t.put(Lookup::user_by_name, "alice", 4); // replaced, not added
+    assert_int_equal(t.size(), 3);
+    assert_int_equal(*t.find(Lookup::user_by_name, "alice"), 4);
+    t.erase(Lookup::user_by_name, "alice");
+    assert_null(t.find(Lookup::user_by_name, "alice"));
+    t.erase_if([](int v) { return v == 2; });
+    assert_int_equal(t.size(), 1);
+}
+
+void answers_are_kept_and_found(void **)
+{
+    HotAnswers hot;
+    hot.keep(Lookup::user_by_name, "alice", answer("alice", 40));
+    const Formatted *f = hot.find(Lookup::user_by_name, "alice");
+    assert_non_null(f);
+    assert_string_equal(f->name.c_str(), "alice");
+    assert_int_equal(f->body->size(), 40);
+    assert_int_equal(f->timestamps.expires_at, 2);
+    assert_null(hot.find(Lookup::user_by_uid, "alice"));
+}
+
+void past_the_entry_bound_the_table_starts_over(void **)
+{
+    HotAnswers hot({.entries = 3, .bytes = 1u << 20});
+    for (std::string n : {"a", "b", "c"}) hot.keep(Lookup::user_by_name, n, answer(n, 10));
+    assert_int_equal(hot.size(), 3);
+    hot.keep(Lookup::user_by_name, "d", answer("d", 10));
+    assert_int_equal(hot.size(), 1);
+    assert_non_null(hot.find(Lookup::user_by_name, "d"));
+    assert_null(hot.find(Lookup::user_by_name, "a"));
+}
+
+void past_the_byte_bound_the_table_starts_over(void **)
+{
+    HotAnswers hot({.entries = 1000, .bytes = 1000});
+    hot.keep(Lookup::group_by_name, "big", answer("big", 600));
+    hot.keep(Lookup::group_by_name, "small", answer("small", 100));
+    assert_int_equal(hot.size(), 2);
+    assert_true(hot.bytes() <= 1000);
+    hot.keep(Lookup::group_by_name, "another", answer("another", 600));
+    assert_int_equal(hot.size(), 1);
+    assert_true(hot.bytes() <= 1000);
+    // One answer larger than the whole table is never kept.
+    hot.keep(Lookup::group_by_name, "huge", answer("huge", 5000));
+    assert_null(hot.find(Lookup::group_by_name, "huge"));
+    assert_true(hot.bytes() <= 1000);
+}
+
+void replacing_an_answer_does_not_count_it_twice(void **)
+{
+    HotAnswers hot({.entries = 1000, .bytes = 1000});
+    for (int i = 0; i < 50; ++i) hot.keep(Lookup::user_by_name, "alice", answer("alice", 300));
+    assert_int_equal(hot.size(), 1);
+    assert_true(hot.bytes() < 1000);
+}
+
+void initgroups_answers_can_go_alone(void **)
+{
+    HotAnswers hot;
+    hot.keep(Lookup::initgroups, "alice", answer("alice", 8));
+    hot.keep(Lookup::user_by_name, "alice", answer("alice", 40));
+    const std::size_t before = hot.bytes();
+    hot.clear(Lookup::initgroups);
+    assert_null(hot.find(Lookup::initgroups, "alice"));
+    assert_non_null(hot.find(Lookup::user_by_name, "alice"));
+    assert_true(hot.bytes() < before);
+    hot.clear();
+    assert_int_equal(hot.size(), 0);
+    assert_int_equal(hot.bytes(), 0);
+}
+
+} // namespace
+
+int main()
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(keys_of_one_kind_do_not_meet_another),
+        cmocka_unit_test(answers_are_kept_and_found),
+        cmocka_unit_test(past_the_entry_bound_the_table_starts_over),
+        cmocka_unit_test(past_the_byte_bound_the_table_starts_over),
+        cmocka_unit_test(replacing_an_answer_does_not_count_it_twice),
+        cmocka_unit_test(initgroups_answers_can_go_alone),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
