@@ -25,19 +25,38 @@ Result<std::shared_ptr<sbus::Connection>> DpClient::connection()
     conn_->on_disconnect([this, alive, raw] {
         if (!alive.expired()) lost(raw);
     });
+    send_watch();
+    return conn_;
+}
+
+void DpClient::send_watch()
+{
     // Watching only from the reply on: before it, the provider may not have
     // registered this connection yet, and a write could go unsignalled.
-    Status sent = conn_->call(dp_iface::interface, "watch", {}, timeout_, [this, alive, raw](Result<sbus::Args> r) {
+    std::weak_ptr<bool> alive = alive_;
+    const sbus::Connection *raw = conn_.get();
+    auto again = [this, alive, raw] {
+        // A provider that did not answer (stopped, busy) is asked again later;
+        // a dead line reports itself through on_disconnect.
+        if (!conn_ || !conn_->connected() || retry_timer_.pending()) return;
+        retry_timer_ = loop_.after(retry_, [this, alive, raw] {
+            if (!alive.expired() && conn_.get() == raw && conn_->connected() && !watching_) send_watch();
+        });
+    };
+    Status sent = conn_->call(dp_iface::interface, "watch", {}, timeout_, [this, alive, raw, again](Result<sbus::Args> r) {
         if (alive.expired() || conn_.get() != raw) return;
         if (!r) {
             VLOG(minor, "provider of %s: cannot watch the cache: %s", domain_.c_str(), r.error().message.c_str());
-            return; // a dead line reports itself through on_disconnect
+            again();
+            return;
         }
         watching_ = true;
         changed_();
     });
-    if (!sent) VLOG(minor, "provider of %s: %s", domain_.c_str(), sent.error().message.c_str());
-    return conn_;
+    if (!sent) {
+        VLOG(minor, "provider of %s: %s", domain_.c_str(), sent.error().message.c_str());
+        again();
+    }
 }
 
 void DpClient::lost(const sbus::Connection *conn)

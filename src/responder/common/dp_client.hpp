@@ -43,6 +43,7 @@ public:
 private:
     // The open connection, connected (and registering) now if there is none.
     Result<std::shared_ptr<sbus::Connection>> connection();
+    void send_watch();
     void lost(const sbus::Connection *conn);
     void retry_later();
 
