@@ -63,6 +63,7 @@ constexpr auto table = std::to_array<OptionSpec>({
     {domain, "ldap_default_bind_dn", string, ""},
     {domain, "ldap_group_gid_number", string, "gidNumber"},
     {domain, "ldap_group_member", string, ""},
+    {domain, "ldap_connection_check_interval", integer, "10", 0, day},
     {domain, "ldap_enumeration_refresh_timeout", integer, "300", 1, day},
     {domain, "ldap_enumeration_search_timeout", integer, "60", 1, day},
     {domain, "ldap_group_modify_timestamp", string, "modifyTimestamp"},

@@ -328,3 +328,33 @@ def test_without_enumerate_nothing_is_listed_at_once(client):
     assert client.getent("passwd", "alice")[0] == 0  # cached, yet not listed
     assert enumerate_db(client, "pw") == ("NOTFOUND", [])
     assert enumerate_db(client, "gr") == ("NOTFOUND", [])
+
+
+def test_a_server_that_stops_answering_is_found_out_by_the_connection_check(tmp_path, builddir, own_slapd,
+                                                                             nss_call):
+    """No user lookup pays for finding out: the idle connection is checked,
+    the domain goes offline, and then an uncached name is unavailable without
+    a wait and cached names are served."""
+    server = own_slapd
+    v = start(tmp_path, builddir, server, "ldap_connection_check_interval = 1", "ldap_opt_timeout = 1",
+              "offline_timeout = 1", "offline_timeout_max = 1")
+    try:
+        c = Client(v, builddir, nss_call, tmp_path)
+        assert c.getent("passwd", "alice")[0] == 0
+        sent = int(v.domain_status()["searches_sent"])
+        server.freeze()
+        try:
+            procs.wait_until(lambda: v.domain_status().get("state") == "offline", 15, "the domain to go offline")
+            status = v.domain_status()
+            assert "the connection check" in status["reason"], status
+            assert int(status["searches_sent"]) == sent  # found out without a lookup
+            env = tool_env(c.nss_call_tool, c.module, c.plain_env)
+            res = wrappers.nss_call(c.nss_call_tool, c.module, "vigil", "getpwnam", "neverseen", env=env)
+            assert res.status == "UNAVAIL", res
+            assert c.getent("passwd", "alice") == (0, "alice:*:10001:10000:Alice Adams:/home/alice:/bin/bash")
+        finally:
+            server.thaw()
+        procs.wait_until(lambda: v.domain_status().get("state") == "online", 20, "the domain back online")
+        assert c.getent("passwd", "carol")[0] == 0
+    finally:
+        v.stop_all()

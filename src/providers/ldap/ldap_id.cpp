@@ -110,11 +110,61 @@ void IdProvider::connected(std::size_t index, Result<Connected> result)
     });
     VLOG(config, "connected to %s", uri.c_str());
     state_.came_online(uri);
+    schedule_health_check();
     auto waiting = std::move(waiting_for_connection_);
     waiting_for_connection_.clear();
     // One connection for all of them, even if an early one drops conn_.
     std::shared_ptr<LdapConnection> fresh = conn_;
     for (auto &w : waiting) w(fresh);
+}
+
+void IdProvider::schedule_health_check()
+{
+    if (id_.connection_check_interval.count() == 0) return;
+    std::weak_ptr<bool> alive = alive_;
+    health_timer_ = loop_.after(id_.connection_check_interval, [this, alive] {
+        if (!alive.expired()) health_check();
+    });
+}
+
+void IdProvider::health_check()
+{
+    // Only a connection that is there: none means the next lookup connects
+    // (and finds out then, or the offline probes do).
+    if (!conn_ || !conn_->usable() || !state_.online()) return;
+    if (conn_->searches_in_flight() > 0) {
+        // Answers are flowing or awaited: their own timeouts watch the server.
+        schedule_health_check();
+        return;
+    }
+    SearchSpec spec;
+    spec.base = "";
+    spec.scope = Scope::base;
+    spec.filter = "(objectClass=*)";
+    spec.attributes = {"1.1"}; // no attributes: only "still there"
+    spec.what = "the connection check";
+    spec.max_entries = 10;
+    spec.timeout = ldap_.opt_timeout;
+    std::weak_ptr<bool> alive = alive_;
+    std::weak_ptr<LdapConnection> checked = conn_;
+    auto handle = conn_->search(std::move(spec), [this, alive, checked](Result<SearchResult> r) {
+        if (alive.expired()) return;
+        // Any answer, even a refusal, says the server is there.
+        if (r || (r.error().code != Errc::unavailable && r.error().code != Errc::timeout)) {
+            schedule_health_check();
+            return;
+        }
+        // Only if it is still the connection in use: a newer one is fine.
+        if (checked.lock() != conn_ || !conn_) return;
+        VLOG(minor, "the connection check failed: %s", r.error().message.c_str());
+        drop_connection(r.error());
+        if (state_.online()) state_.went_offline(r.error().message);
+    });
+    if (!handle) {
+        VLOG(minor, "cannot check the connection: %s", handle.error().message.c_str());
+        return;
+    }
+    health_search_ = std::move(*handle);
 }
 
 void IdProvider::probe()

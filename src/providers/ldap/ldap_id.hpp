@@ -63,6 +63,12 @@ private:
     void connected(std::size_t index, Result<Connected> result);
     void probe();
     void drop_connection(const Error &why);
+    // While online, an idle connection is checked every
+    // ldap_connection_check_interval (a root DSE read bounded by
+    // ldap_opt_timeout): a server that stopped answering takes the domain
+    // offline before a user's lookup has to find out.
+    void schedule_health_check();
+    void health_check();
 
     void run(const Key &key);
     void search(SearchSpec spec, std::function<void(Result<SearchResult>)> done);
@@ -100,6 +106,8 @@ private:
     EnumerationStatus enum_status_;
     std::shared_ptr<EnumRun> enum_run_; // the run under way
     Timer enum_timer_;
+    Timer health_timer_;
+    SearchHandle health_search_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -131,6 +131,7 @@ Result<IdSettings> IdSettings::from_config(const Config &c, const std::string &d
     s.enumerate = c.get_bool(sec, "enumerate");
     s.enumeration_refresh = std::chrono::seconds(c.get_int(sec, "ldap_enumeration_refresh_timeout"));
     s.enumeration_search_timeout = std::chrono::seconds(c.get_int(sec, "ldap_enumeration_search_timeout"));
+    s.connection_check_interval = std::chrono::seconds(c.get_int(sec, "ldap_connection_check_interval"));
     // Refused now rather than at the first lookup.
     for (const std::string *t : {&s.user_base_text, &s.group_base_text}) {
         auto b = parse_search_base(*t);

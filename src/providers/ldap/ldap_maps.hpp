@@ -48,6 +48,7 @@ struct IdSettings {
     bool enumerate = false;
     std::chrono::seconds enumeration_refresh{300};        // ldap_enumeration_refresh_timeout
     std::chrono::seconds enumeration_search_timeout{60};  // ldap_enumeration_search_timeout
+    std::chrono::seconds connection_check_interval{10};   // ldap_connection_check_interval (0: off)
 
     static Result<IdSettings> from_config(const Config &config, const std::string &domain);
 
