@@ -28,6 +28,7 @@ constexpr auto table = std::to_array<OptionSpec>({
     {vigil, "state_dir", path, VIGIL_STATE_DIR},
 
     // [nss]
+    {nss, "client_idle_timeout", integer, "60", 10, day},
     DEBUG_LEVEL_ROW(nss),
     {nss, "entry_cache_nowait_percentage", integer, "50", 0, 99},
     {nss, "entry_negative_timeout", integer, "15", 0, day},

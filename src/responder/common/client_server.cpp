@@ -26,15 +26,18 @@ public:
 
     void start()
     {
+        last_active_ = EventLoop::Clock::now();
         arm_reading();
-        touch();
+        arm_idle(server_.options_.idle_timeout);
     }
 
     void send(std::uint32_t command, vigil_status status, std::span<const std::uint8_t> body);
 
 private:
     void arm_reading();
-    void touch();
+    void touch() noexcept { last_active_ = EventLoop::Clock::now(); }
+    void arm_idle(EventLoop::Clock::duration after);
+    void idle_check();
     void on_readable();
     void on_writable();
     void process_buffered();
@@ -45,13 +48,17 @@ private:
     ClientServer &server_;
     int fd_;
     ucred cred_;
-    std::vector<std::uint8_t> in_;
+    std::vector<std::uint8_t> in_; // what the client sent: [in_pos_, in_end_) is still to handle
+    std::size_t in_pos_ = 0;
+    std::size_t in_end_ = 0;
     std::vector<std::uint8_t> out_;
     std::size_t out_pos_ = 0;
     std::uint32_t version_ = 0; // agreed in HELLO; 0 before
     bool busy_ = false;         // a request is with its handler
     bool close_after_send_ = false;
     bool closed_ = false;
+    bool dispatching_ = false;  // in process_buffered: it takes the next request itself
+    EventLoop::Clock::time_point last_active_; // the last request, or progress of an answer
     Watch read_;
     Watch write_;
     Timer idle_;
@@ -88,25 +95,43 @@ void ClientConnection::arm_reading()
     else close_now("cannot watch the socket");
 }
 
-void ClientConnection::touch()
+// One timer per connection, not one per request: a request only notes the
+// time, and the timer, when it fires, waits again for what is left.
+void ClientConnection::arm_idle(EventLoop::Clock::duration after)
 {
     std::weak_ptr<ClientConnection> weak = weak_from_this();
-    const std::size_t written = out_pos_;
-    idle_ = server_.loop_.after(server_.options_.idle_timeout, [weak, written] {
-        auto c = weak.lock();
-        if (!c) return;
-        if (!c->busy_) c->close_now("idle");
-        // A client that does not read its answer must not hold a slot forever.
-        else if (!c->out_.empty() && c->out_pos_ == written) c->close_now("the client does not read its answer");
-        else c->touch();
+    idle_ = server_.loop_.at(EventLoop::Clock::now() + after, [weak] {
+        if (auto c = weak.lock()) c->idle_check();
     });
+}
+
+void ClientConnection::idle_check()
+{
+    const auto timeout = std::chrono::duration_cast<EventLoop::Clock::duration>(server_.options_.idle_timeout);
+    const auto quiet = EventLoop::Clock::now() - last_active_;
+    if (quiet < timeout) {
+        arm_idle(timeout - quiet);
+        return;
+    }
+    if (!busy_) close_now("idle");
+    // A client that does not read its answer must not hold a slot forever.
+    else if (out_pos_ < out_.size()) close_now("the client does not read its answer");
+    else arm_idle(timeout); // its answer is with the provider, which has its own timeout
 }
 
 void ClientConnection::on_readable()
 {
     auto keep = shared_from_this();
-    std::uint8_t buf[16384];
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    // Straight into the buffer, which keeps its size from one request to
+    // the next: a connection that asks again and again allocates nothing.
+    if (in_pos_ > 0) {
+        std::memmove(in_.data(), in_.data() + in_pos_, in_end_ - in_pos_);
+        in_end_ -= in_pos_;
+        in_pos_ = 0;
+    }
+    constexpr std::size_t chunk = 16384;
+    if (in_.size() - in_end_ < chunk) in_.resize(in_end_ + chunk);
+    ssize_t n = ::recv(fd_, in_.data() + in_end_, chunk, 0);
     if (n == 0) {
         close_now(nullptr); // the client closed: the normal end
         return;
@@ -116,27 +141,36 @@ void ClientConnection::on_readable()
         close_now(std::strerror(errno));
         return;
     }
-    in_.insert(in_.end(), buf, buf + n);
+    in_end_ += static_cast<std::size_t>(n);
     process_buffered();
 }
 
 void ClientConnection::process_buffered()
 {
-    while (!busy_ && !closed_ && in_.size() >= VIGIL_HEADER_LEN) {
-        const std::uint32_t length = vigil_get_u32(in_.data() + VIGIL_HDR_LEN_OFF);
+    struct Dispatching {
+        bool &flag;
+        explicit Dispatching(bool &f) : flag(f) { flag = true; }
+        ~Dispatching() { flag = false; }
+    } dispatching(dispatching_);
+    while (!busy_ && !closed_ && in_end_ - in_pos_ >= VIGIL_HEADER_LEN) {
+        const std::uint8_t *at = in_.data() + in_pos_;
+        const std::uint32_t length = vigil_get_u32(at + VIGIL_HDR_LEN_OFF);
         if (length < VIGIL_HEADER_LEN || length > VIGIL_MAX_REQUEST_LEN) {
             close_now("a request with an impossible length");
             return;
         }
-        if (in_.size() < length) break;
-        std::vector<std::uint8_t> msg(in_.begin(), in_.begin() + length);
-        in_.erase(in_.begin(), in_.begin() + length);
+        if (in_end_ - in_pos_ < length) break;
         touch();
-        if (!handle_message(msg.data(), length)) return;
+        // The handler reads the request where it lies: in_ is not touched
+        // until it returns (a handler that answers later keeps what it needs).
+        const bool go_on = handle_message(at, length);
+        in_pos_ += length;
+        if (!go_on) return;
     }
+    if (closed_) return;
     // One request at a time: stop reading while one is being answered, so
     // a client cannot queue unbounded work; and cap what a client may send ahead.
-    if (busy_ || in_.size() > VIGIL_MAX_REQUEST_LEN) read_.reset();
+    if (busy_ || in_end_ - in_pos_ > VIGIL_MAX_REQUEST_LEN) read_.reset();
     else arm_reading();
 }
 
@@ -190,8 +224,7 @@ bool ClientConnection::handle_message(const std::uint8_t *msg, std::uint32_t len
         return false;
     }
     busy_ = true;
-    ClientRequest req{command, std::vector<std::uint8_t>(body.begin(), body.end()), cred_.uid, cred_.pid};
-    handler->second(std::move(req), Reply(weak_from_this(), command));
+    handler->second(ClientRequest{command, body, cred_.uid, cred_.pid}, Reply(weak_from_this(), command));
     return !closed_;
 }
 
@@ -258,11 +291,18 @@ void ClientConnection::flush()
         close_now(nullptr);
         return;
     }
-    // Requests the client sent ahead are taken on the next turn of the loop.
-    std::weak_ptr<ClientConnection> weak = weak_from_this();
-    resume_ = server_.loop_.after(std::chrono::milliseconds(-1), [weak] {
-        if (auto c = weak.lock()) c->process_buffered();
-    });
+    // An answer given while process_buffered dispatched: it goes on itself.
+    if (dispatching_) return;
+    // An answer given later: what the client sent ahead is taken on the next
+    // turn of the loop (not inside whoever answered), else read again.
+    if (in_end_ - in_pos_ >= VIGIL_HEADER_LEN) {
+        std::weak_ptr<ClientConnection> weak = weak_from_this();
+        resume_ = server_.loop_.after(std::chrono::milliseconds(-1), [weak] {
+            if (auto c = weak.lock()) c->process_buffered();
+        });
+    } else {
+        arm_reading();
+    }
 }
 
 void ClientConnection::on_writable()

@@ -42,9 +42,11 @@ private:
     bool used_ = false;
 };
 
+// A request, valid for the handler's call only: body points into the
+// connection's buffer (a handler that answers later copies what it needs).
 struct ClientRequest {
     std::uint32_t command;
-    std::vector<std::uint8_t> body;
+    std::span<const std::uint8_t> body;
     uid_t peer_uid;
     pid_t peer_pid;
 };

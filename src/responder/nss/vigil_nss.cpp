@@ -46,7 +46,9 @@ Status setup(Service &svc)
     const std::string pipes = state_dir + "/pipes";
     Status st = ensure_private_dir(pipes, 0755);
     if (!st) return st;
-    auto server = ClientServer::listen(svc.loop(), pipes + "/" VIGIL_NSS_SOCKET_NAME, {}, nss->responder->handlers());
+    ClientServer::Options options;
+    options.idle_timeout = std::chrono::seconds(c.get_int("nss", "client_idle_timeout"));
+    auto server = ClientServer::listen(svc.loop(), pipes + "/" VIGIL_NSS_SOCKET_NAME, options, nss->responder->handlers());
     if (!server) return std::move(server).error();
     nss->server = std::move(*server);
     svc.keep(nss);
