@@ -108,6 +108,7 @@ public:
     ~TimerQueue()
     {
         watch_.reset(); // before the fd it watches is closed
+        talloc_free(immediate_);
         ::close(fd_);
     }
     TimerQueue(const TimerQueue &) = delete;
@@ -115,7 +116,11 @@ public:
 
     Status start()
     {
-        auto watch = loop_.on_readable(fd_, [this] { fire_due(); });
+        // Not a child of the context: freed by us, and tevent unlinks it if
+        // the context goes first.
+        immediate_ = tevent_create_immediate(nullptr);
+        if (immediate_ == nullptr) return Error{Errc::internal, "cannot create the event loop: out of memory"};
+        auto watch = loop_.on_readable(fd_, [this] { fire_due(true); });
         if (!watch) return std::move(watch).error();
         watch_ = std::move(*watch);
         return {};
@@ -125,7 +130,7 @@ public:
     {
         TimerKey key{deadline, next_seq_++};
         entries_.emplace(key, std::move(callback));
-        if (!armed_for_ || deadline < *armed_for_) arm(deadline);
+        wake_for(deadline, EventLoop::Clock::now(), !firing_);
         return Timer(weak_from_this(), key);
     }
 
@@ -136,18 +141,45 @@ public:
     bool pending(const TimerKey &key) const noexcept { return entries_.count(key) != 0; }
 
 private:
-    void fire_due()
+    // A timer already due ("as soon as possible", the commonest kind) runs
+    // from a tevent immediate, on the next turn of the loop, with no system
+    // call; a later one arms the timerfd if it is the earliest. tevent runs
+    // immediates before it polls: one added by a timer callback goes through
+    // the timerfd instead, so that a callback that keeps re-adding itself
+    // (work done in slices) still lets every fd be served between slices.
+    void wake_for(EventLoop::Clock::time_point deadline, EventLoop::Clock::time_point now, bool immediate)
     {
-        std::uint64_t expirations;
-        // EAGAIN (re-armed since the wake-up) is fine: the clock decides below.
-        if (::read(fd_, &expirations, sizeof expirations) < 0 && errno != EAGAIN && errno != EINTR)
-            VLOG(minor, "read timerfd: %s", std::strerror(errno));
-        armed_for_.reset();
+        if (immediate && deadline <= now) {
+            if (!immediate_scheduled_) {
+                immediate_scheduled_ = true;
+                tevent_schedule_immediate(immediate_, loop_.raw(), immediate_trampoline, this);
+            }
+        } else if (!armed_for_ || deadline < *armed_for_) {
+            arm(deadline);
+        }
+    }
 
+    static void immediate_trampoline(tevent_context *, tevent_immediate *, void *private_data)
+    {
+        static_cast<TimerQueue *>(private_data)->fire_due(false);
+    }
+
+    void fire_due(bool from_timerfd)
+    {
+        if (from_timerfd) {
+            std::uint64_t expirations;
+            // EAGAIN (re-armed since the wake-up) is fine: the clock decides below.
+            if (::read(fd_, &expirations, sizeof expirations) < 0 && errno != EAGAIN && errno != EINTR)
+                VLOG(minor, "read timerfd: %s", std::strerror(errno));
+            armed_for_.reset();
+        } else {
+            immediate_scheduled_ = false;
+        }
         const auto now = EventLoop::Clock::now();
         // Timers added by these callbacks wait for the next round, even with a
         // zero delay: a callback re-adding itself cannot starve the loop.
         const std::uint64_t added_before = next_seq_;
+        firing_ = true;
         while (!entries_.empty() && !loop_.quit_requested_) {
             auto first = entries_.begin();
             if (now < first->first.deadline || first->first.seq >= added_before) break;
@@ -159,8 +191,24 @@ private:
                 report_escaped_exception(loop_, "timer callback");
             }
         }
-        if (entries_.empty()) disarm();
-        else arm(entries_.begin()->first.deadline);
+        firing_ = false;
+        // An empty queue leaves the timerfd as it is: if it fires, it finds
+        // nothing due, which costs less than disarming it every time.
+        if (entries_.empty()) return;
+        // Due ones left behind (added by the callbacks, or not run because
+        // of a quit) need the next turn; the earliest later one the timerfd.
+        bool due_left = false;
+        std::optional<EventLoop::Clock::time_point> later;
+        for (const auto &[key, fn] : entries_) {
+            if (key.deadline <= now) {
+                due_left = true;
+                continue;
+            }
+            later = key.deadline;
+            break;
+        }
+        if (due_left) wake_for(now, now, false);
+        else if (later) wake_for(*later, now, false);
     }
 
     // Armed relative to now: an interposed time library (libfaketime, which
@@ -182,16 +230,12 @@ private:
         armed_for_ = deadline;
     }
 
-    void disarm() noexcept
-    {
-        struct itimerspec spec {};
-        timerfd_settime(fd_, 0, &spec, nullptr);
-        armed_for_.reset();
-    }
-
     EventLoop &loop_;
     int fd_;
     Watch watch_;
+    tevent_immediate *immediate_ = nullptr; // a talloc child of the tevent context
+    bool immediate_scheduled_ = false;
+    bool firing_ = false; // in fire_due: timers added now wait for the next poll
     std::map<TimerKey, std::function<void()>> entries_;
     std::uint64_t next_seq_ = 0;
     std::optional<EventLoop::Clock::time_point> armed_for_; // what the timerfd is set to

@@ -4,6 +4,8 @@
 #include "util/event.hpp"
 
 #include <chrono>
+#include <functional>
+#include <vector>
 #include <csignal>
 #include <memory>
 #include <optional>
@@ -323,6 +325,78 @@ void handles_outliving_the_loop_are_harmless(void **)
     watch.reset();
 }
 
+// Work done in slices (a zero-delay timer that re-adds itself) must let fds
+// be served between slices: tevent runs immediates before it polls.
+void self_rescheduling_timer_does_not_starve_fds(void **)
+{
+    auto loop = make_loop();
+    Timer net = safety_net(*loop);
+    Pipe p;
+    int slices = 0;
+    int slices_when_read = -1;
+    Timer slice;
+    std::function<void()> again = [&] {
+        ++slices;
+        slice = loop->after(0ms, again);
+    };
+    slice = loop->after(0ms, again);
+    auto watch = loop->on_readable(p.read_end, [&] {
+        char c;
+        if (::read(p.read_end, &c, 1) == 1) slices_when_read = slices;
+        loop->quit(0);
+    });
+    assert_true(watch.ok());
+    assert_int_equal(::write(p.write_end, "x", 1), 1);
+    assert_int_equal(loop->run(), 0);
+    assert_true(slices_when_read >= 0);
+    assert_true(slices_when_read < 10);
+}
+
+// A timer due at once, added from an fd callback (the way replies and
+// dispatches are scheduled), runs on the next turn, before a later one.
+void due_timer_from_fd_callback_runs_before_later_ones(void **)
+{
+    auto loop = make_loop();
+    Timer net = safety_net(*loop);
+    Pipe p;
+    std::vector<int> order;
+    Timer now_timer, later_timer;
+    auto watch = loop->on_readable(p.read_end, [&] {
+        char c;
+        if (::read(p.read_end, &c, 1) != 1) return;
+        later_timer = loop->after(30ms, [&] {
+            order.push_back(2);
+            loop->quit(0);
+        });
+        now_timer = loop->after(-1ms, [&] { order.push_back(1); });
+        order.push_back(0);
+    });
+    assert_true(watch.ok());
+    assert_int_equal(::write(p.write_end, "x", 1), 1);
+    assert_int_equal(loop->run(), 0);
+    assert_int_equal(order.size(), 3);
+    assert_int_equal(order[0], 0);
+    assert_int_equal(order[1], 1);
+    assert_int_equal(order[2], 2);
+}
+
+// A due timer cancelled before its turn never runs; the loop is destroyed
+// with one scheduled and nothing is left behind (ASan would say).
+void cancelled_due_timer_and_loop_gone_with_one_scheduled(void **)
+{
+    bool ran = false;
+    {
+        auto loop = make_loop();
+        Timer net = safety_net(*loop);
+        Timer t = loop->after(0ms, [&] { ran = true; });
+        t.cancel();
+        Timer quit = loop->after(20ms, [&] { loop->quit(0); });
+        assert_int_equal(loop->run(), 0);
+        Timer left = loop->after(0ms, [&] { ran = true; });
+    }
+    assert_false(ran);
+}
+
 } // namespace
 
 int main()
@@ -345,6 +419,9 @@ int main()
         cmocka_unit_test(exception_in_fd_callback_quits_loop_with_failure),
         cmocka_unit_test(run_returns_quit_status),
         cmocka_unit_test(handles_outliving_the_loop_are_harmless),
+        cmocka_unit_test(self_rescheduling_timer_does_not_starve_fds),
+        cmocka_unit_test(due_timer_from_fd_callback_runs_before_later_ones),
+        cmocka_unit_test(cancelled_due_timer_and_loop_gone_with_one_scheduled),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
