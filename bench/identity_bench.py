@@ -16,6 +16,7 @@ import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -164,6 +165,76 @@ def measure_parallel(fig, sides, runs):
                 fig.add(("2 clients", "rate"), side.name, out["pwnam_rate"][0])
 
 
+class GroupWriter:
+    """In a thread, again and again: one member of the large group changed
+    in the directory, the group expired on `side`, and looked up, so that
+    the side's provider writes 10,000 members to its cache; counts the
+    writes."""
+
+    def __init__(self, side, slapd, build):
+        self.side, self.slapd, self.build = side, slapd, build
+        self.stop_flag = threading.Event()
+        self.writes, self.error = 0, None
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        dn = f"cn={BIG_GROUP},ou=Groups,{SUFFIX}"
+        # Swap the last member for another name and back: always 10,000
+        # (which way round is kept on the slapd object, across writers).
+        names = (user_name(BIG_MEMBERS - 1), "swapped-member")
+        try:
+            while not self.stop_flag.is_set():
+                swapped = getattr(self.slapd, "big_group_swapped", False)
+                old, new = names[swapped], names[not swapped]
+                self.slapd.modify_ldif(f"dn: {dn}\nchangetype: modify\ndelete: memberUid\nmemberUid: {old}\n"
+                                       f"-\nadd: memberUid\nmemberUid: {new}\n")
+                self.slapd.big_group_swapped = not swapped
+                self.side.expire_group(BIG_GROUP)
+                nss_bench(self.build, ["-r", "1", "-n", "1",
+                                       *lookup_args("getgrnam", self.side.module, self.side.prefix)], self.side.env)
+                self.writes += 1
+        except Exception as e:  # noqa: BLE001 - reported with the figures
+            self.error = str(e).splitlines()[0] if str(e) else repr(e)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        self.thread.join(120)
+
+
+def measure_p99_while_writing(fig, sides, slapd, runs):
+    """Hot getpwnam, every call timed: median and p99, quiet and while the
+    large group is written again and again (client on CPU 1, responder on 0)."""
+    cpu = 1 if (os.cpu_count() or 1) >= 2 else None
+    args = ["-w", "-l", "-r", "1", "-n", "5000"]
+    for r in range(runs):
+        for side in rotate(sides, r):
+            argv = args + lookup_args("getpwnam", side.module, side.prefix)
+            for phase in ("quiet", "writing"):
+                try:
+                    if phase == "quiet":
+                        out = nss_bench(fig.build, argv, side.env, cpu=cpu)
+                        writes = None
+                    else:
+                        with GroupWriter(side, slapd, fig.build) as writer:
+                            # Start measuring once the first write is under way.
+                            time.sleep(0.2)
+                            out = nss_bench(fig.build, argv, side.env, cpu=cpu)
+                            writes = writer.writes
+                        if writer.error:
+                            raise RuntimeError(f"the group writer failed: {writer.error}")
+                except (RuntimeError, procs.CommandError) as e:
+                    fig.fail(("p99", phase), side.name, str(e))
+                    continue
+                fig.add(("p99", phase), side.name, out["pwnam_p99"][0])
+                fig.add(("p50", phase), side.name, out["pwnam_p50"][0])
+                if writes is not None:
+                    fig.add(("p99", "writes"), side.name, writes)
+
+
 def ldap_floor(fig, slapd, test):
     """The raw LDAP searches of one lookup, on an open connection (bench/ldap_floor)."""
     user = "(&(objectClass=posixAccount)(uid={}))"
@@ -176,6 +247,25 @@ def ldap_floor(fig, slapd, test):
         fig.add((test, "cold"), "floor", float(out.stdout.split()[1]))
     except (procs.CommandError, IndexError, ValueError) as e:
         fig.fail((test, "cold"), "floor", str(e).splitlines()[0])
+
+
+def durable_write_floor(fig, directory):
+    """One 4 KiB write made durable (fdatasync) where vigil keeps its cache:
+    what any durable cache commit costs at least on this disk."""
+    path = Path(directory) / "bench-durable-write"
+    samples = []
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        block = b"\1" * 4096
+        for i in range(50):
+            t0 = time.perf_counter()
+            os.pwrite(fd, block, (i % 16) * 4096)
+            os.fdatasync(fd)
+            samples.append((time.perf_counter() - t0) * 1e6)
+    finally:
+        os.close(fd)
+        path.unlink()
+    fig.add(("commit", "floor"), "floor", statistics.median(samples))
 
 
 def measure_cold(fig, sides, slapd, runs):
@@ -255,13 +345,16 @@ def print_hot(fig, sides, placements):
 
 
 def print_cold(fig):
-    print("\nCold, after expiring the cache: ms per lookup (× the raw LDAP floor); searches = LDAP searches "
+    durable = fig.median(("commit", "floor"), "floor")
+    print("\nCold, after expiring the cache: ms per lookup (× the floor: the raw LDAP search(es) plus one durable "
+          f"4 KiB write, {fmt(durable and durable / 1e3)} ms here); searches = LDAP searches "
           "slapd served per lookup; CPU = ms of CPU per lookup of responder / provider / slapd; client not pinned\n")
-    print("| lookup | raw LDAP floor | vigil | searches | CPU nss / be / slapd | SSSD | searches | "
+    print("| lookup | raw LDAP search | floor | vigil | searches | CPU nss / be / slapd | SSSD | searches | "
           "CPU nss / be / slapd | vigil/SSSD |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for test in TESTS:
-        floor = fig.median((test, "cold"), "floor")
+        search = fig.median((test, "cold"), "floor")
+        floor = search + durable if search is not None and durable is not None else None
         cells = []
         for name, procs_ in (("vigil", ("vigil_nss", "vigil_be")), ("SSSD", ("sssd_nss", "sssd_be"))):
             v = fig.median((test, "cold"), name)
@@ -271,8 +364,20 @@ def print_cold(fig):
             cpu = [fig.median((test, "cold cpu"), f"{name} {p}") for p in (*procs_, "slapd")]
             cells += [text, fmt(fig.median((test, "searches"), name)),
                       " / ".join(fmt(c) for c in cpu) if None not in cpu else "—"]
-        print(f"| {WHAT[test]} | {fmt(floor and floor / 1e3)} | {' | '.join(cells)} | "
+        print(f"| {WHAT[test]} | {fmt(search and search / 1e3)} | {fmt(floor and floor / 1e3)} | {' | '.join(cells)} | "
               f"{ratio(fig.median((test, 'cold'), 'vigil'), fig.median((test, 'cold'), 'SSSD'))} |")
+
+
+def print_p99(fig, names):
+    print("\nHot getpwnam while the 10,000-member group is written to the cache again and again (changed in the "
+          "directory, expired, looked up): µs per call, every call timed; client on CPU 1\n")
+    print("| side | quiet p50 | quiet p99 | writing p50 | writing p99 | p99 / p50 writing | group writes meanwhile |")
+    print("|---|---|---|---|---|---|---|")
+    for name in names:
+        p50, p99 = fig.median(("p50", "writing"), name), fig.median(("p99", "writing"), name)
+        print(f"| {name} | {cell(fig, ('p50', 'quiet'), name)} | {cell(fig, ('p99', 'quiet'), name)} | "
+              f"{cell(fig, ('p50', 'writing'), name)} | {cell(fig, ('p99', 'writing'), name)} | "
+              f"{ratio(p99, p50)} | {fmt(fig.median(('p99', 'writes'), name))} |")
 
 
 def print_report(fig, sides, placements, args, pss, disk, reason):
@@ -288,6 +393,7 @@ def print_report(fig, sides, placements, args, pss, disk, reason):
         for test in TESTS:
             print(f"| {WHAT[test]} | {cell(fig, (test, 'fast'), 'SSSD')} |")
     print_cold(fig)
+    print_p99(fig, names)
     print("\nMemory after the same lookups on both sides: PSS in MiB (/proc/PID/smaps_rollup); cache on disk\n")
     print("| side | processes | PSS total | cache on disk |\n|---|---|---|---|")
     for name in names:
@@ -366,7 +472,10 @@ def main():
         print("2 clients at once ...", flush=True)
         measure_parallel(fig, sides, args.runs)
         print("cold lookups ...", flush=True)
+        durable_write_floor(fig, vigil.vigil.state_dir)
         measure_cold(fig, sides, slapd, args.runs)
+        print("p99 while the large group is written ...", flush=True)
+        measure_p99_while_writing(fig, sides, slapd, args.runs)
         pss = {s.name: [(comm(p), pss_kib(p)) for p in s.pids()] for s in sides}
         disk = {s.name: s.cache_bytes() for s in sides}
         for side in sides:

@@ -186,6 +186,9 @@ class VigilSide:
     def expire(self):
         self.vigil.vigilctl("cache-expire", "--everything", check=True)
 
+    def expire_group(self, name):
+        self.vigil.vigilctl("cache-expire", "--group", name, check=True)
+
     def pids(self):
         return [self.top.pid] + descendants(self.top.pid)
 
@@ -253,6 +256,9 @@ class SssdSide:
 
     def expire(self):
         procs.run(["sss_cache", "-E"], timeout=60)
+
+    def expire_group(self, name):
+        procs.run(["sss_cache", "-g", name], timeout=60)
 
     def pids(self):
         return [self.proc.pid] + descendants(self.proc.pid)

@@ -15,7 +15,7 @@
  * wrong or failed answer ends the program with status 1, saying what was
  * wrong.
  *
- * Usage: nss_bench [-r RUNS] [-n CALLS] [-p PROCS] [-w] TEST ARGS...
+ * Usage: nss_bench [-r RUNS] [-n CALLS] [-p PROCS] [-w] [-l] TEST ARGS...
  *   pwnam MODULE PREFIX FORMAT COUNT   getpwnam of COUNT names (FORMAT, e.g.
  *                                      user%06d, with 0..COUNT-1), cycled
  *   grnam MODULE PREFIX NAME MEMBERS   getgrnam of one group of MEMBERS members
@@ -27,6 +27,8 @@
  * first, over every name or a tenth of a run (a hot figure); -p PROCS: that
  * many client processes at once, each making CALLS calls a run: prints µs
  * per call (their mean) and TEST_rate, the calls per second of them all.
+ * -l (one process): also TEST_p50, TEST_p99 and TEST_max, µs, over every
+ * timed call of every run.
  * Before timing, one getpwnam of "root" (which both daemons filter, so it
  * never reaches a directory) opens the module's connection untimed.
  */
@@ -71,6 +73,7 @@ struct bench {
     long calls;
     int procs;
     int warm;
+    int latencies; /* -l: keep every timed call's latency */
     /* the module's entry points */
     pwnam_fn getpwnam;
     grnam_fn getgrnam;
@@ -90,6 +93,9 @@ struct bench {
 };
 
 static char *group_buf;
+/* -l: the latency of every timed call, µs, in call order. */
+static double *latency;
+static long latency_count;
 /* Every call this process made, untimed ones included (the caller divides
  * a daemon's CPU time by it). */
 static long calls_made;
@@ -253,8 +259,18 @@ static double timed_run(struct bench *b)
 {
     warm_up(b);
     double t0 = now_us();
-    for (long i = 0; i < b->calls; i++) {
-        one_call(b, i);
+    if (b->latencies) {
+        double before = t0;
+        for (long i = 0; i < b->calls; i++) {
+            one_call(b, i);
+            double after = now_us();
+            latency[latency_count++] = after - before;
+            before = after;
+        }
+    } else {
+        for (long i = 0; i < b->calls; i++) {
+            one_call(b, i);
+        }
     }
     return (now_us() - t0) / (double)b->calls;
 }
@@ -493,8 +509,9 @@ static int usage(void)
 static int parse_args(struct bench *b, int argc, char **argv)
 {
     int opt;
-    while ((opt = getopt(argc, argv, "r:n:p:w")) != -1) {
+    while ((opt = getopt(argc, argv, "r:n:p:wl")) != -1) {
         switch (opt) {
+        case 'l': b->latencies = 1; break;
         case 'r': b->runs = atoi(optarg); break;
         case 'n': b->calls = atol(optarg); break;
         case 'p': b->procs = atoi(optarg); break;
@@ -558,6 +575,24 @@ static int parse_args(struct bench *b, int argc, char **argv)
     return usage();
 }
 
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* -l: the median and the 99th percentile of every timed call of every run. */
+static void print_percentiles(const char *name)
+{
+    if (latency_count == 0) {
+        return;
+    }
+    qsort(latency, (size_t)latency_count, sizeof(double), by_value);
+    printf("%s_p50 %.2f\n", name, latency[latency_count / 2]);
+    printf("%s_p99 %.2f\n", name, latency[(latency_count * 99) / 100]);
+    printf("%s_max %.2f\n", name, latency[latency_count - 1]);
+}
+
 static void print_values(const char *name, const char *suffix, const double *v, int n)
 {
     printf("%s%s", name, suffix);
@@ -583,6 +618,12 @@ int main(int argc, char **argv)
             per_call[r] = parallel_run(&b, &rate[r]);
         }
     } else {
+        if (b.latencies) {
+            latency = malloc(sizeof(double) * (size_t)b.calls * (size_t)b.runs);
+            if (latency == NULL) {
+                fail("out of memory for -l");
+            }
+        }
         prime(&b);
         for (int r = 0; r < b.runs; r++) {
             per_call[r] = timed_run(&b);
@@ -593,6 +634,8 @@ int main(int argc, char **argv)
     if (b.procs > 0) {
         print_values(b.test, "_rate", rate, b.runs);
     }
+    print_percentiles(b.test);
+    free(latency);
     printf("calls %ld\n", calls_made);
     return 0;
 }

@@ -145,6 +145,30 @@ int main(int argc, char **argv)
         if (!r || r->gids.size() != groups_of_busy_user + 1) die("groups_of_user", vigil::Error{vigil::Errc::internal, "wrong count"});
     });
 
+    // What one cold lookup writes: a user new to the cache, in one durable
+    // commit (entries and timestamps).
+    std::uint32_t next_new = users;
+    report("store_user (a new user, durable commit)", 1, 200, [&](int) {
+        User u;
+        u.name = user_name(next_new);
+        u.uid = first_uid + next_new++;
+        u.gid = first_gid;
+        u.home = "/home/" + u.name;
+        u.shell = "/bin/bash";
+        u.original_dn = "uid=" + u.name + ",ou=people,dc=example,dc=com";
+        check(db.store_user(u, ts), "store_user");
+    });
+    report("store_user (unchanged: a refresh)", 1, 200, [&](int i) {
+        User u;
+        u.name = user_name(users + static_cast<std::uint32_t>(i));
+        u.uid = first_uid + users + static_cast<std::uint32_t>(i);
+        u.gid = first_gid;
+        u.home = "/home/" + u.name;
+        u.shell = "/bin/bash";
+        u.original_dn = "uid=" + u.name + ",ou=people,dc=example,dc=com";
+        check(db.store_user(u, ts), "store_user");
+    });
+
     // The refresh of a 10,000-member group: first store, then unchanged.
     Group big;
     big.name = "biggroup";
