@@ -23,22 +23,28 @@ public:
     {
         if (Status st = validate(given); !st) return st;
         User user = normalised(given);
-        if (Status st = evict_id_holders(Kind::user, attr::uid, user.uid, user.name); !st) return st;
-        ldb_message *msg = layout::encode(mem_, files_.entries, user);
+        Scratch scratch(mem_);
+        if (!scratch) return out_of_memory("storing user " + user.name);
+        ldb_message *msg = layout::encode(scratch.get(), files_.entries, user);
         if (msg == nullptr) return out_of_memory("encoding user " + user.name);
-        if (Status st = put_entry(msg); !st) return st;
-        return set_stamps(Kind::user, user.name, {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}});
+        auto stored = put_entry(scratch.get(), msg, Kind::user, attr::uid, user.uid, user.name);
+        if (!stored) return std::move(stored).error();
+        return write_stamps(scratch.get(), Kind::user, user.name,
+                            {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}}, *stored);
     }
 
     Status store(const Group &given, const Timestamps &ts)
     {
         if (Status st = validate(given); !st) return st;
         Group group = normalised(given);
-        if (Status st = evict_id_holders(Kind::group, attr::gid, group.gid, group.name); !st) return st;
-        ldb_message *msg = layout::encode(mem_, files_.entries, group);
+        Scratch scratch(mem_);
+        if (!scratch) return out_of_memory("storing group " + group.name);
+        ldb_message *msg = layout::encode(scratch.get(), files_.entries, group);
         if (msg == nullptr) return out_of_memory("encoding group " + group.name);
-        if (Status st = put_entry(msg); !st) return st;
-        return set_stamps(Kind::group, group.name, {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}});
+        auto stored = put_entry(scratch.get(), msg, Kind::group, attr::gid, group.gid, group.name);
+        if (!stored) return std::move(stored).error();
+        return write_stamps(scratch.get(), Kind::group, group.name,
+                            {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}}, *stored);
     }
 
     Status remove(Kind kind, const std::string &name)
@@ -55,24 +61,9 @@ public:
     // Writes timestamps for an entry, creating its record in the timestamps file if needed.
     Status set_stamps(Kind kind, const std::string &name, const std::vector<std::pair<const char *, std::int64_t>> &values)
     {
-        auto dn = dn_for(mem_, files_.stamps, kind, name);
-        if (!dn) return std::move(dn).error();
-        auto existing = find_by_dn(files_.stamps, mem_, *dn);
-        if (!existing) return std::move(existing).error();
-        ldb_message *msg = ldb_msg_new(mem_);
-        if (msg == nullptr) return out_of_memory("writing timestamps");
-        msg->dn = *dn;
-        int flags = *existing != nullptr ? LDB_FLAG_MOD_REPLACE : 0;
-        for (const auto &[name_of_attr, value] : values) {
-            ldb_message_element *el = nullptr;
-            char *text = talloc_asprintf(msg, "%lld", static_cast<long long>(value));
-            if (text == nullptr || ldb_msg_add_empty(msg, name_of_attr, flags, &el) != LDB_SUCCESS ||
-                ldb_msg_add_string(msg, name_of_attr, text) != LDB_SUCCESS)
-                return out_of_memory("writing timestamps");
-        }
-        int ret = *existing != nullptr ? ldb_modify(files_.stamps, msg) : ldb_add(files_.stamps, msg);
-        if (ret != LDB_SUCCESS) return ldb_failure(files_.stamps, "cannot write the timestamps of " + dn_text(*dn));
-        return {};
+        Scratch scratch(mem_);
+        if (!scratch) return out_of_memory("writing timestamps");
+        return write_stamps(scratch.get(), kind, name, values, Existed::maybe);
     }
 
     // expires_at = 0 (and the initgroups expiry, if any); no record: already expired.
@@ -122,21 +113,88 @@ public:
     }
 
 private:
+    // A talloc context for one step, freed when the step ends: a write of
+    // 500 groups does not pile up 500 steps' search results until commit.
+    class Scratch {
+    public:
+        explicit Scratch(TALLOC_CTX *parent) : mem_(talloc_new(parent)) {}
+        ~Scratch() { talloc_free(mem_); }
+        Scratch(const Scratch &) = delete;
+        Scratch &operator=(const Scratch &) = delete;
+        explicit operator bool() const { return mem_ != nullptr; }
+        TALLOC_CTX *get() const { return mem_; }
+
+    private:
+        TALLOC_CTX *mem_;
+    };
+
+    // Whether the entry's record was in the cache before this write: its
+    // timestamps record then most likely is too (written together).
+    enum class Existed { yes, no, maybe };
+
     // Adds the entry, or writes only what differs from the cached one:
-    // nothing at all when it is equal.
-    Status put_entry(ldb_message *now)
+    // nothing at all when it is equal. An id that another cached name holds
+    // is taken from it first (evict_id_holders); when the cached entry of
+    // this name already had this id, no other can hold it (every write keeps
+    // ids unique), and the search is saved.
+    Result<Existed> put_entry(TALLOC_CTX *mem, ldb_message *now, Kind kind, const char *id_attr, std::uint32_t id,
+                              const std::string &name)
     {
-        auto old = find_by_dn(files_.entries, mem_, now->dn);
+        auto old = find_by_dn(files_.entries, mem, now->dn);
         if (!old) return std::move(old).error();
+        const bool same_id = *old != nullptr && ldb_msg_find_attr_as_uint64(*old, id_attr, 0) == id;
+        if (!same_id) {
+            if (Status st = evict_id_holders(kind, id_attr, id, name); !st) return std::move(st).error();
+        }
         if (*old == nullptr) {
             if (ldb_add(files_.entries, now) != LDB_SUCCESS) return ldb_failure(files_.entries, "cannot add " + dn_text(now->dn));
-            return {};
+            return Existed::no;
         }
-        ldb_message *changes = layout::diff(mem_, *old, now);
+        ldb_message *changes = layout::diff(mem, *old, now);
         if (changes == nullptr) return out_of_memory("comparing " + dn_text(now->dn));
-        if (changes->num_elements == 0) return {};
+        if (changes->num_elements == 0) return Existed::yes;
         if (ldb_modify(files_.entries, changes) != LDB_SUCCESS)
             return ldb_failure(files_.entries, "cannot update " + dn_text(now->dn));
+        return Existed::yes;
+    }
+
+    // Replaces the values in the entry's timestamps record, or creates it:
+    // tried in the likelier order first, so that most writes are one call.
+    Status write_stamps(TALLOC_CTX *mem, Kind kind, const std::string &name,
+                        const std::vector<std::pair<const char *, std::int64_t>> &values, Existed existed)
+    {
+        auto dn = dn_for(mem, files_.stamps, kind, name);
+        if (!dn) return std::move(dn).error();
+        auto message = [&](int flags) -> ldb_message * {
+            ldb_message *msg = ldb_msg_new(mem);
+            if (msg == nullptr) return nullptr;
+            msg->dn = *dn;
+            for (const auto &[name_of_attr, value] : values) {
+                ldb_message_element *el = nullptr;
+                char *text = talloc_asprintf(msg, "%lld", static_cast<long long>(value));
+                if (text == nullptr || ldb_msg_add_empty(msg, name_of_attr, flags, &el) != LDB_SUCCESS ||
+                    ldb_msg_add_string(msg, name_of_attr, text) != LDB_SUCCESS)
+                    return nullptr;
+            }
+            return msg;
+        };
+        auto replace = [&]() -> int {
+            ldb_message *msg = message(LDB_FLAG_MOD_REPLACE);
+            return msg == nullptr ? LDB_ERR_OPERATIONS_ERROR : ldb_modify(files_.stamps, msg);
+        };
+        auto add = [&]() -> int {
+            ldb_message *msg = message(0);
+            return msg == nullptr ? LDB_ERR_OPERATIONS_ERROR : ldb_add(files_.stamps, msg);
+        };
+        int ret;
+        if (existed == Existed::no) {
+            ret = add();
+            if (ret == LDB_ERR_ENTRY_ALREADY_EXISTS) ret = replace();
+        } else {
+            ret = replace();
+            if (ret == LDB_ERR_NO_SUCH_OBJECT) ret = add();
+        }
+        if (ret != LDB_SUCCESS) return ldb_failure(files_.stamps, "cannot write the timestamps of " + dn_text(*dn));
         return {};
     }
 
@@ -144,8 +202,10 @@ private:
     // name holding this id is an older answer and is dropped.
     Status evict_id_holders(Kind kind, const char *id_attr, std::uint32_t id, const std::string &keep)
     {
+        Scratch scratch(mem_);
+        if (!scratch) return out_of_memory("looking up id holders");
         const char *attrs[] = {attr::name, nullptr};
-        auto res = find_by_attr(files_.entries, mem_, kind, id_attr, std::to_string(id), attrs);
+        auto res = find_by_attr(files_.entries, scratch.get(), kind, id_attr, std::to_string(id), attrs);
         if (!res) return std::move(res).error();
         for (unsigned i = 0; i < (*res)->count; ++i) {
             std::string holder = ldb_msg_find_attr_as_string((*res)->msgs[i], attr::name, "");
