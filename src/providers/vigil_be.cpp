@@ -144,4 +144,11 @@ Status setup(Service &svc)
 
 } // namespace
 
-int main(int argc, char **argv) { return run_service(info, argc, argv, setup); }
+int main(int argc, char **argv)
+{
+    const int status = run_service(info, argc, argv, setup);
+    // No worker may still be inside libldap or the TLS library while the
+    // process tears them down; vigild's stop bound is 5 s.
+    vigil::ldap::wait_for_connection_workers(std::chrono::seconds(3));
+    return status;
+}

@@ -5,6 +5,7 @@ and as an admin inspects it (vigilctl user-show, group-show, domain-status)."""
 
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -222,3 +223,37 @@ def test_a_group_with_several_names_is_named_by_its_dn(vigil, slapd):
     assert vigil.dp_call("gid", "20901") == ["ok "]
     assert show(vigil, "group", "ops")["gid"] == "20901"
     assert show(vigil, "group", "operations") is None
+
+
+def test_a_stop_while_a_connection_attempt_hangs_is_clean_and_bounded(tmp_path, builddir, own_slapd):
+    """vigil_be stopped while its connection worker waits for a server that
+    accepted and never answers: it waits for the worker a bounded time, says
+    so, and exits by itself (vigild does not have to kill it), with no
+    sanitizer report."""
+    server = own_slapd
+    v = Vigil(tmp_path / "vigil", builddir, extra={"vigil": ["services = nss"], "domain/LDAP": [
+        *domain_lines(server, "ldap_network_timeout = 30", "ldap_opt_timeout = 30")]})
+    try:
+        server.freeze()
+        v.start_supervised(("nss",))
+        rows, _ = v.status()
+        be = rows["domain/LDAP"]["pid"]
+        sock = v.run_dir / "private" / "sbus-dp_LDAP"
+        call = subprocess.Popen([str(builddir / "tests/tools/dp_call"), str(sock), "user", "alice"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        # The lookup makes the worker connect; it waits inside libldap for
+        # the frozen server (its bound here is far beyond this test).
+        time.sleep(1)
+        assert call.poll() is None, "the lookup did not wait for the connection"
+        proc = v.procs[0]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        v.procs.clear()
+        call.communicate(timeout=30)
+        log = v.log()
+        assert f"domain/LDAP (pid {be}) stopped (exited with status 0)" in log, log[-3000:]
+        assert "connection attempt(s) still under way after 3000 ms" in v.log("vigil_be_LDAP")
+        v.check_sanitizers()
+    finally:
+        server.thaw()
+        v.stop_all()

@@ -3,6 +3,8 @@
 #include "util/log.hpp"
 
 #include <cerrno>
+#include <condition_variable>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <sys/socket.h>
@@ -121,6 +123,101 @@ Result<Connected> connect_blocking(const LdapSettings &s, const std::string &uri
     return Connected{std::move(ld), *info};
 }
 
+namespace {
+
+// The connection workers of this process: at most `limit` at once (a hung
+// server must not pile up threads), each joined once it has finished, and
+// all waited for at exit, so that none is still inside libldap or the TLS
+// library while the process tears them down.
+class Workers {
+public:
+    static Workers &get()
+    {
+        // Never destroyed: a std::thread still joinable at destruction would
+        // terminate the process; wait_for_workers() settles them instead.
+        static Workers *workers = new Workers();
+        return *workers;
+    }
+
+    Status spawn(std::function<void()> work)
+    {
+        std::lock_guard lock(mutex_);
+        reap_locked();
+        if (running_ >= limit) {
+            return Error{Errc::unavailable, "too many connection attempts under way (" + std::to_string(limit) +
+                                                "); a server is not answering"};
+        }
+        auto it = threads_.emplace(threads_.end());
+        it->done = false;
+        ++running_;
+        try {
+            it->thread = std::thread([this, it, work = std::move(work)] {
+                work();
+                std::lock_guard done_lock(mutex_);
+                it->done = true;
+                --running_;
+                finished_.notify_all();
+            });
+        } catch (const std::system_error &e) {
+            --running_;
+            threads_.erase(it);
+            return Error{Errc::internal, std::string("cannot start a connection worker: ") + e.what()};
+        }
+        return {};
+    }
+
+    // Waits up to `bound` for every worker; joins those that ended and
+    // returns how many are still running (detached, as the process ends).
+    std::size_t settle(std::chrono::milliseconds bound)
+    {
+        std::unique_lock lock(mutex_);
+        finished_.wait_for(lock, bound, [this] { return running_ == 0; });
+        reap_locked();
+        const std::size_t left = running_;
+        for (Entry &e : threads_) e.thread.detach();
+        threads_.clear();
+        return left;
+    }
+
+    static constexpr std::size_t limit = 16;
+
+private:
+    struct Entry {
+        std::thread thread;
+        bool done = false;
+    };
+
+    void reap_locked()
+    {
+        for (auto it = threads_.begin(); it != threads_.end();) {
+            if (!it->done) {
+                ++it;
+                continue;
+            }
+            // Its last act was to take this lock and let go of it: the join
+            // waits for no more than the thread's exit.
+            it->thread.join();
+            it = threads_.erase(it);
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable finished_;
+    std::list<Entry> threads_;
+    std::size_t running_ = 0;
+};
+
+} // namespace
+
+std::size_t wait_for_connection_workers(std::chrono::milliseconds bound)
+{
+    const std::size_t left = Workers::get().settle(bound);
+    if (left > 0)
+        VLOG(error, "%zu connection attempt(s) still under way after %lld ms: left to the end of the process", left,
+             static_cast<long long>(bound.count()));
+    return left;
+}
+
 // What the worker and the loop share. The worker fills `result` and pokes
 // the socket; whoever is last frees the rest.
 struct Connector::Shared {
@@ -167,20 +264,19 @@ Result<std::unique_ptr<Connector>> Connector::start(EventLoop &loop, const LdapS
                                        " s (ldap_network_timeout, ldap_opt_timeout)"});
     });
 
-    try {
-        std::thread([shared, settings, uri] {
-            Result<Connected> r = connect_blocking(settings, uri);
-            std::lock_guard lock(shared->mutex);
-            if (!shared->abandoned) shared->result.emplace(std::move(r));
-            // else: r's handle is unbound as it goes out of scope, here.
-            char byte = 1;
-            (void)send(shared->worker_fd, &byte, 1, MSG_NOSIGNAL);
-            close(shared->worker_fd);
-            shared->worker_fd = -1;
-        }).detach();
-    } catch (const std::system_error &e) {
+    Status spawned = Workers::get().spawn([shared, settings, uri] {
+        Result<Connected> r = connect_blocking(settings, uri);
+        std::lock_guard lock(shared->mutex);
+        if (!shared->abandoned) shared->result.emplace(std::move(r));
+        // else: r's handle is unbound as it goes out of scope, here.
+        char byte = 1;
+        (void)send(shared->worker_fd, &byte, 1, MSG_NOSIGNAL);
+        close(shared->worker_fd);
+        shared->worker_fd = -1;
+    });
+    if (!spawned) {
         close(fds[1]);
-        return Error{Errc::internal, std::string("cannot start a connection worker: ") + e.what()};
+        return std::move(spawned).error();
     }
     return c;
 }

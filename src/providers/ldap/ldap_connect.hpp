@@ -10,6 +10,7 @@
 #include "providers/ldap/ldap_settings.hpp"
 #include "util/event.hpp"
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -50,6 +51,12 @@ private:
     Timer deadline_;
     Done done_;
 };
+
+// At the end of the process: waits up to `bound` for the connection workers
+// still running (a server that does not answer), joins them, and returns how
+// many were still running (left to the process's end, and logged). At most
+// 16 run at once; a Connector::start beyond that fails as unavailable.
+std::size_t wait_for_connection_workers(std::chrono::milliseconds bound);
 
 // The blocking part, as the worker runs it (also usable by tests and tools).
 Result<Connected> connect_blocking(const LdapSettings &settings, const std::string &uri);
