@@ -54,7 +54,25 @@ public:
         if (!server) return std::move(server).error();
         server_ = std::move(*server);
         // Responders keep formatted answers in memory until the cache changes.
-        cache_->on_commit([this] { server_->emit_all(dp_iface::interface, dp_iface::cache_changed, {}); });
+        cache_->on_commit([this](const sysdb::Changes &changes) {
+            sbus::StringList list;
+            if (changes.everything) {
+                list.emplace_back(dp_iface::everything_changed);
+            } else {
+                list.reserve(changes.entries.size());
+                for (const auto &change : changes.entries) {
+                    // Names never hold a TAB (the cache refuses control
+                    // characters); should one, say "everything".
+                    if (change.name.find('\t') != std::string::npos) {
+                        list.assign(1, dp_iface::everything_changed);
+                        break;
+                    }
+                    list.push_back(std::string(change.user ? "u\t" : "g\t") + change.name + '\t' +
+                                   std::to_string(change.id) + '\t' + std::to_string(change.old_id));
+                }
+            }
+            server_->emit_all(dp_iface::interface, dp_iface::cache_changed, {std::move(list)});
+        });
 
         id_->start_enumeration();
         st = svc_.on_signal(SIGUSR1, [this] { id_->force_offline(); });

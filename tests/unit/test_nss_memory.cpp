@@ -97,6 +97,46 @@ void initgroups_answers_can_go_alone(void **)
     assert_int_equal(hot.bytes(), 0);
 }
 
+// A change of one object drops its answers (by name, by each id it was
+// kept under, by the ids the change names, its initgroups) and nothing else.
+void a_change_forgets_one_object_only(void **)
+{
+    HotAnswers hot;
+    hot.keep(Lookup::user_by_name, "alice", answer("alice", 40));
+    hot.keep(Lookup::user_by_uid, "10001", answer("alice", 40));
+    hot.keep(Lookup::user_by_uid, "10077", answer("alice", 40)); // an older uid, still kept
+    hot.keep(Lookup::initgroups, "alice", answer("alice", 8));
+    hot.keep(Lookup::user_by_name, "bob", answer("bob", 40));
+    hot.keep(Lookup::user_by_uid, "10002", answer("bob", 40));
+    hot.keep(Lookup::group_by_name, "alice", answer("alice", 30)); // a group of the same name
+    hot.keep(Lookup::group_by_gid, "20001", answer("alice", 30));
+    const std::size_t bob_and_group = hot.bytes() - 3 * (5 + 5 + 40 + 128) - (5 + 5 + 8 + 128);
+    hot.forget(true, "alice", 10001, 0);
+    assert_null(hot.find(Lookup::user_by_name, "alice"));
+    assert_null(hot.find(Lookup::user_by_uid, "10001"));
+    assert_null(hot.find(Lookup::user_by_uid, "10077"));
+    assert_null(hot.find(Lookup::initgroups, "alice"));
+    assert_non_null(hot.find(Lookup::user_by_name, "bob"));
+    assert_non_null(hot.find(Lookup::user_by_uid, "10002"));
+    assert_non_null(hot.find(Lookup::group_by_name, "alice"));
+    assert_non_null(hot.find(Lookup::group_by_gid, "20001"));
+    assert_int_equal(hot.bytes(), bob_and_group);
+
+    // A uid that moved from bob to carol: the change names both ids, and
+    // bob's answers under the old one go although carol never had them.
+    hot.forget(true, "carol", 10003, 10002);
+    assert_null(hot.find(Lookup::user_by_uid, "10002"));
+    assert_non_null(hot.find(Lookup::user_by_name, "bob"));
+
+    hot.forget(false, "alice");
+    assert_null(hot.find(Lookup::group_by_name, "alice"));
+    assert_null(hot.find(Lookup::group_by_gid, "20001"));
+    assert_non_null(hot.find(Lookup::user_by_name, "bob"));
+    // Forgetting what is not kept is harmless.
+    hot.forget(true, "nobody", 5, 6);
+    assert_int_equal(hot.size(), 1);
+}
+
 } // namespace
 
 int main()
@@ -108,6 +148,7 @@ int main()
         cmocka_unit_test(past_the_byte_bound_the_table_starts_over),
         cmocka_unit_test(replacing_an_answer_does_not_count_it_twice),
         cmocka_unit_test(initgroups_answers_can_go_alone),
+        cmocka_unit_test(a_change_forgets_one_object_only),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

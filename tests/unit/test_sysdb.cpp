@@ -466,6 +466,58 @@ void stored_user_replaces_the_cached_holder_of_its_uid(void **)
     assert_int_equal(all->size(), 1);
 }
 
+// Each committed write says what it touched, for the responders' memory.
+void a_commit_says_what_it_touched(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    std::vector<vigil::sysdb::Changes> seen;
+    db.on_commit([&](const vigil::sysdb::Changes &c) { seen.push_back(c); });
+    auto only = [&](bool user, const char *name, std::uint32_t id, std::uint32_t old_id) {
+        assert_int_equal(seen.size(), 1);
+        assert_false(seen[0].everything);
+        assert_int_equal(seen[0].entries.size(), 1);
+        const auto &e = seen[0].entries[0];
+        assert_true(e.user == user);
+        assert_string_equal(e.name.c_str(), name);
+        assert_int_equal(e.id, id);
+        assert_int_equal(e.old_id, old_id);
+        seen.clear();
+    };
+    assert_ok(db.store_user(alice(), fresh_ts));
+    only(true, "alice", 10001, 0);
+    User moved = alice();
+    moved.uid = 10077;
+    assert_ok(db.store_user(moved, fresh_ts));
+    only(true, "alice", 10077, 10001);
+    assert_ok(db.store_user(moved, fresh_ts)); // unchanged but refreshed: its timestamps moved
+    only(true, "alice", 10077, 0);
+    assert_ok(db.store_group(group("devs", 30001, {"alice"}), fresh_ts));
+    only(false, "devs", 30001, 0);
+    assert_ok(db.expire_group("devs"));
+    only(false, "devs", 0, 0);
+    assert_ok(db.delete_user("alice"));
+    only(true, "alice", 0, 0);
+    // An id taken from another name: both are named.
+    assert_ok(db.store_group(group("developers", 30001), fresh_ts));
+    assert_int_equal(seen.size(), 1);
+    assert_int_equal(seen[0].entries.size(), 2);
+    assert_string_equal(seen[0].entries[0].name.c_str(), "devs");
+    assert_string_equal(seen[0].entries[1].name.c_str(), "developers");
+    seen.clear();
+    assert_ok(db.expire_all());
+    assert_int_equal(seen.size(), 1);
+    assert_true(seen[0].everything);
+    seen.clear();
+    // Past the limit, a write says "everything" rather than a long list.
+    std::vector<User> many;
+    for (std::uint32_t i = 0; i <= vigil::sysdb::Changes::limit; ++i) many.push_back(user("u" + std::to_string(i), 50000 + i));
+    assert_ok(db.store_users(many, fresh_ts));
+    assert_int_equal(seen.size(), 1);
+    assert_true(seen[0].everything);
+    assert_int_equal(seen[0].entries.size(), 0);
+}
+
 void stored_group_replaces_the_cached_holder_of_its_gid(void **)
 {
     test::TempDir dir;
@@ -767,6 +819,7 @@ int main()
         cmocka_unit_test(changed_user_fields_replace_the_old_ones),
         cmocka_unit_test(stored_user_replaces_the_cached_holder_of_its_uid),
         cmocka_unit_test(stored_group_replaces_the_cached_holder_of_its_gid),
+        cmocka_unit_test(a_commit_says_what_it_touched),
         cmocka_unit_test(deleted_records_are_gone_with_their_timestamps),
         cmocka_unit_test(expire_marks_expired_and_keeps_the_entry),
         cmocka_unit_test(expire_all_marks_every_entry_expired),

@@ -19,8 +19,10 @@ Result<std::shared_ptr<sbus::Connection>> DpClient::connection()
 
     std::weak_ptr<bool> alive = alive_;
     const sbus::Connection *raw = conn_.get();
-    conn_->on_signal(dp_iface::interface, dp_iface::cache_changed, [this, alive, raw](const sbus::Args &) {
-        if (!alive.expired() && conn_.get() == raw) changed_();
+    conn_->on_signal(dp_iface::interface, dp_iface::cache_changed, [this, alive, raw](const sbus::Args &args) {
+        if (alive.expired() || conn_.get() != raw) return;
+        const auto *list = args.size() == 1 ? std::get_if<sbus::StringList>(&args[0]) : nullptr;
+        changed_(list); // no list: a provider that does not say what, so everything
     });
     conn_->on_disconnect([this, alive, raw] {
         if (!alive.expired()) lost(raw);
@@ -51,7 +53,7 @@ void DpClient::send_watch()
             return;
         }
         watching_ = true;
-        changed_();
+        changed_(nullptr);
     });
     if (!sent) {
         VLOG(minor, "provider of %s: %s", domain_.c_str(), sent.error().message.c_str());
@@ -66,7 +68,7 @@ void DpClient::lost(const sbus::Connection *conn)
     watching_ = false;
     if (changed_ && was_watching) {
         VLOG(minor, "provider of %s went away: in-memory answers dropped", domain_.c_str());
-        changed_();
+        changed_(nullptr);
     }
     retry_later();
 }
@@ -81,7 +83,7 @@ void DpClient::retry_later()
     });
 }
 
-void DpClient::watch(std::function<void()> changed, std::chrono::milliseconds retry)
+void DpClient::watch(Changed changed, std::chrono::milliseconds retry)
 {
     changed_ = std::move(changed);
     retry_ = retry;

@@ -37,7 +37,10 @@ public:
     const std::string &domain() const { return domain_; }
 
     // Starts watching (see above); reconnects every `retry` while the provider is away.
-    void watch(std::function<void()> changed, std::chrono::milliseconds retry = std::chrono::seconds(1));
+    // `changed` gets the cacheChanged signal's list (dp_iface.hpp), or nullptr
+    // when anything may have changed (a line established or lost).
+    using Changed = std::function<void(const sbus::StringList *changes)>;
+    void watch(Changed changed, std::chrono::milliseconds retry = std::chrono::seconds(1));
     bool watching() const { return watching_; }
 
 private:
@@ -52,7 +55,7 @@ private:
     std::string socket_path_;
     std::chrono::milliseconds timeout_;
     std::shared_ptr<sbus::Connection> conn_;
-    std::function<void()> changed_; // set: watching is wanted
+    Changed changed_; // set: watching is wanted
     std::chrono::milliseconds retry_{1000};
     bool watching_ = false;
     Timer retry_timer_;

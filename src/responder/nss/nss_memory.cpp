@@ -1,5 +1,7 @@
 #include "responder/nss/nss_memory.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <numeric>
 
 namespace vigil::responder {
@@ -20,12 +22,45 @@ void HotAnswers::keep(dp_iface::Lookup lookup, std::string_view key, const Forma
     if (table_.size() >= limits_.entries || bytes() + c > limits_.bytes) clear();
     table_.put(lookup, key, answer);
     bytes_of(lookup) += c;
+    if (lookup == dp_iface::Lookup::user_by_uid || lookup == dp_iface::Lookup::group_by_gid) {
+        auto &keys = ids_of_[lookup == dp_iface::Lookup::user_by_uid ? 0 : 1][answer.name];
+        if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.emplace_back(key);
+    }
 }
 
 void HotAnswers::clear()
 {
     table_.clear();
     bytes_.fill(0);
+    for (auto &m : ids_of_) m.clear();
+}
+
+void HotAnswers::drop(dp_iface::Lookup lookup, std::string_view key)
+{
+    if (const Formatted *old = table_.find(lookup, key)) {
+        bytes_of(lookup) -= cost(key, *old);
+        table_.erase(lookup, key);
+    }
+}
+
+void HotAnswers::forget(bool user, std::string_view name, std::uint32_t id, std::uint32_t old_id)
+{
+    using dp_iface::Lookup;
+    const Lookup by_name = user ? Lookup::user_by_name : Lookup::group_by_name;
+    const Lookup by_id = user ? Lookup::user_by_uid : Lookup::group_by_gid;
+    drop(by_name, name);
+    if (user) drop(Lookup::initgroups, name);
+    for (std::uint32_t i : {id, old_id}) {
+        if (i == 0) continue;
+        char text[16];
+        auto [end, ec] = std::to_chars(text, text + sizeof text, i);
+        drop(by_id, std::string_view(text, static_cast<std::size_t>(end - text)));
+    }
+    auto &index = ids_of_[user ? 0 : 1];
+    auto it = index.find(std::string(name));
+    if (it == index.end()) return;
+    for (const std::string &key : it->second) drop(by_id, key);
+    index.erase(it);
 }
 
 void HotAnswers::clear(dp_iface::Lookup lookup)

@@ -100,14 +100,21 @@ public:
     void keep(dp_iface::Lookup lookup, std::string_view key, const Formatted &answer);
     void clear();
     void clear(dp_iface::Lookup lookup); // initgroups, whose answers depend on other domains' groups
+    // The cache changed this user or group: its answers by name, by the ids
+    // given (0: none) and by every id it was kept under go; for a user, its
+    // initgroups answer too.
+    void forget(bool user, std::string_view name, std::uint32_t id = 0, std::uint32_t old_id = 0);
     std::size_t size() const { return table_.size(); }
     std::size_t bytes() const;
 
 private:
     static std::size_t cost(std::string_view key, const Formatted &f);
     std::size_t &bytes_of(dp_iface::Lookup lookup) { return bytes_[static_cast<std::size_t>(lookup) - 1]; }
+    void drop(dp_iface::Lookup lookup, std::string_view key);
     Limits limits_;
     LookupTable<Formatted> table_;
+    // Object name -> the id keys its answers are kept under (users, groups).
+    std::array<std::unordered_map<std::string, std::vector<std::string>>, 2> ids_of_;
     std::array<std::size_t, static_cast<std::size_t>(dp_iface::Lookup::initgroups)> bytes_{};
 };
 

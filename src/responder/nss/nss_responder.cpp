@@ -104,17 +104,43 @@ void NssResponder::watch_providers()
 {
     for (auto &d : domains_) {
         NssDomain *dom = d.get();
-        dom->dp->watch([this, dom] { cache_changed(*dom); });
+        dom->dp->watch([this, dom](const sbus::StringList *changes) { cache_changed(*dom, changes); });
     }
 }
 
-void NssResponder::cache_changed(NssDomain &d)
+void NssResponder::cache_changed(NssDomain &d, const sbus::StringList *changes)
 {
-    d.hot.clear();
-    d.users.valid = false;
-    d.groups.valid = false;
-    // An initgroups answer leaves out the filter_groups gids of every domain.
-    for (auto &other : domains_) other->hot.clear(Lookup::initgroups);
+    bool everything = changes == nullptr;
+    bool users = everything, groups = everything;
+    if (!everything) {
+        for (const std::string &line : *changes) {
+            // "u|g TAB name TAB id TAB previous id"; anything else: everything.
+            const auto tab1 = line.find('\t');
+            const auto tab2 = tab1 == std::string::npos ? tab1 : line.find('\t', tab1 + 1);
+            const auto tab3 = tab2 == std::string::npos ? tab2 : line.find('\t', tab2 + 1);
+            std::uint32_t id = 0, old_id = 0;
+            if (tab3 == std::string::npos || tab1 != 1 || (line[0] != 'u' && line[0] != 'g') ||
+                std::from_chars(line.data() + tab2 + 1, line.data() + tab3, id).ec != std::errc{} ||
+                std::from_chars(line.data() + tab3 + 1, line.data() + line.size(), old_id).ec != std::errc{}) {
+                everything = true;
+                break;
+            }
+            const bool user = line[0] == 'u';
+            d.hot.forget(user, std::string_view(line).substr(tab1 + 1, tab2 - tab1 - 1), id, old_id);
+            (user ? users : groups) = true;
+        }
+    }
+    if (everything) {
+        d.hot.clear();
+        users = groups = true;
+    }
+    if (users) d.users.valid = false;
+    if (groups) {
+        d.groups.valid = false;
+        // An initgroups answer lists groups, and leaves out the filter_groups
+        // gids of every domain: a group change may touch any of them.
+        for (auto &other : domains_) other->hot.clear(Lookup::initgroups);
+    }
 }
 
 std::map<std::uint32_t, CommandHandler> NssResponder::handlers()
@@ -140,7 +166,7 @@ sysdb::Sysdb *NssResponder::cache_of(NssDomain &d)
             VLOG(minor, "domain %s: %s", d.name.c_str(), reopened.error().message.c_str());
             d.cache.reset();
         } else if (*reopened) {
-            cache_changed(d);
+            cache_changed(d, nullptr);
         }
     }
     if (!d.cache) {

@@ -95,7 +95,7 @@ private:
                     Done done);
     void refresh_in_background(NssDomain &d, dp_iface::Lookup lookup, const Formatted &f);
     void keep(NssDomain &d, dp_iface::Lookup lookup, std::string_view key, const Formatted &f);
-    void cache_changed(NssDomain &d);
+    void cache_changed(NssDomain &d, const sbus::StringList *changes);
 
     void serve(ClientRequest req, Reply reply, dp_iface::Lookup lookup);
     void enumerate(ClientRequest req, Reply reply, bool users);

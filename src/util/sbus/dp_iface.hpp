@@ -9,10 +9,13 @@
 //   org.vigil.DataProvider.watch() → ()
 //       the reply says the caller's connection is registered: from then on it
 //       receives every cacheChanged signal
-//   signal org.vigil.DataProvider.cacheChanged()
+//   signal org.vigil.DataProvider.cacheChanged(as changes)
 //       sent to every connected peer after each committed cache write, before
 //       the reply to the lookup that caused it (one connection keeps order),
-//       so a responder can keep formatted answers in memory until it arrives
+//       so a responder can keep formatted answers in memory until it arrives.
+//       One string per user or group the write touched:
+//         "u" or "g", TAB, name, TAB, id, TAB, previous id (ids: 0 = unknown)
+//       or the single string "*": anything may have changed.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +25,7 @@ namespace vigil::dp_iface {
 
 inline constexpr const char *interface = "org.vigil.DataProvider";
 inline constexpr const char *cache_changed = "cacheChanged";
+inline constexpr const char *everything_changed = "*";
 
 inline std::string socket_path(const std::string &run_dir, const std::string &domain)
 {

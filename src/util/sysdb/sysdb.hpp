@@ -52,6 +52,36 @@ struct Initgroups {
     Timestamps timestamps;
 };
 
+// What one committed write touched: each user or group written, expired or
+// removed, by name, with its id now and, if the write moved it, before. Past
+// `limit` entries (an enumeration batch, expire_all) only "everything".
+struct Changes {
+    struct Entry {
+        bool user = true; // else a group
+        std::string name;
+        std::uint32_t id = 0;     // 0: not known (expired or removed by name)
+        std::uint32_t old_id = 0; // the id it had before, if another
+    };
+    static constexpr std::size_t limit = 1024;
+    std::vector<Entry> entries;
+    bool everything = false;
+
+    void add(bool user, const std::string &name, std::uint32_t id = 0, std::uint32_t old_id = 0)
+    {
+        if (everything) return;
+        if (entries.size() >= limit) {
+            set_everything();
+            return;
+        }
+        entries.push_back({user, name, id, old_id == id ? 0 : old_id});
+    }
+    void set_everything()
+    {
+        everything = true;
+        entries.clear();
+    }
+};
+
 struct SysdbPaths {
     std::string entries;    // state_dir/db/cache_DOMAIN.ldb
     std::string timestamps; // state_dir/db/timestamps_DOMAIN.ldb
@@ -123,10 +153,10 @@ public:
 
     const SysdbPaths &paths() const noexcept { return paths_; }
 
-    // Runs after every committed write, in the writer: vigil_be tells the
-    // responders that in-memory copies of formatted answers are out of date.
-    // One callback; setting another replaces it.
-    void on_commit(std::function<void()> callback) { on_commit_ = std::move(callback); }
+    // Runs after every committed write, in the writer, with what it touched:
+    // vigil_be tells the responders which in-memory copies of formatted
+    // answers are out of date. One callback; setting another replaces it.
+    void on_commit(std::function<void(const Changes &)> callback) { on_commit_ = std::move(callback); }
 
 private:
     struct FileId {
@@ -150,7 +180,7 @@ private:
     Role role_;
     FileId entries_id_; // which files entries_ and stamps_ are, to notice a replacement
     FileId stamps_id_;
-    std::function<void()> on_commit_;
+    std::function<void(const Changes &)> on_commit_;
 };
 
 } // namespace vigil::sysdb

@@ -17,7 +17,7 @@ using namespace search;
 // a refused record anywhere fails the transaction and nothing is written.
 class Sysdb::Writer {
 public:
-    Writer(Files files, TALLOC_CTX *mem) : files_(files), mem_(mem) {}
+    Writer(Files files, TALLOC_CTX *mem, Changes &changes) : files_(files), mem_(mem), changes_(changes) {}
 
     Status store(const User &given, const Timestamps &ts)
     {
@@ -29,8 +29,9 @@ public:
         if (msg == nullptr) return out_of_memory("encoding user " + user.name);
         auto stored = put_entry(scratch.get(), msg, Kind::user, attr::uid, user.uid, user.name);
         if (!stored) return std::move(stored).error();
+        changes_.add(true, user.name, user.uid, stored->old_id);
         return write_stamps(scratch.get(), Kind::user, user.name,
-                            {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}}, *stored);
+                            {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}}, stored->existed);
     }
 
     Status store(const Group &given, const Timestamps &ts)
@@ -43,12 +44,14 @@ public:
         if (msg == nullptr) return out_of_memory("encoding group " + group.name);
         auto stored = put_entry(scratch.get(), msg, Kind::group, attr::gid, group.gid, group.name);
         if (!stored) return std::move(stored).error();
+        changes_.add(false, group.name, group.gid, stored->old_id);
         return write_stamps(scratch.get(), Kind::group, group.name,
-                            {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}}, *stored);
+                            {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}}, stored->existed);
     }
 
     Status remove(Kind kind, const std::string &name)
     {
+        changes_.add(kind == Kind::user, name);
         for (ldb_context *ldb : {files_.entries, files_.stamps}) {
             auto dn = dn_for(mem_, ldb, kind, name);
             if (!dn) return std::move(dn).error();
@@ -61,6 +64,7 @@ public:
     // Writes timestamps for an entry, creating its record in the timestamps file if needed.
     Status set_stamps(Kind kind, const std::string &name, const std::vector<std::pair<const char *, std::int64_t>> &values)
     {
+        changes_.add(kind == Kind::user, name);
         Scratch scratch(mem_);
         if (!scratch) return out_of_memory("writing timestamps");
         return write_stamps(scratch.get(), kind, name, values, Existed::maybe);
@@ -69,6 +73,7 @@ public:
     // expires_at = 0 (and the initgroups expiry, if any); no record: already expired.
     Status expire(Kind kind, const std::string &name)
     {
+        changes_.add(kind == Kind::user, name);
         auto dn = dn_for(mem_, files_.stamps, kind, name);
         if (!dn) return std::move(dn).error();
         auto existing = find_by_dn(files_.stamps, mem_, *dn);
@@ -78,6 +83,7 @@ public:
 
     Status expire_everything()
     {
+        changes_.set_everything();
         ldb_dn *root = ldb_dn_new(mem_, files_.stamps, layout::root_dn);
         ldb_result *res = nullptr;
         int ret = ldb_search(files_.stamps, mem_, &res, root, LDB_SCOPE_SUBTREE, nullptr, "(%s=*)", attr::expires_at);
@@ -107,6 +113,7 @@ public:
                 return out_of_memory("updating group " + std::string(name));
             if (ldb_modify(files_.entries, msg) != LDB_SUCCESS)
                 return ldb_failure(files_.entries, "cannot drop " + user + " from group " + name);
+            changes_.add(false, name, static_cast<std::uint32_t>(ldb_msg_find_attr_as_uint64(group, attr::gid, 0)));
             VLOG(trace, "user %s is no longer a member of group %s", user.c_str(), name);
         }
         return {};
@@ -131,31 +138,37 @@ private:
     // Whether the entry's record was in the cache before this write: its
     // timestamps record then most likely is too (written together).
     enum class Existed { yes, no, maybe };
+    struct Stored {
+        Existed existed;
+        std::uint32_t old_id; // the cached entry's id before (0: none)
+    };
 
     // Adds the entry, or writes only what differs from the cached one:
     // nothing at all when it is equal. An id that another cached name holds
     // is taken from it first (evict_id_holders); when the cached entry of
     // this name already had this id, no other can hold it (every write keeps
     // ids unique), and the search is saved.
-    Result<Existed> put_entry(TALLOC_CTX *mem, ldb_message *now, Kind kind, const char *id_attr, std::uint32_t id,
-                              const std::string &name)
+    Result<Stored> put_entry(TALLOC_CTX *mem, ldb_message *now, Kind kind, const char *id_attr, std::uint32_t id,
+                             const std::string &name)
     {
         auto old = find_by_dn(files_.entries, mem, now->dn);
         if (!old) return std::move(old).error();
-        const bool same_id = *old != nullptr && ldb_msg_find_attr_as_uint64(*old, id_attr, 0) == id;
+        const auto old_id =
+            *old != nullptr ? static_cast<std::uint32_t>(ldb_msg_find_attr_as_uint64(*old, id_attr, 0)) : 0;
+        const bool same_id = *old != nullptr && old_id == id;
         if (!same_id) {
             if (Status st = evict_id_holders(kind, id_attr, id, name); !st) return std::move(st).error();
         }
         if (*old == nullptr) {
             if (ldb_add(files_.entries, now) != LDB_SUCCESS) return ldb_failure(files_.entries, "cannot add " + dn_text(now->dn));
-            return Existed::no;
+            return Stored{Existed::no, 0};
         }
         ldb_message *changes = layout::diff(mem, *old, now);
         if (changes == nullptr) return out_of_memory("comparing " + dn_text(now->dn));
-        if (changes->num_elements == 0) return Existed::yes;
+        if (changes->num_elements == 0) return Stored{Existed::yes, old_id};
         if (ldb_modify(files_.entries, changes) != LDB_SUCCESS)
             return ldb_failure(files_.entries, "cannot update " + dn_text(now->dn));
-        return Existed::yes;
+        return Stored{Existed::yes, old_id};
     }
 
     // Replaces the values in the entry's timestamps record, or creates it:
@@ -236,6 +249,7 @@ private:
 
     Files files_;
     TALLOC_CTX *mem_;
+    Changes &changes_;
 };
 
 Status Sysdb::write(const std::function<Status(Writer &)> &steps)
@@ -248,11 +262,12 @@ Status Sysdb::write(const std::function<Status(Writer &)> &steps)
     if (!stamps_tx) return std::move(stamps_tx).error();
     TallocPtr<void> mem(talloc_new(nullptr));
     if (!mem) return out_of_memory("starting a write");
-    Writer writer(Files{entries_.raw(), stamps_.raw()}, mem.get());
+    Changes changes;
+    Writer writer(Files{entries_.raw(), stamps_.raw()}, mem.get(), changes);
     if (Status st = steps(writer); !st) return st;
     if (Status st = entries_tx->commit(); !st) return st;
     Status st = stamps_tx->commit(); // the entries changed, whatever this says
-    if (on_commit_) on_commit_();
+    if (on_commit_) on_commit_(changes);
     return st;
 }
 
