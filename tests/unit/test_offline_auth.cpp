@@ -176,12 +176,13 @@ void an_exception_in_a_job_arrives_as_an_error(void **)
 struct Fixture {
     test::TempDir dir;
     std::unique_ptr<EventLoop> loop = make_loop();
-    std::unique_ptr<HashWorker> worker = make_worker(*loop);
+    std::unique_ptr<HashWorker> worker;
     std::optional<CredentialStore> store;
     WallTime now{std::chrono::seconds(1'700'000'000)};
     std::optional<OfflineAuthenticator> auth;
 
-    explicit Fixture(OfflineSettings settings = {3, 5min, std::chrono::days(7)})
+    explicit Fixture(OfflineSettings settings = {3, 5min, std::chrono::days(7)}, HashWorker::Limits limits = {})
+        : worker(make_worker(*loop, limits))
     {
         auto opened = CredentialStore::open(dir.path(), "LDAP");
         assert_true(opened.ok());
@@ -258,10 +259,12 @@ void lockout_is_decided_before_any_hash_and_lifts_after_the_delay(void **)
     assert_int_equal((*f.auth->summary("alice"))->failed_attempts, 0);
 }
 
-// Five guesses sent at once: each must see the counter the previous left.
+// Five guesses sent at once: each must see the counter the previous left,
+// and they take one worker slot between them (a worker with room for one
+// job refuses a second), so guesses past the limit compute no hash at all.
 void parallel_guesses_for_one_user_are_counted_one_by_one(void **)
 {
-    Fixture f;
+    Fixture f({3, 5min, std::chrono::days(7)}, {1, 1});
     f.remember("alice", good);
     std::vector<OfflineVerdict> verdicts;
     for (int i = 0; i < 5; ++i) {
@@ -277,6 +280,29 @@ void parallel_guesses_for_one_user_are_counted_one_by_one(void **)
                                          OfflineVerdict::wrong_password, OfflineVerdict::locked,
                                          OfflineVerdict::locked};
     assert_true(verdicts == expected);
+}
+
+void a_flood_of_guesses_for_one_user_is_refused_not_queued(void **)
+{
+    Fixture f({0, 5min, std::chrono::days(0)});
+    f.remember("alice", good);
+    std::size_t answered = 0, accepted = 0, refused = 0;
+    const std::size_t sent = 20;
+    for (std::size_t i = 0; i < sent; ++i) {
+        Status st = f.auth->authenticate("alice", Secret("wrong"), [&](Result<OfflineAuthenticator::Outcome>) {
+            if (++answered == accepted) f.loop->quit(0);
+        });
+        if (st) ++accepted;
+        else {
+            assert_int_equal(static_cast<int>(st.error().code), static_cast<int>(Errc::unavailable));
+            ++refused;
+        }
+    }
+    // One runs, a bounded number wait behind it; another user is not affected.
+    assert_true(accepted < sent && refused > 0);
+    run_bounded(*f.loop);
+    assert_int_equal(answered, accepted);
+    assert_int_equal(verdict(f.login("bob", good)), expect(OfflineVerdict::no_credentials));
 }
 
 void forgetting_a_disabled_account_drops_its_hash(void **)
@@ -320,6 +346,7 @@ int main()
         cmocka_unit_test(remembered_password_logs_in_offline_under_any_spelling),
         cmocka_unit_test(lockout_is_decided_before_any_hash_and_lifts_after_the_delay),
         cmocka_unit_test(parallel_guesses_for_one_user_are_counted_one_by_one),
+        cmocka_unit_test(a_flood_of_guesses_for_one_user_is_refused_not_queued),
         cmocka_unit_test(forgetting_a_disabled_account_drops_its_hash),
         cmocka_unit_test(remembering_again_resets_a_lock),
         cmocka_unit_test(cached_credentials_expire),
