@@ -3,6 +3,7 @@
 #include "common.hpp"
 #include "util/creds/canonical_name.hpp"
 #include "util/creds/credential_store.hpp"
+#include "util/creds/credentials_config.hpp"
 #include "util/creds/offline_policy.hpp"
 #include "util/creds/password_hash.hpp"
 
@@ -376,6 +377,13 @@ void storing_after_an_online_login_resets_the_counter(void **)
     assert_true(rec->stored_at == t0 + 1min);
 }
 
+void db_commits_are_synchronous(void **)
+{
+    test::TempDir dir;
+    CredentialStore store = open_store(dir);
+    assert_true(store.writes_synchronously());
+}
+
 void store_refuses_what_is_not_a_hash(void **)
 {
     test::TempDir dir;
@@ -393,6 +401,37 @@ void names_with_dn_special_characters_stay_apart(void **)
     auto first = *store.find("a,name=b");
     auto ok = password_matches(Secret("one"), first->hash);
     assert_true(ok.ok() && *ok);
+}
+
+// ------------------------------------------------------------------ config
+
+void config_defaults_cache_nothing_and_never_lock(void **)
+{
+    vigil::Config config;
+    CredentialsConfig c = credentials_config(config, "LDAP");
+    assert_false(c.cache_credentials);
+    assert_int_equal(c.settings.failed_login_attempts, 0);
+    assert_int_equal(c.settings.failed_login_delay.count(), 5);
+    assert_int_equal(c.settings.credentials_expiration.count(), 0);
+    assert_string_equal(c.naming.domain.c_str(), "LDAP");
+    assert_true(c.db_dir.ends_with("/db"));
+}
+
+void config_options_reach_the_settings(void **)
+{
+    vigil::Config config;
+    config.sections["domain/LDAP"].options["cache_credentials"] = vigil::Setting{"true", "vigil.conf", 3};
+    config.sections["pam"].options["offline_failed_login_attempts"] = vigil::Setting{"3", "vigil.conf", 7};
+    config.sections["pam"].options["offline_failed_login_delay"] = vigil::Setting{"10", "vigil.conf", 8};
+    config.sections["pam"].options["offline_credentials_expiration"] = vigil::Setting{"30", "vigil.conf", 9};
+    config.sections["vigil"].options["state_dir"] = vigil::Setting{"/var/lib/vigil", "vigil.conf", 2};
+    CredentialsConfig c = credentials_config(config, "LDAP");
+    assert_true(c.cache_credentials);
+    assert_int_equal(c.settings.failed_login_attempts, 3);
+    assert_int_equal(c.settings.failed_login_delay.count(), 10);
+    assert_int_equal(c.settings.credentials_expiration.count(), 30);
+    assert_string_equal(c.db_dir.c_str(), "/var/lib/vigil/db");
+    assert_false(credentials_config(config, "OTHER").cache_credentials);
 }
 
 } // namespace
@@ -424,8 +463,11 @@ int main()
         cmocka_unit_test(canonical_spellings_share_one_record),
         cmocka_unit_test(disabled_account_drops_the_hash),
         cmocka_unit_test(storing_after_an_online_login_resets_the_counter),
+        cmocka_unit_test(db_commits_are_synchronous),
         cmocka_unit_test(store_refuses_what_is_not_a_hash),
         cmocka_unit_test(names_with_dn_special_characters_stay_apart),
+        cmocka_unit_test(config_defaults_cache_nothing_and_never_lock),
+        cmocka_unit_test(config_options_reach_the_settings),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -139,6 +139,8 @@ Result<CredentialStore> CredentialStore::open(const std::string &db_dir, const s
     return CredentialStore(std::move(*file));
 }
 
+bool CredentialStore::writes_synchronously() const { return (ldb_get_flags(file_.raw()) & LDB_FLG_NOSYNC) == 0; }
+
 Result<std::optional<CredentialRecord>> CredentialStore::find(const std::string &canonical_name) const
 {
     if (Status st = plain_name(canonical_name); !st) return std::move(st).error();

@@ -33,6 +33,8 @@ public:
     static Result<CredentialStore> open(const std::string &db_dir, const std::string &domain);
 
     const std::string &path() const noexcept { return file_.path(); }
+    // True unless the file was opened without fsync (it never is; tests check).
+    bool writes_synchronously() const;
 
     Result<std::optional<CredentialRecord>> find(const std::string &canonical_name) const;
     // Replaces the whole row, in one durable transaction.
