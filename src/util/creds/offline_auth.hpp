@@ -47,6 +47,7 @@ public:
     using StoreDone = std::function<void(Status)>;
 
     // All three must outlive this object; `clock` is injected for tests.
+    // Destroying it drops the answers of attempts still being hashed.
     OfflineAuthenticator(CredentialStore &store, HashWorker &worker, DomainNaming naming, OfflineSettings settings,
                          Clock clock = system_now);
     ~OfflineAuthenticator();

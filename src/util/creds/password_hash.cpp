@@ -54,6 +54,7 @@ Result<std::string> random_setting(const char *prefix, unsigned long cost)
 // starting with '*' instead: treat that as failure too.
 Result<std::string> run_crypt(const Secret &password, const std::string &setting, CryptScratch &scratch)
 {
+    errno = 0;
     const char *out = crypt_rn(password.reveal().c_str(), setting.c_str(), scratch.data.get(),
                                static_cast<int>(sizeof(crypt_data)));
     if (out == nullptr || out[0] == '*') {
