@@ -1,6 +1,8 @@
 // Cached credentials for offline logins (src/util/creds): the hash, the
 // canonical name, the lockout and expiry rules, the durable store.
 #include "common.hpp"
+#include "util/ldb.hpp"
+#include "util/ldb_c.hpp"
 #include "util/creds/canonical_name.hpp"
 #include "util/creds/credential_store.hpp"
 #include "util/creds/credentials_config.hpp"
@@ -377,6 +379,34 @@ void storing_after_an_online_login_resets_the_counter(void **)
     assert_true(rec->stored_at == t0 + 1min);
 }
 
+// The credentials cannot be rebuilt: an unknown format is refused, and the
+// file is left as it was for a vigil that knows it.
+void unknown_format_version_is_refused_not_discarded(void **)
+{
+    test::TempDir dir;
+    {
+        CredentialStore store = open_store(dir);
+        assert_true(store.put("alice", fresh_record(hash_of(good), t0)).ok());
+    }
+    std::string path = dir / CredentialStore::file_name("LDAP");
+    {
+        auto ldb = vigil::Ldb::open(path, vigil::Ldb::Mode::read_write);
+        assert_true(ldb.ok());
+        vigil::TallocPtr<void> mem = vigil::make_talloc_ctx("test");
+        ldb_message *msg = ldb_msg_new(mem.get());
+        msg->dn = ldb_dn_new(msg, ldb->raw(), "cn=credentials");
+        ldb_message_element *el = nullptr;
+        assert_int_equal(ldb_msg_add_empty(msg, "formatVersion", LDB_FLAG_MOD_REPLACE, &el), LDB_SUCCESS);
+        assert_int_equal(ldb_msg_add_string(msg, "formatVersion", "99"), LDB_SUCCESS);
+        assert_int_equal(ldb_modify(ldb->raw(), msg), LDB_SUCCESS);
+    }
+    auto refused = CredentialStore::open(dir.path(), "LDAP");
+    assert_false(refused.ok());
+    assert_int_equal(static_cast<int>(refused.error().code), static_cast<int>(Errc::invalid_config));
+    assert_true(refused.error().message.find("99") != std::string::npos);
+    assert_true(read_all(path).find("alice") != std::string::npos);
+}
+
 void db_commits_are_synchronous(void **)
 {
     test::TempDir dir;
@@ -463,6 +493,7 @@ int main()
         cmocka_unit_test(canonical_spellings_share_one_record),
         cmocka_unit_test(disabled_account_drops_the_hash),
         cmocka_unit_test(storing_after_an_online_login_resets_the_counter),
+        cmocka_unit_test(unknown_format_version_is_refused_not_discarded),
         cmocka_unit_test(db_commits_are_synchronous),
         cmocka_unit_test(store_refuses_what_is_not_a_hash),
         cmocka_unit_test(names_with_dn_special_characters_stay_apart),

@@ -325,6 +325,22 @@ void remembering_again_resets_a_lock(void **)
     assert_int_equal(verdict(f.login("alice", good)), expect(OfflineVerdict::allowed));
 }
 
+// Neither the password stored nor a wrong one tried offline reaches the file.
+void no_password_ever_reaches_the_database(void **)
+{
+    Fixture f;
+    const char *wrong = "Wr0ng-guess-7731";
+    f.remember("alice", good);
+    (void)f.login("alice", wrong);
+    (void)f.login("alice", good);
+    std::ifstream in(f.store->path(), std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    assert_true(bytes.str().find("cachedPassword") != std::string::npos);
+    assert_true(bytes.str().find(good) == std::string::npos);
+    assert_true(bytes.str().find(wrong) == std::string::npos);
+}
+
 void cached_credentials_expire(void **)
 {
     Fixture f;
@@ -349,6 +365,7 @@ int main()
         cmocka_unit_test(a_flood_of_guesses_for_one_user_is_refused_not_queued),
         cmocka_unit_test(forgetting_a_disabled_account_drops_its_hash),
         cmocka_unit_test(remembering_again_resets_a_lock),
+        cmocka_unit_test(no_password_ever_reaches_the_database),
         cmocka_unit_test(cached_credentials_expire),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
