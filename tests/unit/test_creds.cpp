@@ -260,6 +260,16 @@ void credentials_expire_days_after_they_were_stored(void **)
                      static_cast<int>(OfflineVerdict::allowed));
 }
 
+// Stored "in the future": the clock was stepped back, the age is unknown.
+void credentials_stored_in_the_future_count_as_expired(void **)
+{
+    std::optional<CredentialRecord> rec = fresh_record(hash_of(good), t0);
+    OfflineSettings forever{3, 5min, std::chrono::days(0)};
+    assert_int_equal(static_cast<int>(attempt(rec, t0 - 1s, forever, good)),
+                     static_cast<int>(OfflineVerdict::expired));
+    assert_int_equal(static_cast<int>(attempt(rec, t0, forever, good)), static_cast<int>(OfflineVerdict::allowed));
+}
+
 // ------------------------------------------------------------------ store
 
 void store_round_trips_a_record(void **)
@@ -486,6 +496,7 @@ int main()
         cmocka_unit_test(zero_attempts_never_locks),
         cmocka_unit_test(zero_delay_locks_until_an_online_login),
         cmocka_unit_test(credentials_expire_days_after_they_were_stored),
+        cmocka_unit_test(credentials_stored_in_the_future_count_as_expired),
         cmocka_unit_test(store_round_trips_a_record),
         cmocka_unit_test(db_file_is_0600_and_never_holds_the_password),
         cmocka_unit_test(open_refuses_a_directory_or_file_others_can_reach),

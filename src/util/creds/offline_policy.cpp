@@ -18,6 +18,10 @@ std::variant<Refused, Admitted> admit(const std::optional<CredentialRecord> &sto
                                       const OfflineSettings &settings)
 {
     if (!stored || stored->hash.empty()) return Refused{OfflineVerdict::no_credentials, std::nullopt};
+    // As for the cache (DESIGN.md): a time in the future means the clock was
+    // stepped back since, and an age cannot be trusted. The next online login
+    // stores a fresh hash.
+    if (stored->stored_at > now) return Refused{OfflineVerdict::expired, std::nullopt};
     if (settings.credentials_expiration.count() > 0) {
         auto valid_until = stored->stored_at + std::chrono::duration_cast<std::chrono::seconds>(settings.credentials_expiration);
         if (now >= valid_until) return Refused{OfflineVerdict::expired, std::nullopt};

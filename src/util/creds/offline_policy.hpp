@@ -43,7 +43,7 @@ enum class OfflineVerdict {
     allowed,        // the cached password matched
     wrong_password, // it did not (and counted); locked_until says if that locked the account
     locked,         // refused before comparing: too many wrong passwords
-    expired,        // stored longer ago than offline_credentials_expiration
+    expired,        // stored longer ago than offline_credentials_expiration, or "in the future"
     no_credentials, // nothing cached for this user
 };
 
