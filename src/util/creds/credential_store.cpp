@@ -3,8 +3,11 @@
 #include "util/ldb_c.hpp"
 #include "util/log.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
+#include <cstdint>
+#include <cstdio>
 #include <sys/stat.h>
 #include <unistd.h>
 
