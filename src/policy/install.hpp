@@ -1,0 +1,57 @@
+// Installing a rendered policy file (ultimate mode) and rolling it back.
+//
+// install(): the original file (or its absence) is kept once, before the
+// first change; the new content is written to a temp file in the target's
+// directory (a '.' name, which sudo's includedir skips), fsynced, checked
+// (visudo -cf for sudoers), renamed over the target, and the directory
+// fsynced. A failure at any step leaves the installed file as it was.
+// rollback(): restores the original byte for byte (mode and owner too), or
+// removes our file when there was none, then forgets the original.
+#pragma once
+
+#include "policy/child_process.hpp"
+#include "util/result.hpp"
+
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace vigil::policy {
+
+struct InstallTarget {
+    std::string path;                       // e.g. /etc/sudoers.d/vigil
+    std::string backup_dir;                 // e.g. STATE_DIR/policy/backup
+    std::string forbidden_name_chars;       // ".~" for sudoers.d
+    std::vector<std::string> check_command; // argv; the temp file's path is appended; empty: none
+    mode_t mode = 0440;
+    ChildLimits check_limits{};
+};
+
+enum class InstallOutcome { installed, unchanged };
+
+class PolicyInstaller {
+public:
+    // Refuses a target whose file name sudo (or the type) would skip.
+    static Result<PolicyInstaller> create(InstallTarget target);
+
+    Result<InstallOutcome> install(std::string_view content);
+    Status rollback();
+
+    // Whether an original (or its absence) is kept for rollback.
+    bool has_original() const;
+
+    const InstallTarget &target() const { return target_; }
+
+private:
+    explicit PolicyInstaller(InstallTarget target);
+    Status keep_original();
+    std::string original_path() const;
+    std::string state_path() const;
+
+    InstallTarget target_;
+    std::string dir_;
+    std::string name_;
+};
+
+} // namespace vigil::policy
