@@ -307,3 +307,29 @@ def test_target_name_sudo_would_skip_is_refused(root):
                            "--backup-dir", root / "state/backup", *SOURCES, check=False)
         assert res.returncode != 0 and "may not contain" in res.stderr
         assert not (root / "sudoers.d" / name).exists()
+
+
+def can_unshare_mounts():
+    if os.geteuid() != 0 or not shutil.which("unshare") or not Path("/etc/sudo.conf").exists():
+        return False
+    return procs.run(["unshare", "-m", "true"], check=False).returncode == 0
+
+
+@pytest.mark.skipif(not can_unshare_mounts(), reason="needs root and a private mount namespace")
+def test_sudo_lists_the_installed_rules_in_priority_order(root):
+    """The real sudo reads the installed file: a test sudo.conf naming it as
+    sudoers_file is bind-mounted over /etc/sudo.conf in a private mount
+    namespace only (the host's /etc is untouched)."""
+    low = write(root / "low.xml", "<policy type='sudo' version='1'><rule name='low'><user>nobody</user>"
+                                  "<host>ALL</host><runas-user>root</runas-user><tag>NOPASSWD</tag>"
+                                  "<command>/usr/bin/id</command></rule></policy>")
+    high = write(root / "high.xml", "<policy type='sudo' version='1'><rule name='high'><user>nobody</user>"
+                                    "<host>ALL</host><runas-user>root</runas-user>"
+                                    "<command>/usr/bin/whoami</command></rule></policy>")
+    target = root / "sudoers.d/vigil"
+    policy_apply("install", *install_args(root, f"high:20:{high}", f"low:10:{low}", roles=None))
+    sudo_conf = write(root / "sudo.conf", f"Plugin sudoers_policy sudoers.so sudoers_file={target}\n")
+    res = procs.run(["unshare", "-m", "sh", "-c",
+                     'mount --bind "$1" /etc/sudo.conf && exec sudo -l -U nobody', "sh", sudo_conf])
+    lines = [line.strip() for line in res.stdout.splitlines()]
+    assert lines[-2:] == ["(root) NOPASSWD: /usr/bin/id", "(root) /usr/bin/whoami"], res.stdout
