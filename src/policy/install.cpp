@@ -161,6 +161,11 @@ Status PolicyInstaller::keep_original()
 
 Result<InstallOutcome> PolicyInstaller::install(std::string_view content)
 {
+    // Never write through (or compare through) a symlink someone put there.
+    struct stat st;
+    if (::lstat(target_.path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+        return Error{Errc::invalid_argument, target_.path + " is not a regular file: refusing to replace it"};
+    }
     auto current = read_text_file(target_.path, max_document_bytes * 4);
     if (current && *current == content) return InstallOutcome::unchanged;
     if (auto kept = keep_original(); !kept) return std::move(kept).error();

@@ -176,10 +176,13 @@ void target_that_is_a_symlink_is_not_replaced(void **)
     test::write_file(dir / "elsewhere", "keep\n");
     assert_int_equal(symlink((dir / "elsewhere").c_str(), target.path.c_str()), 0);
     auto installer = installer_for(target);
-    auto installed = installer.install("ours\n");
-    assert_false(installed.ok());
-    assert_true(contains(installed.error().message, "not a regular file"));
+    for (const char *content : {"ours\n", "keep\n"}) {  // also when the content is the same
+        auto installed = installer.install(content);
+        assert_false(installed.ok());
+        assert_true(contains(installed.error().message, "not a regular file"));
+    }
     assert_string_equal(test::read_file(dir / "elsewhere").c_str(), "keep\n");
+    assert_false(installer.has_original());
 }
 
 void missing_target_directory_is_an_error_and_keeps_nothing_half_done(void **)
