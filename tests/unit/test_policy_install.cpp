@@ -4,7 +4,10 @@
 #include "policy_common.hpp"
 #include "policy/install.hpp"
 
+#include <csignal>
 #include <dirent.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 using namespace vigil;
 using namespace vigil::policy;
@@ -143,6 +146,32 @@ void visudo_rejects_broken_sudoers_and_nothing_changes(void **)
     assert_true(entries(dir / "sudoers.d") == std::vector<std::string>{"vigil"});
 }
 
+// A full disk, simulated: RLIMIT_FSIZE (with SIGXFSZ ignored) makes the
+// write fail with EFBIG halfway through, in a child so the limit stays there.
+void write_failing_halfway_leaves_the_installed_file_untouched(void **)
+{
+    test::TempDir dir;
+    auto target = target_in(dir);
+    test::write_file(target.path, "installed\n", 0440);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        std::signal(SIGXFSZ, SIG_IGN);
+        struct rlimit limit = {4096, 4096};
+        if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(3);
+        auto installer = PolicyInstaller::create(target);
+        if (!installer) _exit(4);
+        auto installed = installer->install(std::string(100000, 'x'));
+        _exit(installed.ok() ? 1 : contains(installed.error().message, "File too large") ? 0 : 2);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_string_equal(test::read_file(target.path).c_str(), "installed\n");
+    assert_true(entries(dir / "sudoers.d") == std::vector<std::string>{"vigil"});
+}
+
 void unchanged_content_is_not_rewritten(void **)
 {
     test::TempDir dir;
@@ -208,6 +237,7 @@ int main()
         cmocka_unit_test(original_is_kept_only_before_the_first_change),
         cmocka_unit_test(refused_check_leaves_the_installed_file_untouched),
         cmocka_unit_test(visudo_rejects_broken_sudoers_and_nothing_changes),
+        cmocka_unit_test(write_failing_halfway_leaves_the_installed_file_untouched),
         cmocka_unit_test(unchanged_content_is_not_rewritten),
         cmocka_unit_test(file_names_sudo_would_skip_are_refused),
         cmocka_unit_test(target_that_is_a_symlink_is_not_replaced),

@@ -133,6 +133,16 @@ void terminating_message_fails_the_render(void **)
     assert_refused(render_with_template(stylesheet("<xsl:message terminate=\"yes\">stop</xsl:message>")), "failed");
 }
 
+void any_message_from_the_template_fails_the_render(void **)
+{
+    assert_refused(render_with_template(stylesheet("<xsl:message>just saying</xsl:message>text")), "just saying");
+}
+
+void unknown_function_fails_the_render(void **)
+{
+    assert_refused(render_with_template(stylesheet("<xsl:value-of select=\"no-such-function()\"/>")), "failed");
+}
+
 void malformed_template_is_refused(void **)
 {
     assert_refused(render_with_template("<xsl:stylesheet version=\"1.0\""), "malformed XML");
@@ -194,6 +204,8 @@ int main()
         cmocka_unit_test(writing_a_file_with_exsl_document_is_refused),
         cmocka_unit_test(writing_a_file_with_xsl_document_is_refused),
         cmocka_unit_test(terminating_message_fails_the_render),
+        cmocka_unit_test(any_message_from_the_template_fails_the_render),
+        cmocka_unit_test(unknown_function_fails_the_render),
         cmocka_unit_test(malformed_template_is_refused),
         cmocka_unit_test(template_with_a_doctype_is_refused),
         cmocka_unit_test(missing_render_program_is_an_error),
