@@ -17,6 +17,7 @@ constexpr std::array types{
         .default_target = "/etc/sudoers.d/vigil",
         .forbidden_name_chars = ".~",
         .mode = InstallMode::ultimate,
+        .overlay_allowed = false,
         .check_command = "/usr/sbin/visudo -cf",
     },
 };

@@ -17,7 +17,8 @@ struct PolicyType {
     std::string_view template_file;    // XSLT, under the policy data dir
     std::string_view default_target;   // where the rendered file goes
     std::string_view forbidden_name_chars;  // characters the target's file name may not hold
-    InstallMode mode;
+    InstallMode mode;                  // used when a policy names none
+    bool overlay_allowed;              // may a policy ask for default (overlay) mode?
     std::string_view check_command;    // validates a rendered file (its path appended); "" none
 };
 

@@ -9,11 +9,6 @@
 
 namespace vigil::policy {
 
-bool AttributeNameLess::operator()(const std::string &a, const std::string &b) const
-{
-    return strcasecmp(a.c_str(), b.c_str()) < 0;
-}
-
 namespace {
 
 const xmlChar *xml(const std::string &text) { return reinterpret_cast<const xmlChar *>(text.c_str()); }

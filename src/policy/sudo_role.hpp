@@ -3,20 +3,14 @@
 // render like every other source (doc/policy.md, "sudoRole entries").
 #pragma once
 
+#include "policy/attribute_map.hpp"
 #include "policy/policy_xml.hpp"
 #include "util/result.hpp"
 
-#include <map>
 #include <string>
 #include <vector>
 
 namespace vigil::policy {
-
-// LDAP attribute names compare without case.
-struct AttributeNameLess {
-    bool operator()(const std::string &a, const std::string &b) const;
-};
-using AttributeMap = std::map<std::string, std::vector<std::string>, AttributeNameLess>;
 
 struct SudoRole {
     std::string name;          // the entry's cn (the rule name in comments and errors)
