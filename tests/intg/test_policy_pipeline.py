@@ -333,3 +333,68 @@ def test_sudo_lists_the_installed_rules_in_priority_order(root):
                      'mount --bind "$1" /etc/sudo.conf && exec sudo -l -U nobody', "sh", sudo_conf])
     lines = [line.strip() for line in res.stdout.splitlines()]
     assert lines[-2:] == ["(root) NOPASSWD: /usr/bin/id", "(root) /usr/bin/whoami"], res.stdout
+
+
+# --- what the schema accepts, visudo accepts -----------------------------------------
+
+# Values near the edges of the schema's patterns, good and bad alike: each
+# generated rule is either refused by the schema or rendered into sudoers
+# that visudo accepts. (Option names are the exception the doc names: the
+# schema cannot know every sudoers option, so it is visudo that refuses an
+# unknown one; no options are generated here.)
+# element: (values the schema accepts, values it refuses)
+POOLS = {
+    "user": (["alice", "ALL", "!bob", "%admins", "%#1000", "%:nonunix", "#0", "+netgroup", "a@b.c", "x$",
+              "_x", "u.x-y"],
+             ["#abc", "%#abc", "a b", "%", "!", "a,b", "a:b", "a=b", "(x)", "-x", ""]),
+    "host": (["ALL", "web*.example.com", "10.1.0.0/16", "!db1", "+hosts", "a_b.c", "*"],
+             ["a b", "a,b", "::1", "a:b", "!", ""]),
+    "runas-user": (["root", "ALL", "!root", "#0", "%wheel", "+ng", "svc-x"], ["a b", "a:b", "(x)", ""]),
+    "runas-group": (["adm", "ALL", "!adm", "#5"], ["%adm", "+ng", "a b", ""]),
+    "command": (["ALL", "!ALL", "/bin/x", "/bin/x a b", "/bin/x *", "/usr/bin/printf %s", "/bin/x 'q",
+                 "/bin/x (y) [z] {w} ~ & | < > ; $HOME ^$ !", "sudoedit /etc/a", "sudoedit /etc/*",
+                 "!/bin/sh", "/bin/x trailing "],
+                ["/", "/ x", "sudoedit", "sudoedit x", "x", "/bin/x a,b", "/bin/x a:b", "/bin/x a=b",
+                 "/bin/x a\\b", "/bin/x #c", '/bin/x "q"']),
+    "tag": (["NOPASSWD", "PASSWD", "NOEXEC", "EXEC", "SETENV", "NOSETENV", "LOG_INPUT", "NOLOG_OUTPUT",
+             "MAIL", "NOFOLLOW"], ["nopasswd", "FOO"]),
+    "not-before": (["20240101000000Z"], ["2024010100000Z", "20240101000000"]),
+    "not-after": (["20991231235959Z"], ["20991231235959+0100"]),
+}
+ORDER = ["user", "host", "runas-user", "runas-group", "not-before", "not-after", "tag", "command"]
+
+
+def random_rule(rng, index):
+    from xml.sax.saxutils import escape
+    parts = []
+    for element in ORDER:
+        good, bad = POOLS[element]
+        if element in ("user", "host", "command"):
+            count = rng.randint(1, 3)
+        elif element in ("not-before", "not-after"):
+            count = rng.randint(0, 1)
+        else:
+            count = rng.randint(0, 2)
+        for _ in range(count):
+            value = rng.choice(bad if rng.random() < 0.04 else good)
+            parts.append(f"<{element}>{escape(value)}</{element}>")
+    return f"<rule name='random {index}'>{''.join(parts)}</rule>"
+
+
+def test_what_the_schema_accepts_visudo_accepts(tmp_path):
+    import random
+    rng = random.Random(8)   # fixed: a failure is reproducible
+    accepted = refused = 0
+    for i in range(150):
+        doc = write(tmp_path / f"r{i}.xml", f"<policy type='sudo' version='1'>{random_rule(rng, i)}</policy>")
+        res = policy_apply("render", f"random:1:{doc}", check=False)
+        if res.returncode != 0:
+            assert "does not match the policy schema" in res.stderr, res.stderr
+            refused += 1
+            continue
+        rendered = write(tmp_path / f"r{i}.sudoers", res.stdout)
+        check = procs.run([VISUDO, "-cf", rendered], check=False)
+        assert check.returncode == 0, f"{doc.read_text()}\n{res.stdout}\n{check.stdout}{check.stderr}"
+        accepted += 1
+    # Both sides were exercised.
+    assert accepted >= 10 and refused >= 10, (accepted, refused)

@@ -118,6 +118,47 @@ void user_with_a_space_is_refused(void **)
                         "(element user)");
 }
 
+// Each of these is a value sudoers would reject or misread: refused by the
+// schema, so a policy cannot fail late, at visudo, for its syntax.
+void values_sudoers_would_reject_are_refused(void **)
+{
+    struct Case {
+        const char *element;
+        const char *value;
+    } cases[] = {
+        {"user", "#abc"},          // a uid must be digits
+        {"user", "%#abc"},         // a gid too
+        {"runas-group", "%adm"},   // a Runas group list holds groups, not %groups
+        {"runas-group", "+ng"},    // nor netgroups
+        {"command", "/"},          // not a path
+        {"command", "/ x"},
+        {"command", "sudoedit "},  // sudoedit needs a file
+        {"command", "sudoedit x"}, // an absolute one
+    };
+    for (const auto &c : cases) {
+        std::string rule = "<user>u</user><host>ALL</host>";
+        if (std::string(c.element) == "runas-group") rule += std::string("<runas-group>") + c.value + "</runas-group>";
+        if (std::string(c.element) == "user") rule = std::string("<user>") + c.value + "</user><host>ALL</host>";
+        rule += std::string("<command>") + (std::string(c.element) == "command" ? c.value : "/bin/x") + "</command>";
+        Error error = refusal("<policy type=\"sudo\" version=\"1\"><rule name=\"r\">" + rule + "</rule></policy>");
+        if (!contains(error.message, std::string("(element ") + c.element + ")")) {
+            fail_msg("%s '%s': %s", c.element, c.value, error.message.c_str());
+        }
+    }
+}
+
+void ids_and_special_principals_are_accepted(void **)
+{
+    auto schema = test::sudo_schema();
+    auto doc = read_valid_document(
+        "<policy type=\"sudo\" version=\"1\"><rule name=\"r\"><user>#1000</user><user>%#1000</user>"
+        "<user>%:nonunix</user><user>+ng</user><user>!bob</user><host>!web*</host><host>10.0.0.0/8</host>"
+        "<runas-user>+ng</runas-user><runas-group>#5</runas-group><runas-group>!adm</runas-group>"
+        "<command>sudoedit /etc/a /etc/b</command><command>!ALL</command></rule></policy>",
+        schema, "probe");
+    if (!doc) fail_msg("%s", doc.error().message.c_str());
+}
+
 void oversized_document_is_refused_before_parsing(void **)
 {
     std::string huge(max_document_bytes + 1, ' ');
@@ -162,6 +203,8 @@ int main()
         cmocka_unit_test(relative_command_is_refused),
         cmocka_unit_test(newline_in_a_rule_name_is_refused),
         cmocka_unit_test(user_with_a_space_is_refused),
+        cmocka_unit_test(values_sudoers_would_reject_are_refused),
+        cmocka_unit_test(ids_and_special_principals_are_accepted),
         cmocka_unit_test(oversized_document_is_refused_before_parsing),
         cmocka_unit_test(schema_that_includes_a_network_resource_is_refused),
         cmocka_unit_test(missing_schema_file_is_not_found),
