@@ -56,6 +56,8 @@ struct FirstError {
     std::string message;
     int line = 0;
     std::string node;
+    std::string owner;   // name= of the nearest element that has one (the rule)
+    bool owner_is_node = false;
     bool set = false;
 };
 
@@ -70,6 +72,15 @@ void keep_first_error(void *data, xmlErrorPtr error)
         auto *node = static_cast<xmlNodePtr>(error->node);
         if (node->name != nullptr) first->node = reinterpret_cast<const char *>(node->name);
         if (first->line == 0) first->line = static_cast<int>(xmlGetLineNo(node));
+        for (xmlNodePtr up = node; up != nullptr && up->type == XML_ELEMENT_NODE; up = up->parent) {
+            if (xmlChar *name = xmlGetProp(up, reinterpret_cast<const xmlChar *>("name"))) {
+                first->owner = std::string(reinterpret_cast<const char *>(up->name)) + " '" +
+                               reinterpret_cast<const char *>(name) + "'";
+                xmlFree(name);
+                first->owner_is_node = up == node;
+                break;
+            }
+        }
     }
 }
 
@@ -148,7 +159,11 @@ Status Schema::validate(xmlDoc *doc, const std::string &what) const
     if (rc == 0) return {};
     std::string where;
     if (first.line > 0) where += " at line " + std::to_string(first.line);
-    if (!first.node.empty()) where += " (element " + first.node + ")";
+    if (first.owner_is_node) {
+        where += " (" + first.owner + ")";
+    } else if (!first.node.empty()) {
+        where += " (element " + first.node + (first.owner.empty() ? "" : " in " + first.owner) + ")";
+    }
     return Error{Errc::invalid_argument, what + ": does not match the policy schema" + where + ": " +
                                              (first.set ? first.message : "validation failed")};
 }

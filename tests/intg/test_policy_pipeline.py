@@ -301,6 +301,19 @@ def test_bad_input_leaves_the_installed_file_byte_identical(root, case):
     assert not target.exists()
 
 
+def test_bad_sudo_role_names_the_entry_and_changes_nothing(root):
+    target = root / "sudoers.d/vigil"
+    policy_apply("install", *install_args(root, *SOURCES))
+    before = target.read_bytes()
+    roles = write(root / "roles.ldif", (EXAMPLES / "sudoroles.ldif").read_text() +
+                  "\ndn: cn=typo,ou=SUDOers,@SUFFIX@\nobjectClass: sudoRole\ncn: typo\n"
+                  "sudoUser: %domain users\nsudoHost: ALL\nsudoCommand: /bin/true\n")
+    res = policy_apply("install", *install_args(root, *SOURCES, roles=f"{roles}:30"), check=False)
+    assert res.returncode != 0
+    assert "policy 'sudoRole' (sudoRole entries)" in res.stderr and "rule 'typo'" in res.stderr, res.stderr
+    assert target.read_bytes() == before
+
+
 def test_target_name_sudo_would_skip_is_refused(root):
     for name in ("vigil.conf", "vigil~"):
         res = policy_apply("install", "--target", root / "sudoers.d" / name,

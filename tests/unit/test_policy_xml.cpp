@@ -81,7 +81,7 @@ void xinclude_is_not_processed_and_fails_the_schema(void **)
 void rule_without_command_fails_the_schema_naming_the_element(void **)
 {
     assert_refused_with("<policy type=\"sudo\" version=\"1\">\n<rule name=\"r\"><user>a</user><host>ALL</host></rule>\n</policy>",
-                        "(element rule)");
+                        "(rule 'r')");
 }
 
 void wrong_type_fails_the_schema(void **)
@@ -93,14 +93,14 @@ void command_needing_sudoers_escapes_is_refused(void **)
 {
     assert_refused_with("<policy type=\"sudo\" version=\"1\"><rule name=\"r\"><user>a</user><host>ALL</host>"
                         "<command>/bin/ls a,b</command></rule></policy>",
-                        "(element command)");
+                        "(element command in rule 'r')");
 }
 
 void relative_command_is_refused(void **)
 {
     assert_refused_with("<policy type=\"sudo\" version=\"1\"><rule name=\"r\"><user>a</user><host>ALL</host>"
                         "<command>ls</command></rule></policy>",
-                        "(element command)");
+                        "(element command in rule 'r')");
 }
 
 void newline_in_a_rule_name_is_refused(void **)
@@ -115,7 +115,7 @@ void user_with_a_space_is_refused(void **)
 {
     assert_refused_with("<policy type=\"sudo\" version=\"1\"><rule name=\"r\"><user>a ALL</user><host>ALL</host>"
                         "<command>/bin/true</command></rule></policy>",
-                        "(element user)");
+                        "(element user in rule 'r')");
 }
 
 // Each of these is a value sudoers would reject or misread: refused by the
@@ -141,7 +141,7 @@ void values_sudoers_would_reject_are_refused(void **)
         if (std::string(c.element) == "user") rule = std::string("<user>") + c.value + "</user><host>ALL</host>";
         rule += std::string("<command>") + (std::string(c.element) == "command" ? c.value : "/bin/x") + "</command>";
         Error error = refusal("<policy type=\"sudo\" version=\"1\"><rule name=\"r\">" + rule + "</rule></policy>");
-        if (!contains(error.message, std::string("(element ") + c.element + ")")) {
+        if (!contains(error.message, std::string("(element ") + c.element + " in rule 'r')")) {
             fail_msg("%s '%s': %s", c.element, c.value, error.message.c_str());
         }
     }
