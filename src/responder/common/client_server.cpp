@@ -18,6 +18,7 @@ public:
     ClientConnection(ClientServer &server, int fd, const ucred &cred) : server_(server), fd_(fd), cred_(cred) {}
     ~ClientConnection()
     {
+        if (server_.options_.wipe_requests && !in_.empty()) explicit_bzero(in_.data(), in_.size());
         read_.reset();
         write_.reset();
         ::close(fd_);
@@ -126,6 +127,8 @@ void ClientConnection::on_readable()
     // the next: a connection that asks again and again allocates nothing.
     if (in_pos_ > 0) {
         std::memmove(in_.data(), in_.data() + in_pos_, in_end_ - in_pos_);
+        // What the move left behind is a copy (requests ahead may hold secrets).
+        if (server_.options_.wipe_requests) explicit_bzero(in_.data() + (in_end_ - in_pos_), in_pos_);
         in_end_ -= in_pos_;
         in_pos_ = 0;
     }
@@ -164,6 +167,9 @@ void ClientConnection::process_buffered()
         // The handler reads the request where it lies: in_ is not touched
         // until it returns (a handler that answers later keeps what it needs).
         const bool go_on = handle_message(at, length);
+        // A handler that answers later copied what it needs (a password
+        // into a Secret): the bytes in the buffer go now.
+        if (server_.options_.wipe_requests) explicit_bzero(in_.data() + in_pos_, length);
         in_pos_ += length;
         if (!go_on) return;
     }

@@ -60,6 +60,7 @@ public:
         std::chrono::seconds idle_timeout{60};       // a connection with no request for this long is closed
         std::size_t max_connections = 4096;          // lowered to fit RLIMIT_NOFILE
         std::size_t max_per_uid = 256;               // root is not limited
+        bool wipe_requests = false;                  // requests hold secrets: wiped once handled, and at close
     };
 
     static Result<std::unique_ptr<ClientServer>> listen(EventLoop &loop, const std::string &path, Options options,
