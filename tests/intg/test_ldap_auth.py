@@ -310,3 +310,51 @@ def test_a_change_without_tls_is_refused(builddir, slapd):
     code, r, out = call(builddir, slapd, "change", dn, password_of("alice"), "Alice-N3w", uri=slapd.uri)
     assert code == 1 and r["outcome"] == "error" and "without TLS" in r["message"], out
     assert auth(builddir, slapd, "alice", password_of("alice"))[1]["outcome"] == "ok"
+
+
+# ---- what a password policy server says (slapd's ppolicy overlay) -------------
+
+@pytest.fixture(scope="module")
+def ppolicy_slapd(tmp_path_factory):
+    """slapd with the ppolicy overlay: at least 8 characters, locked after 3
+    failures, a password set by an administrator must be changed."""
+    suffix = "dc=example,dc=com"
+    policy = f"cn=default,ou=Policies,{suffix}"
+    server = Slapd(tmp_path_factory.mktemp("slapd-ppolicy"), ppolicy=policy)
+    server.load_standard_data()
+    server.load_ldif(f"dn: ou=Policies,{suffix}\nobjectClass: organizationalUnit\nou: Policies\n\n"
+                     f"dn: {policy}\nobjectClass: device\nobjectClass: pwdPolicy\ncn: default\n"
+                     "pwdAttribute: userPassword\npwdMinLength: 8\npwdCheckQuality: 2\n"
+                     "pwdLockout: TRUE\npwdMaxFailure: 3\npwdLockoutDuration: 600\n"
+                     "pwdMustChange: TRUE\npwdAllowUserChange: TRUE\n")
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_locked_account_says_locked_even_with_the_right_password(builddir, ppolicy_slapd):
+    server = ppolicy_slapd
+    for _ in range(3):
+        assert auth(builddir, server, "bob", "wrong")[1]["outcome"] == "wrong_password"
+    code, r, out = auth(builddir, server, "bob", password_of("bob"))
+    assert code == 1 and r["outcome"] == "account_locked", out
+
+
+def test_a_password_reset_by_the_admin_must_be_changed_then_works(builddir, ppolicy_slapd):
+    server = ppolicy_slapd
+    dn, old, new = dn_of(server, "carol"), password_of("carol"), "Carol-Own-Passw0rd"
+    server.modify_ldif(f"dn: {dn}\nchangetype: modify\nreplace: pwdReset\npwdReset: TRUE\n")
+    code, r, out = auth(builddir, server, "carol", old)
+    assert code == 1 and r["outcome"] == "password_expired", out
+    code, r, out = call(builddir, server, "change", dn, old, new)
+    assert code == 0 and r["outcome"] == "ok", out
+    assert auth(builddir, server, "carol", new)[1]["outcome"] == "ok"
+
+
+def test_a_new_password_the_policy_refuses_comes_back_with_the_servers_reason(builddir, ppolicy_slapd):
+    server = ppolicy_slapd
+    dn, old = dn_of(server, "dave"), password_of("dave")
+    code, r, out = call(builddir, server, "change", dn, old, "short")
+    assert code == 1 and r["outcome"] == "rejected", out
+    assert "short" in r["message"].lower() or "quality" in r["message"].lower(), out
+    assert auth(builddir, server, "dave", old)[1]["outcome"] == "ok"
