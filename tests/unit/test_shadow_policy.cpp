@@ -2,6 +2,8 @@
 #include "common.hpp"
 #include "providers/ldap/shadow_policy.hpp"
 
+#include <map>
+
 using vigil::ldap::ShadowAttributes;
 using vigil::ldap::ShadowStatus;
 using vigil::ldap::ShadowVerdict;
@@ -163,6 +165,20 @@ void days_since_epoch_floors(void **)
     assert_int_equal(days_since_epoch(1641600000), 19000); // 2022-01-08
 }
 
+void attributes_are_read_from_the_cache_map_by_any_case(void **)
+{
+    std::map<std::string, std::vector<std::string>> attrs = {
+        {"shadowlastchange", {"19000"}}, {"SHADOWMAX", {"90"}}, {"shadowExpire", {"1", "2"}}, {"mail", {"x"}}};
+    ShadowAttributes a = ShadowAttributes::from_attributes(attrs);
+    assert_string_equal(a.last_change->c_str(), "19000");
+    assert_string_equal(a.max_days->c_str(), "90");
+    assert_false(a.min_days.has_value());
+    assert_int_equal(check_shadow(a, changed).status, ShadowStatus::malformed); // two shadowExpire values
+    attrs.erase("shadowExpire");
+    a = ShadowAttributes::from_attributes(attrs);
+    assert_int_equal(check_shadow(a, changed + 90).status, ShadowStatus::password_expired);
+}
+
 } // namespace
 
 int main()
@@ -183,6 +199,7 @@ int main()
         cmocka_unit_test(malformed_values_are_named_not_guessed),
         cmocka_unit_test(shadow_min_forbids_a_change_too_soon),
         cmocka_unit_test(days_since_epoch_floors),
+        cmocka_unit_test(attributes_are_read_from_the_cache_map_by_any_case),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -1,6 +1,7 @@
 #include "providers/ldap/shadow_policy.hpp"
 
 #include <charconv>
+#include <strings.h>
 
 namespace vigil::ldap {
 
@@ -47,6 +48,26 @@ const char *parse_all(const ShadowAttributes &a, Fields &f)
 }
 
 } // namespace
+
+ShadowAttributes ShadowAttributes::from_attributes(const std::map<std::string, std::vector<std::string>> &attrs)
+{
+    ShadowAttributes a;
+    struct Row {
+        const char *name;
+        std::optional<std::string> &out;
+    };
+    Row rows[] = {{"shadowLastChange", a.last_change}, {"shadowMin", a.min_days},
+                  {"shadowMax", a.max_days},          {"shadowWarning", a.warn_days},
+                  {"shadowInactive", a.inactive_days}, {"shadowExpire", a.expire}};
+    for (const auto &[name, values] : attrs) {
+        for (Row &r : rows) {
+            if (strcasecmp(name.c_str(), r.name) != 0 || values.empty()) continue;
+            // Two values for one day: no way to tell which is meant.
+            r.out = values.size() == 1 ? values.front() : std::string();
+        }
+    }
+    return a;
+}
 
 ShadowVerdict check_shadow(const ShadowAttributes &attrs, std::int64_t today)
 {

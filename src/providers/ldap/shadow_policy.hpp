@@ -26,8 +26,10 @@
 
 #include <cstdint>
 #include <ctime>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace vigil::ldap {
 
@@ -39,6 +41,11 @@ struct ShadowAttributes {
     std::optional<std::string> warn_days;   // shadowWarning
     std::optional<std::string> inactive_days; // shadowInactive
     std::optional<std::string> expire;      // shadowExpire
+
+    // From attribute name -> values as the cache keeps them (sysdb::User::extra,
+    // the same map type): names compare case-insensitively; an attribute with
+    // several values (the schema says single-valued) is malformed ("" stands in).
+    static ShadowAttributes from_attributes(const std::map<std::string, std::vector<std::string>> &attrs);
 };
 
 enum class ShadowStatus {
