@@ -358,3 +358,12 @@ def test_a_new_password_the_policy_refuses_comes_back_with_the_servers_reason(bu
     assert code == 1 and r["outcome"] == "rejected", out
     assert "short" in r["message"].lower() or "quality" in r["message"].lower(), out
     assert auth(builddir, server, "dave", old)[1]["outcome"] == "ok"
+
+
+def test_a_burst_of_logins_waits_for_connection_slots_instead_of_failing(builddir, slapd):
+    # More at once than the process has connection workers (16): none may
+    # come back "unavailable" for want of one.
+    code, r, out = auth(builddir, slapd, "alice", password_of("alice"), args=("--parallel", "40"))
+    outcomes = [line.split()[1] for line in out.splitlines() if line.startswith("outcome ")]
+    assert len(outcomes) == 40 and set(outcomes) == {"ok"}, out
+    assert code == 0

@@ -11,6 +11,7 @@
 //       --starttls --no-tls-ok (ldap_auth_disable_tls_never_use_in_production)
 //       --bind-dn DN --network-timeout S --opt-timeout S
 //   --debug N                     log level (to stderr; 9 logs everything)
+//   --parallel N                  auth only: N authentications at once (one outcome line each)
 // Prints "outcome NAME", "message TEXT" and "elapsed_ms N"; exit status 0
 // for ok, 1 for any other outcome, 2 for a usage or configuration error.
 #include "providers/ldap/ldap_auth.hpp"
@@ -52,6 +53,7 @@ int main(int argc, char **argv)
     settings.ldap.network_timeout = std::chrono::seconds(3);
     settings.ldap.opt_timeout = std::chrono::seconds(3);
     std::string config_path, domain;
+    int parallel = 1;
     std::vector<std::string> positional;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -73,6 +75,7 @@ int main(int argc, char **argv)
         else if (a == "--network-timeout") settings.ldap.network_timeout = std::chrono::seconds(std::atoi(next().c_str()));
         else if (a == "--opt-timeout") settings.ldap.opt_timeout = std::chrono::seconds(std::atoi(next().c_str()));
         else if (a == "--debug") log::set_level(std::atoi(next().c_str()));
+        else if (a == "--parallel") parallel = std::atoi(next().c_str());
         else positional.push_back(a);
     }
     if (positional.size() != 2) return usage();
@@ -98,13 +101,15 @@ int main(int argc, char **argv)
     if (!loop) return 2;
     PasswordAuth auth(**loop, settings);
     std::string outcome, message;
-    bool ok = false;
+    bool ok = true;
+    int waiting = 1;
     const auto started = EventLoop::now();
     auto on_auth = [&](AuthAnswer a) {
+        if (!outcome.empty()) std::printf("outcome %s\n", outcome.c_str()); // an earlier one of --parallel
         outcome = auth_outcome_name(a.outcome);
         message = a.message;
-        ok = a.outcome == AuthOutcome::ok;
-        (*loop)->quit(0);
+        ok = ok && a.outcome == AuthOutcome::ok;
+        if (--waiting == 0) (*loop)->quit(0);
     };
     auto on_change = [&](ChangeAnswer c) {
         outcome = change_outcome_name(c.outcome);
@@ -113,7 +118,9 @@ int main(int argc, char **argv)
         (*loop)->quit(0);
     };
     if (command == "auth") {
-        auth.authenticate(dn, read_secret(), on_auth);
+        Secret password = read_secret();
+        waiting = parallel;
+        for (int i = 0; i < parallel; ++i) auth.authenticate(dn, password, on_auth);
     } else if (command == "change") {
         Secret old_password = read_secret();
         auth.change_password(dn, std::move(old_password), read_secret(), on_change);

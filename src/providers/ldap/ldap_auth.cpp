@@ -176,6 +176,8 @@ struct PasswordAuth::Request {
     Secret new_password;
     const std::vector<std::string> *uris = nullptr;
     std::size_t uri_index = 0;
+    bool holds_slot = false; // one of max_connecting, from connect() until connected or concluded
+    bool queued = false;     // in waiting_for_slot_
 
     std::unique_ptr<Connector> connector;
     LdapHandle handle;
@@ -291,6 +293,24 @@ void PasswordAuth::connect(std::uint64_t id)
 {
     Request &req = *requests_.at(id);
     req.step = Request::Step::connecting;
+    if (!req.holds_slot) {
+        if (connecting_ >= max_connecting) {
+            if (req.queued) return;
+            req.queued = true;
+            waiting_for_slot_.push_back(id);
+            // As long as one connection attempt may take (see Connector::start).
+            const auto bound = settings_.ldap.network_timeout * 2 + settings_.ldap.opt_timeout * 3 +
+                               std::chrono::seconds(1);
+            req.deadline = loop_.after(bound, [this, id, bound] {
+                conclude(id, Verdict::unavailable("waited " + std::to_string(bound.count()) + " s for one of " +
+                                                  std::to_string(max_connecting) +
+                                                  " connection slots for password checks: the servers are slow"));
+            });
+            return;
+        }
+        req.holds_slot = true;
+        ++connecting_;
+    }
     // The Connector binds when told a DN, synchronously in its worker: this
     // connection must stay anonymous until the loop sends the user's bind.
     LdapSettings anonymous = settings_.ldap;
@@ -314,7 +334,7 @@ void PasswordAuth::connected(std::uint64_t id, Result<Connected> result)
     req.connector.reset();
     if (!result) {
         VLOG(minor, "%s for %s: %s", req.what(), req.user_dn.c_str(), result.error().message.c_str());
-        // Nothing was sent yet: the next server may answer.
+        // Nothing was sent yet: the next server may answer (in the same slot).
         if (req.uri_index + 1 < req.uris->size()) {
             ++req.uri_index;
             connect(id);
@@ -324,6 +344,8 @@ void PasswordAuth::connected(std::uint64_t id, Result<Connected> result)
         return;
     }
     req.handle = std::move(result->handle);
+    req.holds_slot = false;
+    slot_freed();
     if (!settings_.allow_without_tls && !ldap_tls_inplace(req.handle.get())) {
         conclude(id, Verdict::error("refusing to send a password to " + req.uri() + ": TLS is not in place"));
         return;
@@ -502,6 +524,7 @@ void PasswordAuth::conclude(std::uint64_t id, Verdict verdict)
     if (it == requests_.end()) return;
     std::unique_ptr<Request> req = std::move(it->second);
     requests_.erase(it);
+    if (req->holds_slot) slot_freed();
     // Unbinds and closes the connection (a frozen server cannot hold us: the
     // socket is non-blocking by now), and wipes whatever secret is left.
     req->readable.reset();
@@ -514,6 +537,20 @@ void PasswordAuth::conclude(std::uint64_t id, Verdict verdict)
         VLOG(info, "%s of %s: %s (%s)", req->what(), req->user_dn.c_str(), change_outcome_name(verdict.change.outcome),
              verdict.change.message.c_str());
         if (req->change_done) req->change_done(std::move(verdict.change));
+    }
+}
+
+void PasswordAuth::slot_freed()
+{
+    --connecting_;
+    while (connecting_ < max_connecting && !waiting_for_slot_.empty()) {
+        const std::uint64_t next = waiting_for_slot_.front();
+        waiting_for_slot_.pop_front();
+        auto it = requests_.find(next);
+        if (it == requests_.end() || !it->second->queued) continue;
+        it->second->queued = false;
+        it->second->deadline.cancel();
+        connect(next);
     }
 }
 

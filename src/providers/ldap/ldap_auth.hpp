@@ -42,6 +42,7 @@
 #include "util/secret.hpp"
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -119,6 +120,12 @@ public:
     void reset_password(std::string user_dn, Secret new_password, ChangeDone done);
 
     std::size_t in_flight() const { return requests_.size(); }
+
+    // Connections being opened at once (each a Connector worker thread, of
+    // the process's 16): more requests wait in line, each no longer than a
+    // connection attempt may take, so that a burst of logins neither fails
+    // for want of a worker nor starves the identity provider of them.
+    static constexpr std::size_t max_connecting = 8;
     const AuthSettings &settings() const { return settings_; }
 
 private:
@@ -126,6 +133,7 @@ private:
     struct Verdict;
     std::uint64_t admit(std::unique_ptr<Request> req);
     void connect(std::uint64_t id);
+    void slot_freed();
     void connected(std::uint64_t id, Result<Connected> result);
     void send_bind(std::uint64_t id);
     void send_change(std::uint64_t id);
@@ -138,6 +146,8 @@ private:
     AuthSettings settings_;
     std::uint64_t next_id_ = 1;
     std::map<std::uint64_t, std::unique_ptr<Request>> requests_;
+    std::size_t connecting_ = 0;
+    std::deque<std::uint64_t> waiting_for_slot_; // may hold ids already concluded: skipped
 };
 
 } // namespace vigil::ldap
