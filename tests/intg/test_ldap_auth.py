@@ -185,7 +185,10 @@ class SilentBinder:
     success (the Connector's root DSE read) and never answers a bind: the
     bind's own timeout, on the loop, is all that can end the wait."""
 
-    def __init__(self):
+    def __init__(self, answer_binds=False):
+        # answer_binds: binds succeed, and the password change is what goes unanswered.
+        self.answer_binds = answer_binds
+        self.changes = 0
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(8)
@@ -233,8 +236,13 @@ class SilentBinder:
                 if op == 0x63:  # search request: SearchResultDone, success
                     conn.sendall(bytes([0x30, 0x0C, 0x02, 0x01, msgid, 0x65, 0x07, 0x0A, 0x01, 0x00,
                                         0x04, 0x00, 0x04, 0x00]))
-                elif op == 0x60:  # bind request: silence
+                elif op == 0x60:  # bind request: silence, or success
                     self.binds += 1
+                    if self.answer_binds:
+                        conn.sendall(bytes([0x30, 0x0C, 0x02, 0x01, msgid, 0x61, 0x07, 0x0A, 0x01, 0x00,
+                                            0x04, 0x00, 0x04, 0x00]))
+                elif op == 0x77:  # extended request (password modify): silence
+                    self.changes += 1
 
     def close(self):
         self.stop.set()
@@ -255,6 +263,19 @@ def test_a_bind_that_is_never_answered_times_out_on_the_loop(builddir):
         elapsed = int(re.search(r"elapsed_ms (\d+)", out.stdout).group(1))
         assert 900 <= elapsed < 3000, out.stdout
         assert server.binds == 1
+    finally:
+        server.close()
+
+
+def test_a_password_change_that_is_never_answered_times_out(builddir):
+    server = SilentBinder(answer_binds=True)
+    try:
+        argv = [builddir / "tests/tools/ldap_auth_call", "--uri", f"ldap://127.0.0.1:{server.port}",
+                "--no-tls-ok", "--opt-timeout", "1", "--network-timeout", "1", "change", "uid=x,dc=example,dc=com"]
+        out = procs.run(argv, input="Old-Passw0rd\nNew-Passw0rd\n", timeout=30, check=False)
+        assert out.returncode == 1 and "outcome unavailable" in out.stdout, out.stdout + out.stderr
+        assert "to the password change of uid=x,dc=example,dc=com" in out.stdout, out.stdout
+        assert server.binds == 1 and server.changes == 1
     finally:
         server.close()
 
