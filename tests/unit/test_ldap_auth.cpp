@@ -114,6 +114,21 @@ void an_empty_password_is_refused_without_a_connection(void **)
     assert_non_null(std::strstr(a.message.c_str(), "empty password"));
 }
 
+void an_empty_dn_is_refused_without_a_connection(void **)
+{
+    auto loop = EventLoop::create();
+    assert_true(loop.ok());
+    PasswordAuth auth(**loop, settings_for("ldaps://127.0.0.1:9"));
+    AuthAnswer answer;
+    auth.authenticate("", Secret("secret"), [&](AuthAnswer a) {
+        answer = std::move(a);
+        (*loop)->quit(0);
+    });
+    (*loop)->run();
+    assert_int_equal(answer.outcome, AuthOutcome::wrong_password);
+    assert_non_null(std::strstr(answer.message.c_str(), "empty user DN"));
+}
+
 void plain_ldap_without_starttls_is_refused(void **)
 {
     bool inside = true;
@@ -199,6 +214,7 @@ int main()
         cmocka_unit_test(a_server_that_is_gone_is_unavailable_not_a_wrong_password),
         cmocka_unit_test(a_refused_new_password_carries_the_servers_words),
         cmocka_unit_test(an_empty_password_is_refused_without_a_connection),
+        cmocka_unit_test(an_empty_dn_is_refused_without_a_connection),
         cmocka_unit_test(plain_ldap_without_starttls_is_refused),
         cmocka_unit_test(plain_ldap_is_tried_with_starttls_or_the_switch),
         cmocka_unit_test(one_plain_uri_in_the_list_refuses_the_request),

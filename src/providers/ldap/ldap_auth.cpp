@@ -260,12 +260,19 @@ std::uint64_t PasswordAuth::admit(std::unique_ptr<Request> req)
     Request &r = *req;
     requests_.emplace(id, std::move(req));
     // Refusals are answered on the next turn, like every other answer.
+    if (r.kind == Request::Kind::reset && (r.bind_dn.empty() || r.bind_password.empty())) {
+        conclude_later(id, Verdict::error("a password reset binds as ldap_default_bind_dn, which is not set"));
+        return id;
+    }
     if (r.bind_password.empty()) {
-        if (r.kind == Request::Kind::reset)
-            conclude_later(id, Verdict::error("a password reset binds as ldap_default_bind_dn, which is not set"));
-        else
-            conclude_later(id, Verdict::failure(AuthOutcome::wrong_password, ChangeOutcome::wrong_password,
-                                                "an empty password is refused without asking the server"));
+        conclude_later(id, Verdict::failure(AuthOutcome::wrong_password, ChangeOutcome::wrong_password,
+                                            "an empty password is refused without asking the server"));
+        return id;
+    }
+    if (r.bind_dn.empty()) {
+        // An empty name with a password is no user at all (RFC 4513 5.1).
+        conclude_later(id, Verdict::failure(AuthOutcome::wrong_password, ChangeOutcome::wrong_password,
+                                            "an empty user DN is refused without asking the server"));
         return id;
     }
     if (r.kind != Request::Kind::authenticate && r.new_password.empty()) {
