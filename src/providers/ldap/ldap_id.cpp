@@ -193,6 +193,9 @@ void IdProvider::force_offline()
     drop_connection(Error{Errc::unavailable, "forced offline"});
     state_.force_offline();
     for (auto &w : connecting) w(Error{Errc::unavailable, "offline: forced by the administrator"});
+    auto direct = std::move(directory_searches_);
+    directory_searches_.clear();
+    for (auto &[what, d] : direct) d(Error{Errc::unavailable, "offline: forced by the administrator"});
     if (enum_run_) enumeration_over(enum_run_, "offline: forced by the administrator");
     for (auto &[key, dones] : waiting)
         for (auto &d : dones) d(Outcome::unavailable, "offline: forced by the administrator");
@@ -251,6 +254,37 @@ void IdProvider::search(SearchSpec spec, std::function<void(Result<SearchResult>
         }
         // Kept by what the search is for, so that force_offline() can drop it.
         searches_[what] = std::move(*handle);
+    });
+}
+
+void IdProvider::search_directory(SearchSpec spec, std::function<void(Result<SearchResult>)> done)
+{
+    if (!state_.online()) {
+        done(Error{Errc::unavailable, "offline: " + state_.reason()});
+        return;
+    }
+    const std::string what = spec.what;
+    auto earlier = directory_searches_.find(what);
+    if (earlier != directory_searches_.end()) {
+        auto replaced = std::move(earlier->second);
+        directory_searches_.erase(earlier);
+        searches_.erase(what);
+        replaced(Error{Errc::unavailable, what + ": replaced by a newer search"});
+    }
+    directory_searches_[what] = std::move(done);
+    std::weak_ptr<bool> alive = alive_;
+    search(std::move(spec), [this, alive, what](Result<SearchResult> r) {
+        if (alive.expired()) return;
+        searches_.erase(what);
+        auto it = directory_searches_.find(what);
+        if (it == directory_searches_.end()) return;
+        auto answer = std::move(it->second);
+        directory_searches_.erase(it);
+        if (!r && (r.error().code == Errc::unavailable || r.error().code == Errc::timeout)) {
+            drop_connection(r.error());
+            if (state_.online()) state_.went_offline(r.error().message);
+        }
+        answer(std::move(r));
     });
 }
 

@@ -38,6 +38,14 @@ public:
     const DomainState &state() const { return state_; }
     void force_offline();
     void force_online();
+    // One search on the identity connection for another part of the
+    // provider (the access filter): offline, answered Errc::unavailable at
+    // once; a server that stops answering takes the domain offline, as a
+    // lookup's would. `done` runs once, also when forced offline meanwhile.
+    // One search per `spec.what` at a time: a second one replaces the first,
+    // which is answered Errc::unavailable.
+    void search_directory(SearchSpec spec, std::function<void(Result<SearchResult>)> done);
+
     // Searches sent to the directory since start (tests and status count them).
     std::uint64_t searches_sent() const { return searches_sent_; }
 
@@ -101,6 +109,7 @@ private:
     std::vector<ConnDone> waiting_for_connection_;
     std::map<Key, std::vector<Done>> in_flight_;
     std::map<std::string, SearchHandle> searches_; // by what they are for: one each at a time
+    std::map<std::string, std::function<void(Result<SearchResult>)>> directory_searches_; // search_directory's callers
     std::uint64_t searches_sent_ = 0;
     DomainState::Timing timing_;
     EnumerationStatus enum_status_;

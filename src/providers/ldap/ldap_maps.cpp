@@ -116,7 +116,13 @@ Result<IdSettings> IdSettings::from_config(const Config &c, const std::string &d
     s.user = {c.get_string(sec, "ldap_user_object_class"), c.get_string(sec, "ldap_user_name"),
               c.get_string(sec, "ldap_user_uid_number"), c.get_string(sec, "ldap_user_gid_number"),
               c.get_string(sec, "ldap_user_gecos"), c.get_string(sec, "ldap_user_home_directory"),
-              c.get_string(sec, "ldap_user_shell"), c.get_string(sec, "ldap_user_modify_timestamp")};
+              c.get_string(sec, "ldap_user_shell"), c.get_string(sec, "ldap_user_modify_timestamp"), {}};
+    for (const char *option : {"ldap_user_shadow_expire", "ldap_user_authorized_host", "ldap_user_status",
+                               "ldap_user_not_before", "ldap_user_not_after"}) {
+        std::string attr = c.get_string(sec, option);
+        if (!attr.empty() && std::find(s.user.extra.begin(), s.user.extra.end(), attr) == s.user.extra.end())
+            s.user.extra.push_back(std::move(attr));
+    }
     std::string member = c.get_string(sec, "ldap_group_member");
     if (member.empty()) member = s.schema == Schema::rfc2307 ? "memberUid" : "member";
     s.group = {c.get_string(sec, "ldap_group_object_class"), c.get_string(sec, "ldap_group_name"),
@@ -170,6 +176,7 @@ std::vector<std::string> IdSettings::user_attributes() const
     for (const std::string *n : {&user.name, &user.uid_number, &user.gid_number, &user.gecos, &user.home,
                                  &user.shell, &user.modify_stamp})
         if (!n->empty()) a.push_back(*n);
+    a.insert(a.end(), user.extra.begin(), user.extra.end());
     return a;
 }
 
@@ -203,6 +210,8 @@ Result<sysdb::User> to_user(const LdapEntry &e, const IdSettings &s)
     u.shell = text(e, s.user.shell);
     u.original_dn = e.dn;
     u.modify_stamp = text(e, s.user.modify_stamp);
+    for (const std::string &attr : s.user.extra)
+        if (const auto *values = e.values(attr)) u.extra[attr] = *values;
     Status fits = fits_the_protocol(e, u.name, {u.gecos, u.home, u.shell});
     if (!fits) return std::move(fits).error();
     Status ok = sysdb::validate(u);

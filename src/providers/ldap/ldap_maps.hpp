@@ -29,6 +29,10 @@ Result<SearchBase> parse_search_base(std::string_view text);
 
 struct UserMap {
     std::string object_class, name, uid_number, gid_number, gecos, home, shell, modify_stamp;
+    // Kept in the cache as sysdb::User::extra under these names, for the
+    // access rules that must work offline (providers/access): shadowExpire,
+    // host, aeStatus, aeNotBefore, aeNotAfter by default.
+    std::vector<std::string> extra;
 };
 
 struct GroupMap {

@@ -16,7 +16,8 @@ constexpr std::array reserved_attrs{
     attr::version, attr::name, attr::object_class, attr::uid, attr::primary_gid, attr::gid,
     attr::gecos, attr::home, attr::shell, attr::member, attr::member_group, attr::original_dn,
     attr::modify_stamp, attr::last_update, attr::expires_at, attr::initgr_last_update,
-    attr::initgr_expires_at, "distinguishedName", "dn",
+    attr::initgr_expires_at, attr::access_filter_allowed, attr::access_filter_checked,
+    attr::access_filter_hash, "distinguishedName", "dn",
 };
 
 constexpr const char *user_class = "user";

@@ -45,6 +45,9 @@ inline constexpr const char *last_update = "lastUpdate";
 inline constexpr const char *expires_at = "dataExpireTimestamp";
 inline constexpr const char *initgr_last_update = "initgrLastUpdate";
 inline constexpr const char *initgr_expires_at = "initgrExpireTimestamp";
+inline constexpr const char *access_filter_allowed = "accessFilterAllowed";
+inline constexpr const char *access_filter_checked = "accessFilterChecked";
+inline constexpr const char *access_filter_hash = "accessFilterHash";
 } // namespace attr
 
 // Attributes ldb or the cache itself put on an entry; an extra directory

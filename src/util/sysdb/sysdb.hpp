@@ -82,6 +82,18 @@ struct Changes {
     }
 };
 
+// The last online answer of the access provider's ldap_access_filter for a
+// user (providers/access): offline, acct_mgmt goes by it. Kept in the user's
+// timestamps record, so that a refresh of the entry leaves it alone; losing
+// that file loses it, and offline logins are then denied until the next
+// online check (it fails closed).
+struct AccessFilterMemo {
+    bool allowed = false;
+    std::int64_t checked_at = 0;   // wall clock of the directory's answer
+    std::uint64_t filter_hash = 0; // which filter it answered (a changed filter is not answered by it)
+    bool operator==(const AccessFilterMemo &) const = default;
+};
+
 struct SysdbPaths {
     std::string entries;    // state_dir/db/cache_DOMAIN.ldb
     std::string timestamps; // state_dir/db/timestamps_DOMAIN.ldb
@@ -113,6 +125,9 @@ public:
     // lookups; cycles are walked once.
     Result<Initgroups> groups_of_user(const std::string &user, std::uint32_t primary_gid) const;
 
+    // nullopt: never checked online, or the user is not cached.
+    Result<std::optional<AccessFilterMemo>> access_filter_memo(const std::string &user) const;
+
     // Enumeration, sorted by name.
     Result<std::vector<CachedUser>> all_users() const;
     Result<std::vector<CachedGroup>> all_groups() const;
@@ -129,6 +144,9 @@ public:
     // from cached groups that still list it but were not in the answer (the
     // user left them), and records `ts` as the user's initgroups timestamps.
     Status store_initgroups(const User &user, const std::vector<Group> &groups, const Timestamps &ts);
+
+    // Errc::not_found when `user` is not cached.
+    Status store_access_filter_memo(const std::string &user, const AccessFilterMemo &memo);
 
     // Deleting what is not cached succeeds: the cache ends as asked.
     Status delete_user(const std::string &name);

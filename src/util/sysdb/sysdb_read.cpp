@@ -118,6 +118,27 @@ Result<std::optional<CachedGroup>> Sysdb::group_by_gid(std::uint32_t gid) const
     return by_id<Group>(Files{entries_.raw(), stamps_.raw()}, attr::gid, gid);
 }
 
+Result<std::optional<AccessFilterMemo>> Sysdb::access_filter_memo(const std::string &user) const
+{
+    if (user.empty()) return std::optional<AccessFilterMemo>{};
+    TallocPtr<void> mem(talloc_new(nullptr));
+    auto entry_dn = dn_for(mem.get(), entries_.raw(), Kind::user, user);
+    if (!entry_dn) return std::move(entry_dn).error();
+    auto entry = find_by_dn(entries_.raw(), mem.get(), *entry_dn);
+    if (!entry) return std::move(entry).error();
+    if (*entry == nullptr) return std::optional<AccessFilterMemo>{};
+    auto dn = dn_for(mem.get(), stamps_.raw(), Kind::user, user);
+    if (!dn) return std::move(dn).error();
+    auto msg = find_by_dn(stamps_.raw(), mem.get(), *dn);
+    if (!msg) return std::move(msg).error();
+    if (*msg == nullptr || layout::find_int(*msg, attr::access_filter_checked, -1) < 0) return std::optional<AccessFilterMemo>{};
+    AccessFilterMemo memo;
+    memo.allowed = layout::find_int(*msg, attr::access_filter_allowed, 0) == 1;
+    memo.checked_at = layout::find_int(*msg, attr::access_filter_checked, 0);
+    memo.filter_hash = static_cast<std::uint64_t>(layout::find_int(*msg, attr::access_filter_hash, 0));
+    return std::optional<AccessFilterMemo>(memo);
+}
+
 Result<Initgroups> Sysdb::groups_of_user(const std::string &user, std::uint32_t primary_gid) const
 {
     TallocPtr<void> mem(talloc_new(nullptr));

@@ -70,6 +70,23 @@ public:
         return write_stamps(scratch.get(), kind, name, values, Existed::maybe);
     }
 
+    // Not a change NSS answers show, so not in `changes_`.
+    Status set_access_filter_memo(const std::string &user, const AccessFilterMemo &memo)
+    {
+        Scratch scratch(mem_);
+        if (!scratch) return out_of_memory("writing the access filter result");
+        auto dn = dn_for(scratch.get(), files_.entries, Kind::user, user);
+        if (!dn) return std::move(dn).error();
+        auto entry = find_by_dn(files_.entries, scratch.get(), *dn);
+        if (!entry) return std::move(entry).error();
+        if (*entry == nullptr) return Error{Errc::not_found, "user '" + user + "' is not cached"};
+        return write_stamps(scratch.get(), Kind::user, user,
+                            {{attr::access_filter_allowed, memo.allowed ? 1 : 0},
+                             {attr::access_filter_checked, memo.checked_at},
+                             {attr::access_filter_hash, static_cast<std::int64_t>(memo.filter_hash)}},
+                            Existed::maybe);
+    }
+
     // expires_at = 0 (and the initgroups expiry, if any); no record: already expired.
     Status expire(Kind kind, const std::string &name)
     {
@@ -314,6 +331,11 @@ Status Sysdb::store_initgroups(const User &user, const std::vector<Group> &group
         return w.set_stamps(Kind::user, user.name,
                             {{attr::initgr_last_update, ts.last_update}, {attr::initgr_expires_at, ts.expires_at}});
     });
+}
+
+Status Sysdb::store_access_filter_memo(const std::string &user, const AccessFilterMemo &memo)
+{
+    return write([&](Writer &w) { return w.set_access_filter_memo(user, memo); });
 }
 
 Status Sysdb::delete_user(const std::string &name)
