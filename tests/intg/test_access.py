@@ -206,3 +206,19 @@ def test_a_configuration_that_would_deny_everyone_is_refused(tmp_path, builddir,
                                             "ldap_access_filter = (a=b)"])
     out = a.run("alice", check=False)
     assert out.returncode == 2 and "ldap_account_expire_policy is not set" in out.stderr
+
+
+def test_a_directory_that_stops_answering_mid_check_is_offline(tmp_path, builddir, server):
+    # --no-refresh: the filter search is the first thing sent, so the directory
+    # going silent is found out by the access check itself (a bounded wait),
+    # which then goes by the kept answer.
+    a = Access(tmp_path, builddir, server, ["access_provider = ldap", "ldap_access_filter = (employeeType=staff)"])
+    assert kinds(a.decide("frank", "gina")) == {"frank": "permit", "gina": "deny"}
+    server.freeze()
+    try:
+        started = time.monotonic()
+        answers = a.decide("frank", "gina", args=["--no-refresh"])
+        assert kinds(answers) == {"frank": "permit", "gina": "deny"}, answers
+        assert time.monotonic() - started < 30
+    finally:
+        server.thaw()
