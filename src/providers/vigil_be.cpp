@@ -1,6 +1,7 @@
 // vigil_be: the data provider of one domain. It keeps the domain's cache
 // (sysdb) up to date from the directory when a responder asks, and knows
 // whether the directory can be reached.
+#include "providers/access/access_rules.hpp"
 #include "providers/ldap/ldap_id.hpp"
 #include "util/log.hpp"
 #include "util/sbus/dp_iface.hpp"
@@ -35,6 +36,10 @@ public:
         if (!ldap_settings) return std::move(ldap_settings).error();
         auto id_settings = ldap::IdSettings::from_config(c, domain);
         if (!id_settings) return std::move(id_settings).error();
+        // The access rules are run by the PAM path; a configuration they
+        // refuse (a rule that would deny everyone) is refused at start.
+        auto access_settings = access::AccessSettings::from_config(c, domain);
+        if (!access_settings) return std::move(access_settings).error();
         auto cache = sysdb::Sysdb::open(sysdb::SysdbPaths::for_domain(c.get_string("vigil", "state_dir"), domain),
                                         sysdb::Sysdb::Role::writer);
         if (!cache) return std::move(cache).error();

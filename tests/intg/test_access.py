@@ -222,3 +222,13 @@ def test_a_directory_that_stops_answering_mid_check_is_offline(tmp_path, builddi
         assert time.monotonic() - started < 30
     finally:
         server.thaw()
+
+
+def test_vigil_be_refuses_an_access_configuration_that_would_deny_everyone(tmp_path, builddir, server):
+    a = Access(tmp_path, builddir, server, ["access_provider = ldap", "ldap_access_order = expire"])
+    a.vigil.start("vigild")
+    try:
+        message = "ldap_access_order has expire but ldap_account_expire_policy is not set"
+        procs.wait_until(lambda: message in a.vigil.log("vigil_be_LDAP"), 20, "vigil_be to refuse the configuration")
+    finally:
+        a.vigil.stop_all()
