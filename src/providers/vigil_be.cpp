@@ -1,8 +1,13 @@
 // vigil_be: the data provider of one domain. It keeps the domain's cache
 // (sysdb) up to date from the directory when a responder asks, and knows
 // whether the directory can be reached.
+#include "providers/access/access_checker.hpp"
 #include "providers/access/access_rules.hpp"
+#include "providers/ldap/shadow_policy.hpp"
+#include "providers/ldap/ldap_auth.hpp"
 #include "providers/ldap/ldap_id.hpp"
+#include "providers/pam_handler.hpp"
+#include "util/creds/credentials_config.hpp"
 #include "util/log.hpp"
 #include "util/sbus/dp_iface.hpp"
 #include "util/sbus/monitor_iface.hpp"
@@ -24,6 +29,53 @@ const ServiceInfo info{
     .needs_domain = true,
 };
 
+// The tokens of a PAM call travel in hex (D-Bus strings must be UTF-8);
+// anything else gives a shorter Secret, which the caller refuses.
+Secret from_hex(const std::string &hex)
+{
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+    };
+    std::string bytes;
+    bytes.reserve(hex.size() / 2);
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+        const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+        if (hi < 0 || lo < 0) break;
+        bytes.push_back(static_cast<char>(hi << 4 | lo));
+    }
+    Secret s(bytes);
+    if (!bytes.empty()) explicit_bzero(bytes.data(), bytes.size());
+    return s;
+}
+
+OnlineAuth online_auth(ldap::AuthOutcome o)
+{
+    switch (o) {
+    case ldap::AuthOutcome::ok: return OnlineAuth::ok;
+    case ldap::AuthOutcome::wrong_password: return OnlineAuth::wrong_password;
+    case ldap::AuthOutcome::account_locked: return OnlineAuth::account_locked;
+    case ldap::AuthOutcome::password_expired: return OnlineAuth::password_expired;
+    case ldap::AuthOutcome::unavailable: return OnlineAuth::unavailable;
+    case ldap::AuthOutcome::error: break;
+    }
+    return OnlineAuth::error;
+}
+
+OnlineChange online_change(ldap::ChangeOutcome o)
+{
+    switch (o) {
+    case ldap::ChangeOutcome::ok: return OnlineChange::ok;
+    case ldap::ChangeOutcome::wrong_password: return OnlineChange::wrong_password;
+    case ldap::ChangeOutcome::account_locked: return OnlineChange::account_locked;
+    case ldap::ChangeOutcome::rejected: return OnlineChange::rejected;
+    case ldap::ChangeOutcome::unavailable: return OnlineChange::unavailable;
+    case ldap::ChangeOutcome::error: break;
+    }
+    return OnlineChange::error;
+}
+
 class Provider {
 public:
     explicit Provider(Service &svc) : svc_(svc) {}
@@ -40,6 +92,7 @@ public:
         // refuse (a rule that would deny everyone) is refused at start.
         auto access_settings = access::AccessSettings::from_config(c, domain);
         if (!access_settings) return std::move(access_settings).error();
+        access_settings_ = std::move(*access_settings);
         auto cache = sysdb::Sysdb::open(sysdb::SysdbPaths::for_domain(c.get_string("vigil", "state_dir"), domain),
                                         sysdb::Sysdb::Role::writer);
         if (!cache) return std::move(cache).error();
@@ -49,6 +102,8 @@ public:
                                    std::chrono::seconds(c.get_int(sec, "offline_timeout_max"))};
         id_ = std::make_unique<ldap::IdProvider>(svc_.loop(), std::move(*ldap_settings), std::move(*id_settings),
                                                  *cache_, timing);
+        Status pam_ready = start_pam(c, domain);
+        if (!pam_ready) return pam_ready;
 
         const std::string run_dir = c.get_string("vigil", "run_dir");
         Status st = ensure_private_dir(monitor_iface::private_dir(run_dir), 0700);
@@ -86,6 +141,139 @@ public:
     }
 
 private:
+    // Cached credentials (when the domain keeps them) and the PAM handler.
+    Status start_pam(const Config &c, const std::string &domain)
+    {
+        const creds::CredentialsConfig cc = creds::credentials_config(c, domain);
+        if (cc.cache_credentials) {
+            auto store = creds::CredentialStore::open(cc.db_dir, domain);
+            if (!store) return std::move(store).error();
+            creds_store_ = std::make_unique<creds::CredentialStore>(std::move(*store));
+            auto worker = creds::HashWorker::start(svc_.loop(), {});
+            if (!worker) return std::move(worker).error();
+            hash_worker_ = std::move(*worker);
+            offline_ = std::make_unique<creds::OfflineAuthenticator>(*creds_store_, *hash_worker_, cc.naming,
+                                                                     cc.settings);
+        }
+        PamHandler::Directory directory;
+        directory.online = [this] { return id_->state().online(); };
+        if (c.get_string(svc_.section(), "auth_provider") == "ldap") {
+            auto auth = ldap::AuthSettings::from_config(c, domain);
+            if (!auth) return std::move(auth).error();
+            password_auth_ = std::make_unique<ldap::PasswordAuth>(svc_.loop(), std::move(*auth));
+            directory.authenticate = [this](const sysdb::CachedUser &user, const Secret &password,
+                                            std::function<void(OnlineAuth, std::string)> done) {
+                password_auth_->authenticate(user.record.original_dn, password,
+                                             [done](ldap::AuthAnswer a) { done(online_auth(a.outcome), a.message); });
+            };
+        }
+        if (c.get_string(svc_.section(), "chpass_provider") == "ldap" && password_auth_ == nullptr) {
+            auto auth = ldap::AuthSettings::from_config(c, domain);
+            if (!auth) return std::move(auth).error();
+            password_auth_ = std::make_unique<ldap::PasswordAuth>(svc_.loop(), std::move(*auth));
+        }
+        if (c.get_string(svc_.section(), "chpass_provider") == "ldap") {
+            directory.change_password = [this](const sysdb::CachedUser &user, const Secret &old_pw,
+                                               const Secret &new_pw, std::function<void(OnlineChange, std::string)> done) {
+                password_auth_->change_password(user.record.original_dn, old_pw, new_pw,
+                                                [done](ldap::ChangeAnswer a) { done(online_change(a.outcome), a.message); });
+            };
+            directory.reset_password = [this](const sysdb::CachedUser &user, const Secret &new_pw,
+                                              std::function<void(OnlineChange, std::string)> done) {
+                password_auth_->reset_password(user.record.original_dn, new_pw,
+                                               [done](ldap::ChangeAnswer a) { done(online_change(a.outcome), a.message); });
+            };
+        }
+        access_ = std::make_unique<access::AccessChecker>(
+            *access_settings_, *cache_,
+            [this](ldap::SearchSpec spec, access::AccessChecker::SearchDone done) {
+                id_->search_directory(std::move(spec), std::move(done));
+            },
+            [this](std::uint32_t gid, std::function<void()> then) {
+                id_->fetch(dp_iface::Lookup::group_by_gid, std::to_string(gid),
+                           [then](dp_iface::Outcome, const std::string &) { then(); });
+            });
+        directory.access = [this](const sysdb::CachedUser &user, std::function<void(PamVerdict)> done) {
+            access_->check(user.record.name, [done](access::AccessDecision d) {
+                PamVerdict v;
+                switch (d.kind) {
+                case access::AccessDecision::Kind::permit: v.result = VIGIL_PAM_SUCCESS; break;
+                case access::AccessDecision::Kind::deny:
+                    v.result = d.account_expired ? VIGIL_PAM_ACCT_EXPIRED : VIGIL_PAM_PERM_DENIED;
+                    v.error(d.account_expired ? "Your account has expired." : "Access denied.");
+                    VLOG(info, "access denied: %s", d.reason.c_str());
+                    break;
+                case access::AccessDecision::Kind::unavailable:
+                    v.result = VIGIL_PAM_AUTHINFO_UNAVAIL;
+                    VLOG(minor, "access cannot be decided: %s", d.reason.c_str());
+                    break;
+                }
+                done(std::move(v));
+            });
+        };
+        if (c.get_string(svc_.section(), "ldap_pwd_policy") == "shadow") {
+            directory.password_policy = [](const sysdb::CachedUser &user) {
+                const auto attrs = ldap::ShadowAttributes::from_attributes(user.record.extra);
+                const auto verdict = ldap::check_shadow(attrs, ldap::days_since_epoch(std::time(nullptr)));
+                PamVerdict v;
+                v.result = VIGIL_PAM_SUCCESS;
+                switch (verdict.status) {
+                case ldap::ShadowStatus::ok: break;
+                case ldap::ShadowStatus::warn_expiring:
+                    v.info("Your password will expire in " + std::to_string(verdict.days_left) + " day(s).");
+                    break;
+                case ldap::ShadowStatus::password_expired:
+                    v.result = VIGIL_PAM_NEW_AUTHTOK_REQD;
+                    v.error("Your password has expired: change it now.");
+                    break;
+                case ldap::ShadowStatus::account_expired:
+                    v.result = VIGIL_PAM_ACCT_EXPIRED;
+                    v.error("Your account has expired.");
+                    break;
+                case ldap::ShadowStatus::malformed:
+                    v.result = VIGIL_PAM_PERM_DENIED;
+                    VLOG(error, "acct_mgmt %s: %s", user.record.name.c_str(), verdict.reason.c_str());
+                    break;
+                }
+                return v;
+            };
+        }
+        pam_ = std::make_unique<PamHandler>(*cache_, std::move(directory), offline_.get());
+        return {};
+    }
+
+    // org.vigil.DataProvider.pam (dp_iface.hpp)
+    void pam(sbus::Request req)
+    {
+        sbus::Args &a = req.args();
+        PamCall call;
+        call.command = sbus::get<std::uint32_t>(a, 0);
+        call.user = sbus::get<std::string>(a, 1);
+        call.service = sbus::get<std::string>(a, 2);
+        call.tty = sbus::get<std::string>(a, 3);
+        call.ruser = sbus::get<std::string>(a, 4);
+        call.rhost = sbus::get<std::string>(a, 5);
+        call.flags = sbus::get<std::uint32_t>(a, 6);
+        call.pid = sbus::get<std::uint32_t>(a, 7);
+        const std::uint32_t present = sbus::get<std::uint32_t>(a, 8);
+        if (present & 1u) call.authtok = from_hex(sbus::get<std::string>(a, 9));
+        if (present & 2u) call.new_authtok = from_hex(sbus::get<std::string>(a, 10));
+        call.by_root = (present & 4u) != 0;
+        if ((call.authtok && call.authtok->reveal().size() * 2 != sbus::get<std::string>(a, 9).size()) ||
+            (call.new_authtok && call.new_authtok->reveal().size() * 2 != sbus::get<std::string>(a, 10).size())) {
+            req.fail(Error{Errc::invalid_argument, "a token that is not hex"});
+            return;
+        }
+        // The request's copies of the tokens go now; the Secrets wipe theirs.
+        for (std::size_t i = 9; i <= 10; ++i) {
+            if (auto *s = std::get_if<std::string>(&a[i]); s && !s->empty()) explicit_bzero(s->data(), s->size());
+        }
+        auto shared = std::make_shared<sbus::Request>(std::move(req));
+        pam_->handle(std::move(call), [shared](PamVerdict v) {
+            shared->reply({static_cast<std::uint32_t>(v.result), std::move(v.messages), std::move(v.env)});
+        });
+    }
+
     std::vector<sbus::Method> methods()
     {
         const char *iface = dp_iface::interface;
@@ -95,6 +283,7 @@ private:
             {iface, "expireCache", "ss", "", [this](sbus::Request req) { expire_cache(std::move(req)); }},
             // Registered once this runs: the reply tells the caller so.
             {iface, "watch", "", "", [](sbus::Request req) { req.reply({}); }},
+            {iface, dp_iface::pam, "usssssuuuss", "uasas", [this](sbus::Request req) { pam(std::move(req)); }},
         };
     }
 
@@ -155,6 +344,13 @@ private:
     Service &svc_;
     std::unique_ptr<sysdb::Sysdb> cache_;
     std::unique_ptr<ldap::IdProvider> id_;
+    std::unique_ptr<creds::CredentialStore> creds_store_;
+    std::unique_ptr<creds::HashWorker> hash_worker_;
+    std::unique_ptr<creds::OfflineAuthenticator> offline_;
+    std::optional<access::AccessSettings> access_settings_;
+    std::unique_ptr<access::AccessChecker> access_;
+    std::unique_ptr<ldap::PasswordAuth> password_auth_;
+    std::unique_ptr<PamHandler> pam_;
     std::unique_ptr<sbus::Server> server_;
 };
 

@@ -36,6 +36,7 @@ constexpr auto table = std::to_array<OptionSpec>({
     {nss, "filter_users", list, "root"},
 
     // [pam]
+    {pam, "client_idle_timeout", integer, "60", 10, day},
     DEBUG_LEVEL_ROW(pam),
     {pam, "offline_credentials_expiration", integer, "0", 0, 3650},
     {pam, "offline_failed_login_attempts", integer, "0", 0, 1000},

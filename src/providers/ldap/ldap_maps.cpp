@@ -123,6 +123,15 @@ Result<IdSettings> IdSettings::from_config(const Config &c, const std::string &d
         if (!attr.empty() && std::find(s.user.extra.begin(), s.user.extra.end(), attr) == s.user.extra.end())
             s.user.extra.push_back(std::move(attr));
     }
+    // ldap_pwd_policy = shadow decides from the shadow attributes: cached
+    // with the user, so acct_mgmt decides offline as well.
+    if (c.get_string(sec, "ldap_pwd_policy") == "shadow") {
+        for (const char *attr : {"shadowLastChange", "shadowMin", "shadowMax", "shadowWarning", "shadowInactive",
+                                 "shadowExpire"}) {
+            if (std::find(s.user.extra.begin(), s.user.extra.end(), attr) == s.user.extra.end())
+                s.user.extra.emplace_back(attr);
+        }
+    }
     std::string member = c.get_string(sec, "ldap_group_member");
     if (member.empty()) member = s.schema == Schema::rfc2307 ? "memberUid" : "member";
     s.group = {c.get_string(sec, "ldap_group_object_class"), c.get_string(sec, "ldap_group_name"),

@@ -118,4 +118,20 @@ void DpClient::fetch(dp_iface::Lookup lookup, const std::string &key, Done done)
     }
 }
 
+void DpClient::call(const char *method, const sbus::Args &args, std::chrono::milliseconds timeout, CallDone done)
+{
+    auto conn = connection();
+    if (!conn) {
+        done(std::move(conn).error());
+        return;
+    }
+    auto shared = std::make_shared<CallDone>(std::move(done));
+    Status sent = (*conn)->call(dp_iface::interface, method, args, timeout,
+                                [shared](Result<sbus::Args> r) { (*shared)(std::move(r)); });
+    if (!sent) {
+        if (!(*conn)->connected()) lost(conn->get());
+        (*shared)(std::move(sent).error());
+    }
+}
+
 } // namespace vigil::responder

@@ -36,6 +36,11 @@ public:
     void fetch(dp_iface::Lookup lookup, const std::string &key, Done done);
     const std::string &domain() const { return domain_; }
 
+    // Any other method of the provider's interface, bounded by `timeout`;
+    // a provider that is not there is Errc::unavailable.
+    using CallDone = std::function<void(Result<sbus::Args>)>;
+    void call(const char *method, const sbus::Args &args, std::chrono::milliseconds timeout, CallDone done);
+
     // Starts watching (see above); reconnects every `retry` while the provider is away.
     // `changed` gets the cacheChanged signal's list (dp_iface.hpp), or nullptr
     // when anything may have changed (a line established or lost).

@@ -44,6 +44,8 @@ public:
     ~Request();
 
     const Args &args() const { return args_; }
+    // For a handler that must wipe what it was sent (a password) once read.
+    Args &args() { return args_; }
     // The peer's uid as authenticated by the socket (SO_PEERCRED).
     std::optional<uid_t> peer_uid() const;
     // The connection the call came on (null once it is gone).

@@ -9,6 +9,17 @@
 //   org.vigil.DataProvider.watch() → ()
 //       the reply says the caller's connection is registered: from then on it
 //       receives every cacheChanged signal
+//   org.vigil.DataProvider.pam(u command, s user, s service, s tty, s ruser,
+//                              s rhost, u flags, u pid, u present,
+//                              s authtok, s new_authtok) → (u result, as messages, as env)
+//       a PAM request for one of this domain's users, from vigil_pam (the
+//       user already found and allowed): command is VIGIL_CMD_PAM_*, flags
+//       VIGIL_PAM_FLAG_*, present says which tokens were sent (1 authtok,
+//       2 new_authtok) and 4 that root asked on the private socket (who may
+//       set a password without the old one); result is a vigil_pam_result, each message
+//       "1<TAB>text" (info) or "2<TAB>text" (error), each env item NAME=value.
+//       The tokens travel in lowercase hex (a password need not be UTF-8),
+//       across this root-only socket only; both ends wipe them.
 //   signal org.vigil.DataProvider.cacheChanged(as changes)
 //       sent to every connected peer after each committed cache write, before
 //       the reply to the lookup that caused it (one connection keeps order),
@@ -25,6 +36,7 @@ namespace vigil::dp_iface {
 
 inline constexpr const char *interface = "org.vigil.DataProvider";
 inline constexpr const char *cache_changed = "cacheChanged";
+inline constexpr const char *pam = "pam";
 inline constexpr const char *everything_changed = "*";
 
 inline std::string socket_path(const std::string &run_dir, const std::string &domain)

@@ -1,0 +1,268 @@
+#include "providers/pam_handler.hpp"
+
+#include "util/log.hpp"
+
+#include <ctime>
+
+namespace vigil {
+namespace {
+
+std::string local_time(creds::WallTime t)
+{
+    std::time_t tt = static_cast<std::time_t>(t.time_since_epoch().count());
+    std::tm tm{};
+    char text[64];
+    if (localtime_r(&tt, &tm) == nullptr || std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+        return std::to_string(tt);
+    return text;
+}
+
+PamVerdict verdict(vigil_pam_result result)
+{
+    PamVerdict v;
+    v.result = result;
+    return v;
+}
+
+} // namespace
+
+void PamHandler::handle(PamCall given, Done done)
+{
+    auto call = std::make_shared<PamCall>(std::move(given));
+    auto found = cache_.user_by_name(call->user);
+    if (!found) {
+        VLOG(error, "PAM for %s: reading the cache: %s", call->user.c_str(), found.error().message.c_str());
+        done(verdict(VIGIL_PAM_SYSTEM_ERR));
+        return;
+    }
+    if (!*found) {
+        done(verdict(VIGIL_PAM_USER_UNKNOWN));
+        return;
+    }
+    switch (call->command) {
+    case VIGIL_CMD_PAM_SETCRED:
+    case VIGIL_CMD_PAM_OPEN_SESSION:
+    case VIGIL_CMD_PAM_CLOSE_SESSION: done(verdict(VIGIL_PAM_SUCCESS)); return;
+    case VIGIL_CMD_PAM_AUTHENTICATE: authenticate(call, std::move(**found), std::move(done)); return;
+    case VIGIL_CMD_PAM_ACCT_MGMT: acct_mgmt(call, std::move(**found), std::move(done)); return;
+    case VIGIL_CMD_PAM_CHAUTHTOK_PRELIM:
+    case VIGIL_CMD_PAM_CHAUTHTOK: chauthtok(call, std::move(**found), std::move(done)); return;
+    default: break;
+    }
+    done(verdict(VIGIL_PAM_SYSTEM_ERR));
+}
+
+void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser user, Done done)
+{
+    // An empty simple bind is an anonymous bind, which "succeeds": an empty
+    // password never reaches the directory, nor the cached hash.
+    if (!call->authtok || call->authtok->empty()) {
+        VLOG(info, "authenticate %s: an empty password, refused", call->user.c_str());
+        done(verdict(VIGIL_PAM_AUTH_ERR));
+        return;
+    }
+    if (!directory_.online() || !directory_.authenticate) {
+        offline_login(call, std::move(done));
+        return;
+    }
+    directory_.authenticate(user, *call->authtok, [this, call, done](OnlineAuth outcome, std::string message) {
+        switch (outcome) {
+        case OnlineAuth::ok:
+        case OnlineAuth::password_expired: {
+            if (offline_ != nullptr) {
+                const std::string name = call->user;
+                Status st = offline_->remember(call->user, *call->authtok, [name](Status stored) {
+                    if (!stored)
+                        VLOG(error, "authenticate %s: cannot keep the credentials for offline logins: %s", name.c_str(),
+                             stored.error().message.c_str());
+                });
+                if (!st) VLOG(error, "authenticate %s: %s", call->user.c_str(), st.error().message.c_str());
+            }
+            VLOG(info, "authenticate %s: accepted by the directory%s", call->user.c_str(),
+                 outcome == OnlineAuth::password_expired ? "; the password has expired" : "");
+            // An expired password still authenticates: acct_mgmt says it
+            // must be changed, which is where applications look.
+            if (outcome == OnlineAuth::password_expired) expired_[call->user] = std::chrono::steady_clock::now();
+            else expired_.erase(call->user);
+            done(verdict(VIGIL_PAM_SUCCESS));
+            return;
+        }
+        case OnlineAuth::wrong_password:
+            // The directory said no: the cache never overrides it.
+            VLOG(info, "authenticate %s: refused by the directory", call->user.c_str());
+            done(verdict(VIGIL_PAM_AUTH_ERR));
+            return;
+        case OnlineAuth::account_locked:
+            // Locked or disabled in the directory: the cached hash goes too,
+            // so the account cannot log in offline either.
+            if (offline_ != nullptr) (void)offline_->forget(call->user);
+            VLOG(info, "authenticate %s: the directory says the account is locked: %s", call->user.c_str(),
+                 message.c_str());
+            done(verdict(VIGIL_PAM_PERM_DENIED).error("Your account is locked."));
+            return;
+        case OnlineAuth::unavailable:
+            VLOG(minor, "authenticate %s: the directory did not answer (%s): cached credentials decide",
+                 call->user.c_str(), message.c_str());
+            offline_login(call, done);
+            return;
+        case OnlineAuth::error: break;
+        }
+        VLOG(error, "authenticate %s: %s", call->user.c_str(), message.c_str());
+        done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL));
+    });
+}
+
+void PamHandler::offline_login(std::shared_ptr<PamCall> call, Done done)
+{
+    if (offline_ == nullptr) {
+        done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL));
+        return;
+    }
+    auto shared = std::make_shared<Done>(std::move(done));
+    Status st = offline_->authenticate(
+        call->user, *call->authtok, [call, shared](Result<creds::OfflineAuthenticator::Outcome> r) {
+            if (!r) {
+                VLOG(error, "offline authenticate %s: %s", call->user.c_str(), r.error().message.c_str());
+                (*shared)(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL));
+                return;
+            }
+            VLOG(info, "offline authenticate %s: %s", call->user.c_str(), creds::verdict_name(r->verdict));
+            switch (r->verdict) {
+            case creds::OfflineVerdict::allowed:
+                (*shared)(verdict(VIGIL_PAM_SUCCESS).info("Authenticated with cached credentials."));
+                return;
+            case creds::OfflineVerdict::wrong_password: {
+                PamVerdict v = verdict(VIGIL_PAM_AUTH_ERR);
+                if (r->locked_until)
+                    v.error("Too many failed logins: the account is locked until " + local_time(*r->locked_until) +
+                            ".");
+                (*shared)(std::move(v));
+                return;
+            }
+            case creds::OfflineVerdict::locked:
+                (*shared)(verdict(VIGIL_PAM_MAXTRIES)
+                              .error(r->locked_until ? "The account is locked until " + local_time(*r->locked_until) + "."
+                                                     : std::string("The account is locked.")));
+                return;
+            case creds::OfflineVerdict::expired:
+            case creds::OfflineVerdict::no_credentials: (*shared)(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL)); return;
+            }
+            (*shared)(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL));
+        });
+    if (!st) {
+        VLOG(error, "offline authenticate %s: %s", call->user.c_str(), st.error().message.c_str());
+        (*shared)(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL));
+    }
+}
+
+void PamHandler::acct_mgmt(std::shared_ptr<PamCall> call, sysdb::CachedUser user, Done done)
+{
+    auto after_access = [this, call, user, done](PamVerdict access) {
+        if (access.result != VIGIL_PAM_SUCCESS) {
+            VLOG(info, "acct_mgmt %s: access refused (%u)", call->user.c_str(), static_cast<unsigned>(access.result));
+            done(std::move(access));
+            return;
+        }
+        PamVerdict policy = verdict(VIGIL_PAM_SUCCESS);
+        if (directory_.password_policy) policy = directory_.password_policy(user);
+        if (policy.result != VIGIL_PAM_SUCCESS) {
+            done(std::move(policy));
+            return;
+        }
+        auto it = expired_.find(call->user);
+        if (it != expired_.end()) {
+            if (std::chrono::steady_clock::now() - it->second < expired_memory) {
+                done(verdict(VIGIL_PAM_NEW_AUTHTOK_REQD).error("Your password has expired: change it now."));
+                return;
+            }
+            expired_.erase(it);
+        }
+        done(std::move(policy)); // SUCCESS, with a warning if the policy had one
+    };
+    if (directory_.access) directory_.access(user, after_access);
+    else after_access(verdict(VIGIL_PAM_SUCCESS));
+}
+
+void PamHandler::chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user, Done done)
+{
+    if (!directory_.online()) {
+        done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL).error("The password cannot be changed while the directory is "
+                                                        "unreachable."));
+        return;
+    }
+    // PAM_PRELIM_CHECK: the old password is checked (root on the private
+    // socket needs none).
+    if (call->command == VIGIL_CMD_PAM_CHAUTHTOK_PRELIM) {
+        if (call->by_root) {
+            done(verdict(VIGIL_PAM_SUCCESS));
+            return;
+        }
+        if (!call->authtok || call->authtok->empty() || !directory_.authenticate) {
+            done(verdict(VIGIL_PAM_AUTHTOK_RECOVERY_ERR));
+            return;
+        }
+        directory_.authenticate(user, *call->authtok, [call, done](OnlineAuth outcome, std::string message) {
+            switch (outcome) {
+            case OnlineAuth::ok:
+            case OnlineAuth::password_expired: done(verdict(VIGIL_PAM_SUCCESS)); return;
+            case OnlineAuth::wrong_password: done(verdict(VIGIL_PAM_AUTHTOK_RECOVERY_ERR)); return;
+            case OnlineAuth::account_locked: done(verdict(VIGIL_PAM_PERM_DENIED).error("Your account is locked.")); return;
+            case OnlineAuth::unavailable: done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL)); return;
+            case OnlineAuth::error: break;
+            }
+            VLOG(error, "chauthtok %s: %s", call->user.c_str(), message.c_str());
+            done(verdict(VIGIL_PAM_SYSTEM_ERR));
+        });
+        return;
+    }
+    // PAM_UPDATE_AUTHTOK: the new password, with the old one or as root.
+    if (!call->new_authtok || call->new_authtok->empty()) {
+        done(verdict(VIGIL_PAM_AUTHTOK_ERR).error("An empty password cannot be set."));
+        return;
+    }
+    auto finished = [this, call, done](OnlineChange outcome, std::string message) {
+        switch (outcome) {
+        case OnlineChange::ok: {
+            VLOG(info, "chauthtok %s: the password was changed", call->user.c_str());
+            expired_.erase(call->user);
+            if (offline_ != nullptr) {
+                const std::string name = call->user;
+                (void)offline_->remember(call->user, *call->new_authtok, [name](Status st) {
+                    if (!st) VLOG(error, "chauthtok %s: %s", name.c_str(), st.error().message.c_str());
+                });
+            }
+            done(verdict(VIGIL_PAM_SUCCESS));
+            return;
+        }
+        case OnlineChange::wrong_password: done(verdict(VIGIL_PAM_AUTHTOK_RECOVERY_ERR)); return;
+        case OnlineChange::account_locked: done(verdict(VIGIL_PAM_PERM_DENIED).error("Your account is locked.")); return;
+        case OnlineChange::rejected:
+            // The directory's own reason (a password policy): the user sees it.
+            VLOG(info, "chauthtok %s: the directory refused the new password: %s", call->user.c_str(),
+                 message.c_str());
+            done(verdict(VIGIL_PAM_AUTHTOK_ERR)
+                     .error(message.empty() ? std::string("The new password was refused.")
+                                            : "The new password was refused: " + message));
+            return;
+        case OnlineChange::unavailable: done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL)); return;
+        case OnlineChange::error: break;
+        }
+        VLOG(error, "chauthtok %s: %s", call->user.c_str(), message.c_str());
+        done(verdict(VIGIL_PAM_SYSTEM_ERR));
+    };
+    if (call->by_root) {
+        if (!directory_.reset_password) {
+            done(verdict(VIGIL_PAM_AUTHTOK_ERR));
+            return;
+        }
+        directory_.reset_password(user, *call->new_authtok, finished);
+        return;
+    }
+    if (!call->authtok || call->authtok->empty() || !directory_.change_password) {
+        done(verdict(VIGIL_PAM_AUTHTOK_RECOVERY_ERR));
+        return;
+    }
+    directory_.change_password(user, *call->authtok, *call->new_authtok, finished);
+}
+
+} // namespace vigil

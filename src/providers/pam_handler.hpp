@@ -1,0 +1,103 @@
+// The provider's side of a PAM request (org.vigil.DataProvider.pam): what
+// the directory, the access rules and the cached credentials say about one
+// of this domain's users.
+//
+//   authenticate  an empty password is refused before anything else; online,
+//                 the directory decides (auth_provider), and with
+//                 cache_credentials = true an accepted password is hashed
+//                 and kept for offline logins; while the directory is
+//                 unreachable, the cached credentials decide (and say so).
+//                 A directory that answered "wrong password" is never
+//                 overridden by the cache.
+//   acct_mgmt     access_provider decides, from the cache (it works
+//                 offline: SSH key logins call only this).
+//   chauthtok     the directory changes the password (chpass_provider).
+//   setcred, open_session, close_session: nothing to do for LDAP: success.
+#pragma once
+
+#include "util/creds/offline_auth.hpp"
+#include "util/event.hpp"
+#include "util/secret.hpp"
+#include "util/sysdb/sysdb.hpp"
+#include "sss_client/vigil_protocol.h"
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vigil {
+
+struct PamCall {
+    std::uint32_t command = 0; // VIGIL_CMD_PAM_*
+    std::string user;          // the cache's spelling
+    std::string service, tty, ruser, rhost;
+    std::uint32_t flags = 0; // VIGIL_PAM_FLAG_*
+    std::uint32_t pid = 0;
+    std::optional<Secret> authtok, new_authtok;
+    bool by_root = false; // root, on the private socket: may set a password without the old one
+};
+
+struct PamVerdict {
+    vigil_pam_result result = VIGIL_PAM_SYSTEM_ERR;
+    std::vector<std::string> messages; // "1\ttext" info, "2\ttext" error
+    std::vector<std::string> env;
+
+    PamVerdict &info(const std::string &text) { messages.push_back("1\t" + text); return *this; }
+    PamVerdict &error(const std::string &text) { messages.push_back("2\t" + text); return *this; }
+};
+
+// What the directory said.
+enum class OnlineAuth { ok, wrong_password, password_expired, account_locked, unavailable, error };
+enum class OnlineChange { ok, wrong_password, account_locked, rejected, unavailable, error };
+
+class PamHandler {
+public:
+    using Done = std::function<void(PamVerdict)>;
+    // The parts that ask the directory, given by the provider.
+    struct Directory {
+        std::function<bool()> online;
+        // The user's password against the directory.
+        std::function<void(const sysdb::CachedUser &, const Secret &, std::function<void(OnlineAuth, std::string)>)>
+            authenticate;
+        // A new password: with the old one, or (root) without.
+        std::function<void(const sysdb::CachedUser &, const Secret &old_password, const Secret &new_password,
+                           std::function<void(OnlineChange, std::string)>)>
+            change_password;
+        std::function<void(const sysdb::CachedUser &, const Secret &new_password,
+                           std::function<void(OnlineChange, std::string)>)>
+            reset_password;
+        // access_provider: who may log in (from the cache; works offline).
+        // Unset: everyone.
+        std::function<void(const sysdb::CachedUser &, std::function<void(PamVerdict)>)> access;
+        // The password policy on the cached user (ldap_pwd_policy): a verdict
+        // that is not SUCCESS refuses, a SUCCESS may carry a warning.
+        std::function<PamVerdict(const sysdb::CachedUser &)> password_policy;
+    };
+
+    PamHandler(sysdb::Sysdb &cache, Directory directory, creds::OfflineAuthenticator *offline)
+        : cache_(cache), directory_(std::move(directory)), offline_(offline) {}
+
+    void handle(PamCall call, Done done);
+
+private:
+    void authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser user, Done done);
+    void offline_login(std::shared_ptr<PamCall> call, Done done);
+    void chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user, Done done);
+    void acct_mgmt(std::shared_ptr<PamCall> call, sysdb::CachedUser user, Done done);
+
+    // Users whose password the directory accepted but called expired: their
+    // next acct_mgmt says NEW_AUTHTOK_REQD (PAM applications act on it only
+    // there), until a password change or `expired_memory` passes.
+    static constexpr std::chrono::minutes expired_memory{10};
+    std::map<std::string, std::chrono::steady_clock::time_point> expired_;
+
+    sysdb::Sysdb &cache_;
+    Directory directory_;
+    creds::OfflineAuthenticator *offline_; // null: cache_credentials = false
+};
+
+} // namespace vigil
