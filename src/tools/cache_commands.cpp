@@ -3,6 +3,9 @@
 // files directly (root, or the user vigil runs as).
 #include "tools/vigilctl.hpp"
 
+#include "util/creds/canonical_name.hpp"
+#include "util/creds/credential_store.hpp"
+#include "util/creds/credentials_config.hpp"
 #include "util/sbus/dp_iface.hpp"
 #include "util/sbus/monitor_iface.hpp"
 #include "util/sysdb/sysdb.hpp"
@@ -10,6 +13,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <sys/stat.h>
 
 namespace vigilctl {
 
@@ -110,12 +114,14 @@ namespace {
 
 // What user-show and group-show share: NAME [--domain D], and the caches
 // to look in. Returns an exit code, or -1 with `caches` filled.
-int open_for_show(const Context &ctx, const char *command, std::string &name, std::vector<DomainCache> &caches)
+int open_for_show(const Context &ctx, const char *command, std::string &name, std::vector<DomainCache> &caches,
+                  vigil::ConfigLoad *config = nullptr)
 {
     std::string only;
     if (!parse_name_args(ctx, command, name, only)) return exit_usage;
     vigil::ConfigLoad load = load_config_leniently(ctx);
     auto opened = open_caches(load.config, only, Sysdb::Role::reader);
+    if (config != nullptr) *config = load;
     if (!opened) {
         std::fprintf(stderr, "vigilctl: %s\n", opened.error().message.c_str());
         return exit_not_running;
@@ -124,13 +130,53 @@ int open_for_show(const Context &ctx, const char *command, std::string &name, st
     return -1;
 }
 
+// What the credentials database holds for the user (never the hash): the
+// file is opened only if it exists (vigilctl creates nothing).
+void print_credentials(const vigil::Config &config, const std::string &domain, const std::string &name,
+                       std::int64_t now)
+{
+    const auto cc = vigil::creds::credentials_config(config, domain);
+    if (!cc.cache_credentials) {
+        std::printf("cached password: not kept (cache_credentials = false)\n");
+        return;
+    }
+    struct stat st {};
+    const std::string path = cc.db_dir + "/" + vigil::creds::CredentialStore::file_name(domain);
+    if (::stat(path.c_str(), &st) != 0) {
+        std::printf("cached password: none\n");
+        return;
+    }
+    auto store = vigil::creds::CredentialStore::open(cc.db_dir, domain);
+    auto user = vigil::creds::canonical_user_name(name, cc.naming);
+    if (!store || !user) {
+        std::printf("cached password: cannot be read (%s)\n",
+                    (!store ? store.error() : user.error()).message.c_str());
+        return;
+    }
+    auto record = store->find(*user);
+    if (!record) {
+        std::printf("cached password: cannot be read (%s)\n", record.error().message.c_str());
+        return;
+    }
+    if (!*record) {
+        std::printf("cached password: none\n");
+        return;
+    }
+    const auto &r = **record;
+    auto secs = [](vigil::creds::WallTime t) { return static_cast<std::int64_t>(t.time_since_epoch().count()); };
+    std::printf("cached password: stored %s\nfailed logins:   %u (offline, since the last success)\n",
+                when(secs(r.stored_at), now).c_str(), r.failed_attempts);
+    if (r.locked_until) std::printf("locked until:    %s\n", when(secs(*r.locked_until), now).c_str());
+}
+
 } // namespace
 
 int user_show(const Context &ctx)
 {
     std::string name;
     std::vector<DomainCache> caches;
-    if (int rc = open_for_show(ctx, "user-show", name, caches); rc >= 0) return rc;
+    vigil::ConfigLoad load;
+    if (int rc = open_for_show(ctx, "user-show", name, caches, &load); rc >= 0) return rc;
     const std::int64_t now = std::time(nullptr);
     for (DomainCache &dc : caches) {
         auto user = dc.cache.user_by_name(name);
@@ -152,6 +198,7 @@ int user_show(const Context &ctx)
             std::printf("groups:       %s\ngroups as of: %s\n", gids.c_str(),
                         when(groups->timestamps.last_update, now).c_str());
         }
+        print_credentials(load.config, dc.domain, u.name, now);
         return 0;
     }
     std::fprintf(stderr, "vigilctl: user %s is not in the cache\n", name.c_str());
