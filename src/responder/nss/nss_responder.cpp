@@ -1,5 +1,6 @@
 #include "responder/nss/nss_responder.hpp"
 
+#include "responder/common/cache_reader.hpp"
 #include "util/ini.hpp" // is_valid_utf8
 #include "util/log.hpp"
 
@@ -159,25 +160,10 @@ std::map<std::uint32_t, CommandHandler> NssResponder::handlers()
 
 sysdb::Sysdb *NssResponder::cache_of(NssDomain &d)
 {
-    // The provider may have moved a broken cache aside and started a new one.
-    if (d.cache) {
-        auto reopened = d.cache->reopen_if_replaced();
-        if (!reopened) {
-            VLOG(minor, "domain %s: %s", d.name.c_str(), reopened.error().message.c_str());
-            d.cache.reset();
-        } else if (*reopened) {
-            cache_changed(d, nullptr);
-        }
-    }
-    if (!d.cache) {
-        auto opened = sysdb::Sysdb::open(d.paths, sysdb::Sysdb::Role::reader);
-        if (!opened) {
-            VLOG(minor, "domain %s: no cache yet: %s", d.name.c_str(), opened.error().message.c_str());
-            return nullptr;
-        }
-        d.cache.emplace(std::move(*opened));
-    }
-    return &*d.cache;
+    bool replaced = false;
+    sysdb::Sysdb *cache = open_cache_reader(d.cache, d.paths, d.name, &replaced);
+    if (replaced) cache_changed(d, nullptr);
+    return cache;
 }
 
 bool NssResponder::filtered(Lookup lookup, std::string_view name) const

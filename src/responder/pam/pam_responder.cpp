@@ -1,5 +1,6 @@
 #include "responder/pam/pam_responder.hpp"
 
+#include "responder/common/cache_reader.hpp"
 #include "util/creds/canonical_name.hpp"
 #include "util/log.hpp"
 
@@ -81,25 +82,7 @@ std::map<std::uint32_t, CommandHandler> PamResponder::handlers(PamSocket socket)
     return h;
 }
 
-sysdb::Sysdb *PamResponder::cache_of(PamDomain &d)
-{
-    if (d.cache) {
-        auto reopened = d.cache->reopen_if_replaced();
-        if (!reopened) {
-            VLOG(minor, "domain %s: %s", d.name.c_str(), reopened.error().message.c_str());
-            d.cache.reset();
-        }
-    }
-    if (!d.cache) {
-        auto opened = sysdb::Sysdb::open(d.paths, sysdb::Sysdb::Role::reader);
-        if (!opened) {
-            VLOG(minor, "domain %s: no cache yet: %s", d.name.c_str(), opened.error().message.c_str());
-            return nullptr;
-        }
-        d.cache.emplace(std::move(*opened));
-    }
-    return &*d.cache;
-}
+sysdb::Sysdb *PamResponder::cache_of(PamDomain &d) { return open_cache_reader(d.cache, d.paths, d.name); }
 
 void PamResponder::serve(ClientRequest q, Reply reply, PamSocket socket)
 {
