@@ -61,7 +61,13 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
         done(verdict(VIGIL_PAM_AUTH_ERR));
         return;
     }
-    if (!directory_.online() || !directory_.authenticate) {
+    if (!directory_.authenticate) {
+        // No way to ask the directory (auth_provider = none, or one not
+        // served here): cached credentials never stand in for it online.
+        done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL));
+        return;
+    }
+    if (!directory_.online()) {
         offline_login(call, std::move(done));
         return;
     }
@@ -69,7 +75,9 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
         switch (outcome) {
         case OnlineAuth::ok:
         case OnlineAuth::password_expired: {
-            if (offline_ != nullptr) {
+            // An expired (or admin-reset) password is not kept for offline
+            // logins: it must be changed first.
+            if (offline_ != nullptr && outcome == OnlineAuth::ok) {
                 const std::string name = call->user;
                 Status st = offline_->remember(call->user, *call->authtok, [name](Status stored) {
                     if (!stored)

@@ -8,6 +8,7 @@
 #include "providers/ldap/ldap_id.hpp"
 #include "providers/pam_handler.hpp"
 #include "util/creds/credentials_config.hpp"
+#include "util/ini.hpp" // is_valid_utf8
 #include "util/log.hpp"
 #include "util/sbus/dp_iface.hpp"
 #include "util/sbus/monitor_iface.hpp"
@@ -121,9 +122,9 @@ public:
             } else {
                 list.reserve(changes.entries.size());
                 for (const auto &change : changes.entries) {
-                    // Names never hold a TAB (the cache refuses control
-                    // characters); should one, say "everything".
-                    if (change.name.find('\t') != std::string::npos) {
+                    // D-Bus carries UTF-8 only, and a TAB would break the
+                    // line: a name like that (the directory's) says "everything".
+                    if (change.name.find('\t') != std::string::npos || !is_valid_utf8(change.name)) {
                         list.assign(1, dp_iface::everything_changed);
                         break;
                     }
@@ -259,14 +260,16 @@ private:
         if (present & 1u) call.authtok = from_hex(sbus::get<std::string>(a, 9));
         if (present & 2u) call.new_authtok = from_hex(sbus::get<std::string>(a, 10));
         call.by_root = (present & 4u) != 0;
-        if ((call.authtok && call.authtok->reveal().size() * 2 != sbus::get<std::string>(a, 9).size()) ||
-            (call.new_authtok && call.new_authtok->reveal().size() * 2 != sbus::get<std::string>(a, 10).size())) {
-            req.fail(Error{Errc::invalid_argument, "a token that is not hex"});
-            return;
-        }
+        const bool hex_ok =
+            (!call.authtok || call.authtok->reveal().size() * 2 == sbus::get<std::string>(a, 9).size()) &&
+            (!call.new_authtok || call.new_authtok->reveal().size() * 2 == sbus::get<std::string>(a, 10).size());
         // The request's copies of the tokens go now; the Secrets wipe theirs.
         for (std::size_t i = 9; i <= 10; ++i) {
             if (auto *s = std::get_if<std::string>(&a[i]); s && !s->empty()) explicit_bzero(s->data(), s->size());
+        }
+        if (!hex_ok) {
+            req.fail(Error{Errc::invalid_argument, "a token that is not hex"});
+            return;
         }
         auto shared = std::make_shared<sbus::Request>(std::move(req));
         pam_->handle(std::move(call), [shared](PamVerdict v) {

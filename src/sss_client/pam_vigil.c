@@ -262,9 +262,10 @@ static int request(pam_handle_t *pamh, int flags, const struct options *o, uint3
         pam_syslog(pamh, LOG_ERR, "cannot encode the request for %s: %s", user, strerror(err));
         return err == ENOMEM ? PAM_BUF_ERR : PAM_SYSTEM_ERR;
     }
-    /* Root talks to the private socket; everybody else to the public one,
-     * which acts only for the caller's own uid. */
-    uint32_t socket_kind = geteuid() == 0 ? VIGIL_SOCKET_PAM_PRIVATE : VIGIL_SOCKET_PAM;
+    /* Root (real and effective) talks to the private socket, where it may
+     * set a password without the old one; everybody else, a setuid-root
+     * program run by a user (passwd, su, sudo) included, to the public one. */
+    uint32_t socket_kind = getuid() == 0 && geteuid() == 0 ? VIGIL_SOCKET_PAM_PRIVATE : VIGIL_SOCKET_PAM;
     struct vigil_reply reply;
     enum vigil_client_rc rc = vigil_client_request_on(socket_kind, command, body, len, &reply);
     vigil_pam_request_free(body, len);

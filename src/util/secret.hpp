@@ -34,8 +34,11 @@ public:
 
     void wipe() noexcept
     {
+        // The whole buffer, not just the size: a moved-from short string
+        // keeps its bytes in the inline buffer with a size of 0. The
+        // terminator's byte is past capacity() and always 0.
         // explicit_bzero is not removed by the optimiser as a dead store.
-        if (!value_.empty()) explicit_bzero(value_.data(), value_.size());
+        explicit_bzero(value_.data(), value_.capacity());
         value_.clear();
     }
 

@@ -108,6 +108,28 @@ def test_a_negative_answer_is_remembered(client, vigil):
     assert int(vigil.domain_status()["searches_sent"]) == sent
 
 
+def test_a_negative_answer_goes_when_the_entry_is_cached_by_another_key(tmp_path, builddir, own_slapd, nss_call):
+    """getpwuid(N) is "no such user" and remembered; the user with uid N is
+    then added and looked up by name: the cache write says so, and
+    getpwuid(N) answers at once, not after entry_negative_timeout."""
+    server = own_slapd
+    v = start(tmp_path, builddir, server)
+    try:
+        client = Client(v, builddir, nss_call, tmp_path)
+        assert client.getent("passwd", "10077")[0] == 2
+        sent = int(v.domain_status()["searches_sent"])
+        assert client.getent("passwd", "10077")[0] == 2
+        assert int(v.domain_status()["searches_sent"]) == sent, "the negative answer was not remembered"
+        server.add_ldif(f"dn: uid=late,ou=People,{server.base_dn}\nobjectClass: posixAccount\n"
+                        "objectClass: account\nuid: late\ncn: late\nuidNumber: 10077\ngidNumber: 10000\n"
+                        "homeDirectory: /home/late\n")
+        assert client.getent("passwd", "late")[0] == 0
+        rc, line = client.getent("passwd", "10077")
+        assert rc == 0 and line.startswith("late:"), line
+    finally:
+        v.stop_all()
+
+
 def test_a_changed_shell_shows_after_expiry(client, vigil, slapd):
     slapd.add_ldif(f"dn: uid=shelly,ou=People,{slapd.base_dn}\nobjectClass: posixAccount\nobjectClass: account\n"
                    "uid: shelly\ncn: shelly\nuidNumber: 10501\ngidNumber: 10000\nhomeDirectory: /home/shelly\n"

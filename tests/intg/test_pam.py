@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -177,6 +178,28 @@ def test_the_public_socket_acts_only_for_the_callers_own_uid(vigil):
     assert (os.stat(pipes / "private").st_mode & 0o777) == 0o700
 
 
+def test_a_privileged_program_on_the_public_socket_cannot_skip_the_old_password(vigil):
+    """Effective uid 0 on the public socket (su, sudo, a setuid passwd run by
+    a user): it may authenticate anyone, but setting a password without the
+    old one is for root on the private socket only."""
+    pipes = vigil.state_dir / "pipes"
+    user = item("VIGIL_PAM_ITEM_USER", "alice")
+
+    def tok(kind, text):
+        return item(kind, u32(C["VIGIL_AUTHTOK_PASSWORD"]) + text.encode())
+
+    ok = STATUS["OK"]
+    answers = exchange(pipes / "pam",
+                       request("VIGIL_CMD_PAM_AUTHENTICATE", user, tok("VIGIL_PAM_ITEM_AUTHTOK", PASSWORDS["alice"])),
+                       request("VIGIL_CMD_PAM_CHAUTHTOK_PRELIM", user, tok("VIGIL_PAM_ITEM_AUTHTOK", "not-hers")),
+                       request("VIGIL_CMD_PAM_CHAUTHTOK", user, tok("VIGIL_PAM_ITEM_NEWAUTHTOK", "Taken-Over-1")))
+    assert answers == [(ok, PAM_RESULT["SUCCESS"]), (ok, PAM_RESULT["AUTHTOK_RECOVERY_ERR"]),
+                       (ok, PAM_RESULT["AUTHTOK_RECOVERY_ERR"])]
+    assert exchange(pipes / "pam", request("VIGIL_CMD_PAM_AUTHENTICATE", user,
+                                           tok("VIGIL_PAM_ITEM_AUTHTOK", PASSWORDS["alice"]))) == \
+        [(ok, PAM_RESULT["SUCCESS"])]
+
+
 def test_malformed_requests_are_refused_and_the_responder_keeps_serving(vigil):
     pipes = vigil.state_dir / "pipes"
     no_user = request("VIGIL_CMD_PAM_AUTHENTICATE", item("VIGIL_PAM_ITEM_SERVICE", "login"))
@@ -325,6 +348,26 @@ def test_acct_mgmt_applies_simple_access_and_a_group_removed_in_the_directory_co
         server.stop()
         assert pam.run("alice", [("account", PAM["PERM_DENIED"])])["ok"]
         assert pam.run("bob", [("account", PAM["PERM_DENIED"])])["ok"]
+
+
+def test_acct_mgmt_refreshes_the_groups_even_when_the_user_entry_is_fresh(builddir, own_slapd, tmp_path):
+    """The groups decide access and have stamps of their own: a user entry
+    just refreshed by a lookup (sshd's getpwnam) does not make groups older
+    than pam_id_timeout count as fresh."""
+    server = own_slapd
+    domain = ("access_provider = simple", "simple_allow_groups = admins")
+    with running_vigil(builddir, server, *domain) as v:
+        v.write_config(extra={"vigil": ["services = nss, pam"], "pam": ["pam_id_timeout = 2"],
+                              "domain/LDAP": domain_lines(server, *domain)})
+        v.stop_all()
+        v.start_supervised(("nss", "pam"))
+        pam = Pam(tmp_path, builddir, v)
+        assert pam.run("alice", [("account", PAM["SUCCESS"])])["ok"]
+        server.modify_ldif(f"dn: cn=admins,ou=Groups,{server.base_dn}\nchangetype: modify\n"
+                           "delete: memberUid\nmemberUid: alice\n")
+        time.sleep(3)  # past pam_id_timeout (a wait of a bound, not a timing assertion)
+        assert v.dp_call("user", "alice") == ["ok "]  # the user entry fresh again, its groups not
+        assert pam.run("alice", [("account", PAM["PERM_DENIED"])])["ok"]
 
 
 def test_shadow_policy_expired_password_and_expired_account(builddir, own_slapd, tmp_path):

@@ -265,8 +265,8 @@ void callers_act_only_for_themselves_on_the_public_socket(void **)
     is(pam_permission(PamSocket::public_socket, 10001, 10001), P::allowed);
     is(pam_permission(PamSocket::public_socket, 10001, 10002), P::not_for_this_caller);
     is(pam_permission(PamSocket::public_socket, 10001, std::nullopt), P::unknown_user);
-    // root is no one special on the public socket
-    is(pam_permission(PamSocket::public_socket, 0, 10002), P::not_for_this_caller);
+    // a privileged program (euid 0, a setuid su or passwd) asks about anyone
+    is(pam_permission(PamSocket::public_socket, 0, 10002), P::allowed);
     is(pam_permission(PamSocket::private_socket, 0, 10002), P::allowed);
     is(pam_permission(PamSocket::private_socket, 0, std::nullopt), P::unknown_user);
     is(pam_permission(PamSocket::private_socket, 10001, 10001), P::not_for_this_caller);

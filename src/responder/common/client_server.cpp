@@ -133,7 +133,18 @@ void ClientConnection::on_readable()
         in_pos_ = 0;
     }
     constexpr std::size_t chunk = 16384;
-    if (in_.size() - in_end_ < chunk) in_.resize(in_end_ + chunk);
+    if (in_.size() - in_end_ < chunk) {
+        if (server_.options_.wipe_requests && !in_.empty()) {
+            // Grown by hand: a reallocation would free the old buffer, with
+            // what it holds of a request, unwiped.
+            std::vector<std::uint8_t> bigger(in_end_ + chunk);
+            std::memcpy(bigger.data(), in_.data(), in_end_);
+            explicit_bzero(in_.data(), in_.size());
+            in_.swap(bigger);
+        } else {
+            in_.resize(in_end_ + chunk);
+        }
+    }
     ssize_t n = ::recv(fd_, in_.data() + in_end_, chunk, 0);
     if (n == 0) {
         close_now(nullptr); // the client closed: the normal end

@@ -127,12 +127,24 @@ void NssResponder::cache_changed(NssDomain &d, const sbus::StringList *changes)
                 break;
             }
             const bool user = line[0] == 'u';
-            d.hot.forget(user, std::string_view(line).substr(tab1 + 1, tab2 - tab1 - 1), id, old_id);
+            const std::string_view name = std::string_view(line).substr(tab1 + 1, tab2 - tab1 - 1);
+            d.hot.forget(user, name, id, old_id);
+            // "No such entry" answers go too: the name or id may exist now.
+            d.negative.erase(user ? Lookup::user_by_name : Lookup::group_by_name, name);
+            if (user) d.negative.erase(Lookup::initgroups, name);
+            for (std::uint32_t i : {id, old_id}) {
+                if (i == 0) continue;
+                char text[16];
+                auto [end, ec] = std::to_chars(text, text + sizeof text, i);
+                d.negative.erase(user ? Lookup::user_by_uid : Lookup::group_by_gid,
+                                 std::string_view(text, static_cast<std::size_t>(end - text)));
+            }
             (user ? users : groups) = true;
         }
     }
     if (everything) {
         d.hot.clear();
+        d.negative.clear();
         users = groups = true;
     }
     if (users) d.users.valid = false;

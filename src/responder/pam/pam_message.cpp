@@ -1,5 +1,7 @@
 #include "responder/pam/pam_message.hpp"
 
+#include "util/ini.hpp" // is_valid_utf8
+
 #include <array>
 #include <cstring>
 
@@ -37,7 +39,14 @@ Result<std::string> text_item(std::uint32_t type, std::span<const std::uint8_t> 
         return refused(std::string(item_name(type)) + " longer than " + std::to_string(max) + " bytes");
     if (has_nul(value)) return refused(std::string(item_name(type)) + " holds a NUL byte");
     if (required && value.empty()) return refused(std::string(item_name(type)) + " is empty");
-    return std::string(reinterpret_cast<const char *>(value.data()), value.size());
+    std::string text(reinterpret_cast<const char *>(value.data()), value.size());
+    // What travels on (D-Bus, the log) must be UTF-8: other bytes of a tty
+    // or host name become '?'. A user name is kept as sent: none such is in
+    // the directory, and it is answered as unknown.
+    if (type != VIGIL_PAM_ITEM_USER && !is_valid_utf8(text))
+        for (char &c : text)
+            if (static_cast<unsigned char>(c) >= 0x80) c = '?';
+    return text;
 }
 
 Result<Secret> token_item(std::uint32_t type, std::span<const std::uint8_t> value)
@@ -210,6 +219,10 @@ PamPermission pam_permission(PamSocket socket, uid_t caller, std::optional<uid_t
         return user_uid ? PamPermission::allowed : PamPermission::unknown_user;
     }
     if (!user_uid) return PamPermission::unknown_user;
+    // A privileged program (effective uid 0: su, sudo, passwd run by a
+    // user) may ask about anyone; as on the private socket, but without
+    // root's right to skip the old password (the caller decides that).
+    if (caller == 0) return PamPermission::allowed;
     return *user_uid == caller ? PamPermission::allowed : PamPermission::not_for_this_caller;
 }
 

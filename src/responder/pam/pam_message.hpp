@@ -71,9 +71,12 @@ Result<std::vector<std::uint8_t>> encode_pam_reply(const PamReply &reply);
 enum class PamSocket { public_socket, private_socket };
 
 // Who may ask about whom: on the private socket (root only: its directory
-// is 0700 root) a root caller acts for anyone; on the public socket a caller
-// acts only for its own uid, so an unprivileged program can neither guess
-// another user's password nor lock them out. `user_uid` is the uid the
+// is 0700 root) a root caller acts for anyone; on the public socket an
+// unprivileged caller acts only for its own uid, so it can neither guess
+// another user's password nor lock them out, while a privileged one
+// (effective uid 0: a setuid su, sudo or passwd) acts for anyone. Only the
+// private socket's root (real and effective uid 0, as pam_vigil.so chooses
+// it) may set a password without the old one. `user_uid` is the uid the
 // request's user resolves to (nullopt: not known).
 enum class PamPermission { allowed, unknown_user, not_for_this_caller };
 PamPermission pam_permission(PamSocket socket, uid_t caller, std::optional<uid_t> user_uid);

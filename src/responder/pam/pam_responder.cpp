@@ -2,6 +2,7 @@
 
 #include "responder/common/cache_reader.hpp"
 #include "util/creds/canonical_name.hpp"
+#include "util/ini.hpp" // is_valid_utf8
 #include "util/log.hpp"
 
 #include <ctime>
@@ -96,10 +97,11 @@ void PamResponder::serve(ClientRequest q, Reply reply, PamSocket socket)
     auto req = std::make_shared<PamRequest>(std::move(*parsed));
     auto shared = std::make_shared<Reply>(std::move(reply));
     const uid_t caller = q.peer_uid;
+    const auto started = std::chrono::steady_clock::now();
     // acct_mgmt decides who may log in from the user's groups: they are
     // brought up to date (initgroups) when older than pam_id_timeout.
     const bool refresh_groups = req->command == VIGIL_CMD_PAM_ACCT_MGMT;
-    find_user(req->user, refresh_groups, [this, req, shared, socket, caller](Found found) {
+    find_user(req->user, refresh_groups, [this, req, shared, socket, caller, started](Found found) {
         const std::optional<uid_t> uid =
             found.user ? std::optional<uid_t>(static_cast<uid_t>(found.user->record.uid)) : std::nullopt;
         if (!found.user && found.unavailable) {
@@ -118,7 +120,7 @@ void PamResponder::serve(ClientRequest q, Reply reply, PamSocket socket)
         }
         // The directory's spelling of the name, from here on.
         req->user = found.user->record.name;
-        ask_provider(*found.domain, req, shared, socket == PamSocket::private_socket && caller == 0);
+        ask_provider(*found.domain, req, shared, socket == PamSocket::private_socket && caller == 0, started);
     });
 }
 
@@ -126,6 +128,11 @@ void PamResponder::find_user(const std::string &name, bool refresh_groups, std::
 {
     // One domain for now (the later issue adds several and qualified names):
     // NAME@DOMAIN is that domain's NAME; another domain's suffix is unknown.
+    // No directory name is anything but UTF-8 (and D-Bus carries nothing else).
+    if (!is_valid_utf8(name)) {
+        done(Found{});
+        return;
+    }
     PamDomain *domain = nullptr;
     std::string key;
     for (auto &d : domains_) {
@@ -152,8 +159,19 @@ void PamResponder::find_user(const std::string &name, bool refresh_groups, std::
     };
     auto cached = read();
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    if (cached && cached->timestamps.expires_at > now &&
-        now - cached->timestamps.last_update < static_cast<std::int64_t>(settings_.id_timeout.count())) {
+    auto recent = [&](const sysdb::Timestamps &ts) {
+        return ts.expires_at > now && now - ts.last_update < static_cast<std::int64_t>(settings_.id_timeout.count());
+    };
+    bool fresh = cached && recent(cached->timestamps);
+    if (fresh && refresh_groups) {
+        // What decides access is the user's groups, with stamps of their own:
+        // a user entry refreshed by a getpwnam says nothing about them.
+        sysdb::Sysdb *cache = cache_of(*domain);
+        auto groups = cache ? cache->groups_of_user(cached->record.name, cached->record.gid)
+                            : Result<sysdb::Initgroups>(Error{Errc::unavailable, "no cache"});
+        fresh = groups && recent(groups->timestamps);
+    }
+    if (fresh) {
         done(Found{domain, std::move(cached), false});
         return;
     }
@@ -172,8 +190,11 @@ void PamResponder::find_user(const std::string &name, bool refresh_groups, std::
 }
 
 void PamResponder::ask_provider(PamDomain &domain, std::shared_ptr<PamRequest> req, std::shared_ptr<Reply> reply,
-                                bool by_root)
+                                bool by_root, std::chrono::steady_clock::time_point started)
 {
+    using std::chrono::milliseconds;
+    const auto spent = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
+    const milliseconds left = std::max(milliseconds(1000), settings_.budget - spent);
     const std::uint32_t present = (req->authtok ? 1u : 0u) | (req->new_authtok ? 2u : 0u) | (by_root ? 4u : 0u);
     sbus::Args args{req->command,
                     req->user,
@@ -184,8 +205,12 @@ void PamResponder::ask_provider(PamDomain &domain, std::shared_ptr<PamRequest> r
                     req->flags,
                     req->requesting_pid.value_or(0),
                     present,
-                    req->authtok ? to_hex(*req->authtok) : std::string(),
-                    req->new_authtok ? to_hex(*req->new_authtok) : std::string()};
+                    std::string(),
+                    std::string()};
+    // Moved in, not copied from an initializer list (whose copies would go
+    // unwiped).
+    if (req->authtok) args[9] = to_hex(*req->authtok);
+    if (req->new_authtok) args[10] = to_hex(*req->new_authtok);
     // The tokens in `args` are copies: wiped as soon as the call is made
     // (libdbus's own copy goes with its message).
     auto wipe = [&args] {
@@ -196,7 +221,7 @@ void PamResponder::ask_provider(PamDomain &domain, std::shared_ptr<PamRequest> r
             }
     };
     const std::string domain_name = domain.name;
-    domain.dp->call(dp_iface::pam, args, settings_.provider_timeout,
+    domain.dp->call(dp_iface::pam, args, left,
                     [req, reply, domain_name](Result<sbus::Args> r) {
                         if (!r) {
                             VLOG(minor, "%s for %s: the provider of %s did not answer: %s",

@@ -33,8 +33,10 @@ struct PamDomain {
 };
 
 struct PamSettings {
-    std::chrono::seconds id_timeout{5};                   // pam_id_timeout
-    std::chrono::milliseconds provider_timeout{8000};     // below the client module's 10 s
+    std::chrono::seconds id_timeout{5}; // pam_id_timeout
+    // One request, user lookup and decision together: below the client
+    // module's 10 s, so that it hears the answer (an offline login, say).
+    std::chrono::milliseconds budget{8500};
 };
 
 class PamResponder {
@@ -53,7 +55,8 @@ private:
     };
     void serve(ClientRequest req, Reply reply, PamSocket socket);
     void find_user(const std::string &name, bool refresh_groups, std::function<void(Found)> done);
-    void ask_provider(PamDomain &domain, std::shared_ptr<PamRequest> req, std::shared_ptr<Reply> reply, bool by_root);
+    void ask_provider(PamDomain &domain, std::shared_ptr<PamRequest> req, std::shared_ptr<Reply> reply, bool by_root,
+                      std::chrono::steady_clock::time_point started);
     sysdb::Sysdb *cache_of(PamDomain &d);
 
     PamSettings settings_;

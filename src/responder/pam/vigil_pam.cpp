@@ -17,9 +17,10 @@ const ServiceInfo info{
     .summary = "The vigil PAM responder: answers pam_vigil.so.",
 };
 
-// How long a lookup waits for the provider before the cache decides: below
-// the client module's own 10 s bound.
-constexpr std::chrono::milliseconds lookup_wait{8000};
+// How long finding the user may wait for the provider before the cache
+// decides; the provider's decision gets what is left of the request's
+// budget (PamSettings::budget), all below the client module's 10 s bound.
+constexpr std::chrono::milliseconds lookup_wait{4000};
 
 struct Pam {
     std::unique_ptr<PamResponder> responder;
