@@ -177,7 +177,7 @@ void good_password_is_allowed_and_bad_one_counts(void **)
 
 void success_without_failures_writes_nothing(void **)
 {
-    CredentialRecord rec = fresh_record("$y$placeholder", t0);
+    CredentialRecord rec = fresh_record("$y$a-stored-hash", t0);
     auto admission = admit(rec, t0, three_tries);
     Conclusion c = conclude(std::get<Admitted>(admission), t0, three_tries, true);
     assert_false(c.record_changed);
