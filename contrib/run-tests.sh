@@ -2,7 +2,10 @@
 # Every test vigil has, from a clean clone: dependencies (as root), bootstrap,
 # a -Werror build, the unit tests, the integration tests against real slapd
 # and KDC processes, the same integration tests as an unprivileged user (when
-# run as root), then unit and integration tests again under ASan+UBSan.
+# run as root; without the long stress, fuzz and valgrind runs, marked heavy,
+# whose outcome privileges do not change), then unit and integration tests
+# again under ASan+UBSan. The sanitizer build compiles while the first
+# integration run (which mostly waits on servers) goes on.
 # Usage: contrib/run-tests.sh            (CI runs exactly this)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,8 +30,16 @@ mkdir -p build
 step "unit tests"
 make -s -C build -j"$jobs" check || { cat build/tests/unit/*.log 2>/dev/null; exit 1; }
 
-step "integration tests"
-make -s -C build intgcheck
+step "integration tests (sanitizer build compiling alongside)"
+mkdir -p build-asan
+(cd build-asan && ../configure -q --enable-werror --enable-sanitizers && make -s -j"$jobs" all check TESTS=) \
+    >build-asan.log 2>&1 &
+asan_build=$!
+if ! make -s -C build intgcheck; then
+    kill "$asan_build" 2>/dev/null || true
+    wait "$asan_build" 2>/dev/null || true
+    exit 1
+fi
 
 if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null; then
     # The same suite without privileges: a copy of the built tree that the
@@ -36,18 +47,18 @@ if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null; then
     step "integration tests as an unprivileged user"
     copy=$(mktemp -d /tmp/vu.XXXXXX)  # short: UNIX socket paths have a length limit
     trap 'rm -rf "$copy"' EXIT
-    cp -a "$top/." "$copy/tree"
+    mkdir "$copy/tree"
+    tar -C "$top" --exclude=./build-asan --exclude=./build-asan.log -cf - . | tar -C "$copy/tree" -xf -
     mkdir "$copy/home"
     chown -R nobody:nogroup "$copy"
     chmod 0755 "$copy"
     runuser -u nobody -- env -i PATH="$PATH" HOME="$copy/home" TMPDIR="$copy/home" \
         VIGIL_BUILDDIR="$copy/tree/build" VIGIL_SRCDIR="$copy/tree" \
-        sh -c "cd '$copy/tree' && $python -m pytest -p no:cacheprovider -q tests/intg"
+        sh -c "cd '$copy/tree' && $python -m pytest -p no:cacheprovider -q -m 'not heavy' tests/intg"
 fi
 
 step "sanitizer build (ASan+UBSan): unit and integration tests"
-mkdir -p build-asan
-(cd build-asan && ../configure -q --enable-werror --enable-sanitizers && make -s -j"$jobs" all)
+wait "$asan_build" || { cat build-asan.log; exit 1; }
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     make -s -C build-asan -j"$jobs" check || { cat build-asan/tests/unit/*.log 2>/dev/null; exit 1; }
 # The daemons under the sanitizers too: a leak or overflow there fails the run.

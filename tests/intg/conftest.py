@@ -19,12 +19,26 @@ import pytest
 
 from fixtures.kdc import Kdc
 from fixtures.slapd import Slapd, standard_users
+from fixtures.vigil import remove_run_dirs
 
 SRCDIR = Path(os.environ.get("VIGIL_SRCDIR") or Path(__file__).resolve().parents[2])
 BUILDDIR = Path(os.environ.get("VIGIL_BUILDDIR") or SRCDIR)
 
 HOST_FQDN = "client.example.com"
 KDC_USERS = ("alice", "bob")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "heavy: long stress, fuzz and valgrind runs whose outcome does not depend on "
+        "privileges (the unprivileged CI pass leaves them out: -m 'not heavy')")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _run_dirs_removed():
+    """The short run dirs in /tmp go at the end, whatever the tests did."""
+    yield
+    remove_run_dirs()
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,7 @@ def fuzzers(builddir):
     return found
 
 
+@pytest.mark.heavy
 def test_reply_parsers_survive_fuzzing(tmp_path, fuzzers):
     procs = {}
     for name, path in fuzzers.items():

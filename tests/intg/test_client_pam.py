@@ -347,6 +347,7 @@ def test_pamtester_runs_a_whole_login(pam):
         "pam_authenticate", "pam_acct_mgmt", "pam_open_session", "pam_close_session"]
 
 
+@pytest.mark.heavy
 def test_ten_thousand_load_unload_cycles(tmp_path, builddir, pam_module, fake):
     """pam_start_confdir/pam_end: libpam dlopens and dlcloses pam_vigil.so
     every cycle, and every 5th cycle authenticates through the fake (all
@@ -365,6 +366,7 @@ def test_ten_thousand_load_unload_cycles(tmp_path, builddir, pam_module, fake):
     assert fake.stats()["connections"] - before == 2000
 
 
+@pytest.mark.heavy
 def test_load_unload_cycles_under_valgrind(tmp_path, builddir, pam_module, fake):
     """The same loop, 10,000 cycles (every 50th authenticating; about 20 s),
     under valgrind: a definite leak or an

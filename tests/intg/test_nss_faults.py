@@ -277,6 +277,7 @@ def test_the_stress_tool_reports_a_wrong_answer_and_a_missing_entry(tmp_path, bu
                "expected NOTFOUND" in res.wrong
 
 
+@pytest.mark.heavy
 def test_many_threads_and_processes_get_right_answers_cold_and_while_the_cache_expires(
         tmp_path, builddir, stress_slapd, stress_tool):
     server, expect = stress_slapd
@@ -460,6 +461,7 @@ def assert_cache_shows(vigil, version):
     assert [int(g) for g in shown["groups"].split(",")] == [10000] + [40000 + i for i in joiner_groups(version)]
 
 
+@pytest.mark.heavy
 def test_a_provider_killed_mid_search_serves_the_cache_and_comes_back_whole(tmp_path, builddir, big_slapd,
                                                                             stress_tool):
     server = big_slapd
@@ -574,6 +576,7 @@ class SyncKiller:
         self.proc.stderr.close()
 
 
+@pytest.mark.heavy
 def test_a_provider_killed_inside_a_cache_commit_leaves_a_whole_answer(tmp_path, builddir, big_slapd, stress_tool):
     """vigil_be killed at each sync of the transaction that writes a changed
     group (3,000 members) or a user's 200 groups: while it is down and after

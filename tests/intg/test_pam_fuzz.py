@@ -8,6 +8,8 @@ reproducer in the test's temp dir.
 import os
 import subprocess
 
+import pytest
+
 from fixtures.fake_responder import C, u32
 
 SECONDS = int(os.environ.get("VIGIL_FUZZ_SECONDS", "10"))
@@ -32,6 +34,7 @@ def seeds():
     ]
 
 
+@pytest.mark.heavy
 def test_pam_request_parser_survives_fuzzing(tmp_path, builddir):
     fuzzer = builddir / "tests/fuzz/fuzz_pam_request"
     assert os.access(fuzzer, os.X_OK), f"{fuzzer}: built by `make` (needs clang++)"

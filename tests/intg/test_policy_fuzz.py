@@ -8,6 +8,8 @@ the reproducer in the test's temp dir.
 import os
 import subprocess
 
+import pytest
+
 SECONDS = int(os.environ.get("VIGIL_FUZZ_SECONDS", "10"))
 
 HOSTILE = [
@@ -20,6 +22,7 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.heavy
 def test_policy_reader_survives_fuzzing(tmp_path, srcdir, builddir):
     fuzzer = builddir / "tests/fuzz/fuzz_policy_xml"
     assert os.access(fuzzer, os.X_OK), f"{fuzzer}: built by `make` (needs clang++)"
