@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 namespace vigil::policy {
@@ -41,11 +42,30 @@ Status fsync_dir(const std::string &dir)
     return {};
 }
 
+// The label (SELinux context) of the file being replaced goes onto its
+// replacement, so that confined programs (sudo) may still read it. A file
+// without one, or a file system without labels, leaves the default.
+Status copy_label(const std::string &from, int to_fd, const std::string &temp, const std::string &xattr)
+{
+    if (xattr.empty()) return {};
+    char value[4096];
+    ssize_t n = ::lgetxattr(from.c_str(), xattr.c_str(), value, sizeof value);
+    if (n < 0) {
+        if (errno == ENOENT || errno == ENODATA || errno == ENOTSUP) return {};
+        return sys_error("read the label " + xattr + " of " + from, errno);
+    }
+    if (::fsetxattr(to_fd, xattr.c_str(), value, static_cast<std::size_t>(n), 0) != 0) {
+        return sys_error("set the label " + xattr + " on " + temp, errno);
+    }
+    return {};
+}
+
 // Writes `content` to DIR/NAME through a temp file in DIR: fsync, optional
 // check of the temp file, rename, fsync DIR. The temp file's name starts
 // with '.', so sudo's includedir never reads it, even after a crash.
 Status replace_file(const std::string &dir, const std::string &name, std::string_view content, const Owner &owner,
-                    const std::vector<std::string> &check_command, const ChildLimits &limits)
+                    const std::vector<std::string> &check_command, const ChildLimits &limits,
+                    const std::string &label_xattr = {})
 {
     const std::string path = dir + "/" + name;
     std::string temp = dir + "/." + name + ".vigil-XXXXXX";
@@ -58,6 +78,7 @@ Status replace_file(const std::string &dir, const std::string &name, std::string
     };
     if (::fchmod(fd, owner.mode) != 0) return fail(sys_error("chmod " + temp, errno));
     if (geteuid() == 0 && ::fchown(fd, owner.uid, owner.gid) != 0) return fail(sys_error("chown " + temp, errno));
+    if (auto labelled = copy_label(path, fd, temp, label_xattr); !labelled) return fail(std::move(labelled).error());
     if (auto written = write_all(fd, content, temp); !written) return fail(std::move(written).error());
     if (::fsync(fd) != 0) return fail(sys_error("fsync " + temp, errno));
     if (::close(fd) != 0) {
@@ -85,7 +106,9 @@ Status replace_file(const std::string &dir, const std::string &name, std::string
     return fsync_dir(dir);
 }
 
-Status make_dir(const std::string &dir, mode_t mode)
+} // namespace
+
+Status make_dirs(const std::string &dir, mode_t mode)
 {
     // Parents first; each may exist already.
     for (std::size_t slash = dir.find('/', 1); ; slash = dir.find('/', slash + 1)) {
@@ -95,7 +118,11 @@ Status make_dir(const std::string &dir, mode_t mode)
     }
 }
 
-} // namespace
+Status write_file_durably(const std::string &dir, const std::string &name, std::string_view content, mode_t mode)
+{
+    const Owner owner{mode, ::geteuid(), ::getegid()};
+    return replace_file(dir, name, content, owner, {}, {});
+}
 
 PolicyInstaller::PolicyInstaller(InstallTarget target) : target_(std::move(target))
 {
@@ -136,7 +163,7 @@ bool PolicyInstaller::has_original() const
 Status PolicyInstaller::keep_original()
 {
     if (has_original()) return {};
-    if (auto made = make_dir(target_.backup_dir, 0700); !made) return made;
+    if (auto made = make_dirs(target_.backup_dir, 0700); !made) return made;
     const Owner private_file{0400, 0, 0};
     struct stat st;
     std::string state;
@@ -170,7 +197,8 @@ Result<InstallOutcome> PolicyInstaller::install(std::string_view content)
     if (current && *current == content) return InstallOutcome::unchanged;
     if (auto kept = keep_original(); !kept) return std::move(kept).error();
     const Owner owner{target_.mode, 0, 0};
-    if (auto replaced = replace_file(dir_, name_, content, owner, target_.check_command, target_.check_limits);
+    if (auto replaced = replace_file(dir_, name_, content, owner, target_.check_command, target_.check_limits,
+                                     target_.label_xattr);
         !replaced) {
         return std::move(replaced).error();
     }
@@ -191,7 +219,9 @@ Status PolicyInstaller::rollback()
         auto original = read_text_file(original_path(), max_document_bytes * 4);
         if (!original) return std::move(original).error();
         const Owner owner{static_cast<mode_t>(mode), static_cast<uid_t>(uid), static_cast<gid_t>(gid)};
-        if (auto restored = replace_file(dir_, name_, *original, owner, {}, {}); !restored) return restored;
+        if (auto restored = replace_file(dir_, name_, *original, owner, {}, {}, target_.label_xattr); !restored) {
+            return restored;
+        }
     } else if (*state == "absent\n") {
         if (::unlink(target_.path.c_str()) != 0 && errno != ENOENT) return sys_error("unlink " + target_.path, errno);
         if (auto synced = fsync_dir(dir_); !synced) return synced;

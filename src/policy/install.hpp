@@ -26,7 +26,17 @@ struct InstallTarget {
     std::vector<std::string> check_command; // argv; the temp file's path is appended; empty: none
     mode_t mode = 0440;
     ChildLimits check_limits{};
+    // The extended attribute holding the file's label, carried over from the
+    // file replaced to its replacement; "" none (tests use a user.* one).
+    std::string label_xattr = "security.selinux";
 };
+
+// mkdir -p with `mode` for the directories it creates.
+Status make_dirs(const std::string &dir, mode_t mode);
+
+// DIR/NAME replaced atomically and durably (temp file, fsync, rename, fsync
+// DIR), owned by the caller, with `mode`.
+Status write_file_durably(const std::string &dir, const std::string &name, std::string_view content, mode_t mode);
 
 enum class InstallOutcome { installed, unchanged };
 

@@ -24,6 +24,8 @@ constexpr std::array types{
 
 } // namespace
 
+std::span<const PolicyType> all_types() { return types; }
+
 const PolicyType *find_type(std::string_view name)
 {
     for (const auto &type : types) {

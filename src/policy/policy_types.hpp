@@ -2,6 +2,7 @@
 // schema and template in data/policy/, not a new pipeline (doc/policy.md).
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,9 @@ struct PolicyType {
     bool overlay_allowed;              // may a policy ask for default (overlay) mode?
     std::string_view check_command;    // validates a rendered file (its path appended); "" none
 };
+
+// Every type this build knows.
+std::span<const PolicyType> all_types();
 
 // nullptr when `name` is not a type this build knows.
 const PolicyType *find_type(std::string_view name);

@@ -1,6 +1,7 @@
-// vigil_policy: The vigil policy downloader: sudoers, SELinux user maps, desktop profiles.
-// This process runs the service skeleton (options, confdb, logging, signals);
-// its own work is added by the issue that builds it.
+// vigil_policy: the policy downloader. Finds the policies meant for this
+// host in the directory, keeps them in policy/cache/, merges each type by
+// priority, renders it in the render child and installs it (doc/policy.md).
+#include "policy/policy_daemon.hpp"
 #include "util/service.hpp"
 
 namespace {
@@ -16,5 +17,12 @@ const vigil::ServiceInfo info{
 
 int main(int argc, char **argv)
 {
-    return vigil::run_service(info, argc, argv, [](vigil::Service &) -> vigil::Status { return {}; });
+    return vigil::run_service(info, argc, argv, [](vigil::Service &svc) -> vigil::Status {
+        auto settings = vigil::policy::PolicySettings::from_config(svc.config());
+        if (!settings) return std::move(settings).error();
+        auto daemon = vigil::policy::PolicyDaemon::start(svc.loop(), std::move(*settings));
+        if (!daemon) return std::move(daemon).error();
+        svc.keep(std::shared_ptr<vigil::policy::PolicyDaemon>(std::move(*daemon)));
+        return {};
+    });
 }

@@ -201,6 +201,7 @@ constexpr Command commands[] = {
     {"user-show", "NAME: what the cache holds for a user, with its timestamps", user_show},
     {"group-show", "NAME: what the cache holds for a group, with its timestamps", group_show},
     {"cache-expire", "--user NAME | --group NAME | --everything [--domain D]: mark entries expired", cache_expire},
+    {"policy", "status | refresh | diff TYPE | rollback TYPE: the policy downloader", policy},
 };
 
 void usage(FILE *out)

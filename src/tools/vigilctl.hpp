@@ -34,5 +34,6 @@ int domain_status(const Context &ctx);
 int user_show(const Context &ctx);
 int group_show(const Context &ctx);
 int cache_expire(const Context &ctx);
+int policy(const Context &ctx);
 
 } // namespace vigilctl
