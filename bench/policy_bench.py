@@ -1,14 +1,18 @@
 #!/usr/bin/python3
-"""The policy pipeline on 1,000 sudo rules from 20 policies (issue 8):
-read and validate, merge, render in the child, visudo -cf, install, in a
-temp dir.  Prints the median time of a refresh that changes something and
-of one that changes nothing (the daemon's download step is not in it yet:
-this is tests/tools/policy_apply, one process per refresh).  Never fails
+"""The policy downloader on 1,000 sudo rules from 20 policies (issue 8):
+vigil_policy (under vigild) against a real slapd on 127.0.0.1, driven by
+`vigilctl policy refresh`, which returns when the refresh is done.  Prints
+the median wall time of a refresh that changes something (one policy edited
+in the directory: its document downloaded, merged with the 19 cached ones,
+rendered in the child, checked by visudo, installed) and of one that changes
+nothing (the policies listed with their stamps, nothing downloaded,
+rendered or written).  The figures include starting vigilctl.  Never fails
 on a figure.
 
 Usage: bench/policy_bench.py [BUILDDIR] [RUNS]
 """
 
+import base64
 import statistics
 import subprocess
 import sys
@@ -17,7 +21,13 @@ import time
 from pathlib import Path
 
 SRCDIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(SRCDIR / "tests" / "intg"))
+from fixtures import procs  # noqa: E402
+from fixtures.slapd import Slapd  # noqa: E402
+from fixtures.vigil import Vigil, remove_run_dirs  # noqa: E402
+
 POLICIES, RULES = 20, 50
+HOST = "bench.example.com"
 
 
 def policy(index, generation):
@@ -30,46 +40,68 @@ def policy(index, generation):
     return f"<policy type='sudo' version='1'>{''.join(rules)}</policy>"
 
 
+def entry(base, index, generation):
+    doc = base64.b64encode(policy(index, generation).encode()).decode()
+    return (f"dn: cn=p{index},ou=policies,{base}\nobjectClass: vigilPolicy\ncn: p{index}\n"
+            f"vigilPolicyType: sudo\nvigilPolicyPriority: {index * 10}\nvigilPolicyHost: {HOST}\n"
+            f"vigilPolicyDocument:: {doc}\n\n")
+
+
 def main():
     build = Path(sys.argv[1] if len(sys.argv) > 1 else "build").resolve()
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 7
-    tool = build / "tests/tools/policy_apply"
-    if not tool.exists():
-        sys.exit(f"policy_bench: {tool} missing: make -C {build} check")
+    schemas = (SRCDIR / "contrib/ldap/vigil-policy.schema", SRCDIR / "tests/intg/data/sudo.schema")
     with tempfile.TemporaryDirectory(prefix="vigil-policy-bench.") as tmp:
         tmp = Path(tmp)
+        server = Slapd(tmp / "slapd", tls=False, loglevel="none", extra_schemas=schemas)
+        base = server.base_dn
+        server.load_ldif(f"dn: {base}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: example\n\n"
+                         f"dn: ou=policies,{base}\nobjectClass: organizationalUnit\nou: policies\n\n" +
+                         "".join(entry(base, i, 0) for i in range(POLICIES)))
+        server.start()
         (tmp / "sudoers.d").mkdir()
-        common = [tool, "install", "--data-dir", SRCDIR / "data/policy",
-                  "--render-program", build / "vigil_policy_render",
-                  "--target", tmp / "sudoers.d/vigil", "--backup-dir", tmp / "backup"]
+        target = tmp / "sudoers.d" / "vigil"
+        vigil = Vigil(tmp / "vigil", build, extra={
+            "vigil": ["services = policy"],
+            "policy": [f"policy_host_fqdn = {HOST}", f"policy_data_dir = {SRCDIR / 'data/policy'}",
+                       f"policy_sudo_target = {target}", "policy_sudoroles = false"],
+            "domain/LDAP": [f"ldap_uri = {server.uri}", f"ldap_search_base = {base}"]})
+        try:
+            vigil.start_supervised(services=("policy",))
+            ctl = [vigil.binary("vigilctl"), "-c", vigil.conf, "policy", "refresh"]
 
-        def refresh(generation):
-            sources = []
-            for i in range(POLICIES):
-                path = tmp / f"p{i}.xml"
-                # Generation changes one policy only, as a typical edit does.
-                path.write_text(policy(i, generation if i == 0 else 0))
-                sources.append(f"p{i}:{i * 10}:{path}")
-            start = time.perf_counter()
-            out = subprocess.run([str(a) for a in common + sources], check=True,
-                                 capture_output=True, text=True).stdout.strip()
-            return time.perf_counter() - start, out
+            def refresh():
+                start = time.perf_counter()
+                out = subprocess.run([str(a) for a in ctl], capture_output=True, text=True, env=vigil.env())
+                seconds = time.perf_counter() - start
+                if out.returncode != 0:
+                    sys.exit(f"policy_bench: refresh failed: {out.stdout}{out.stderr}")
+                return seconds, out.stdout.strip()
 
-        refresh(0)
-        changed, unchanged = [], []
-        for run in range(1, runs + 1):
-            seconds, out = refresh(run)
-            assert out == "installed", out
-            changed.append(seconds)
-            seconds, out = refresh(run)
-            assert out == "unchanged", out
-            unchanged.append(seconds)
-        size = (tmp / "sudoers.d/vigil").stat().st_size
-        print(f"{POLICIES} policies x {RULES} rules = {POLICIES * RULES} rules, sudoers {size} bytes, {runs} runs")
-        print(f"refresh that changes something: median {statistics.median(changed) * 1000:.1f} ms "
-              f"(min {min(changed) * 1000:.1f})")
-        print(f"refresh that changes nothing:   median {statistics.median(unchanged) * 1000:.1f} ms "
-              f"(min {min(unchanged) * 1000:.1f})")
+            refresh()
+            changed, unchanged = [], []
+            for run in range(1, runs + 1):
+                # One policy edited, as a typical change is.
+                doc = base64.b64encode(policy(0, run).encode()).decode()
+                server.modify_ldif(f"dn: cn=p0,ou=policies,{base}\nchangetype: modify\n"
+                                   f"replace: vigilPolicyDocument\nvigilPolicyDocument:: {doc}\n-\n")
+                seconds, out = refresh()
+                assert out == "sudo: installed", out
+                changed.append(seconds)
+                seconds, out = refresh()
+                assert out == "sudo: unchanged", out
+                unchanged.append(seconds)
+            size = target.stat().st_size
+            print(f"{POLICIES} policies x {RULES} rules = {POLICIES * RULES} rules from slapd, "
+                  f"sudoers {size} bytes, {runs} runs")
+            print(f"refresh that changes something: median {statistics.median(changed) * 1000:.1f} ms "
+                  f"(min {min(changed) * 1000:.1f})")
+            print(f"refresh that changes nothing:   median {statistics.median(unchanged) * 1000:.1f} ms "
+                  f"(min {min(unchanged) * 1000:.1f})")
+        finally:
+            vigil.stop_all()
+            server.stop()
+            remove_run_dirs()
 
 
 if __name__ == "__main__":

@@ -140,11 +140,16 @@ Result<std::string> unescape_field(std::string_view value)
             out += value[i];
             continue;
         }
-        unsigned byte = 0;
-        if (i + 2 >= value.size() || std::sscanf(std::string(value.substr(i + 1, 2)).c_str(), "%2X", &byte) != 1) {
-            return Error{Errc::protocol, "bad escape"};
-        }
-        out += static_cast<char>(byte);
+        auto hex = [](char c) -> int {
+            if (c >= '0' && c <= '9') return c - '0';
+            if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+            if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+            return -1;
+        };
+        const int high = i + 2 < value.size() ? hex(value[i + 1]) : -1;
+        const int low = i + 2 < value.size() ? hex(value[i + 2]) : -1;
+        if (high < 0 || low < 0) return Error{Errc::protocol, "bad escape"};
+        out += static_cast<char>(high * 16 + low);
         i += 2;
     }
     return out;

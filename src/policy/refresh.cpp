@@ -162,17 +162,26 @@ TypeReport apply_type(const PolicySettings &s, const PolicyType &type, const Cac
         report.state = TypeState::nothing_applies;
         return report;
     }
-    auto merged = merge_sources(type, s.pipeline, sources->documents, std::nullopt);
-    if (!merged) return fail(merged.error());
-    auto template_text = read_text_file(data_path(s.pipeline.data_dir, type.template_file));
-    if (!template_text) return fail(template_text.error());
-    const std::uint64_t input = fnv1a(*template_text, fnv1a(merged->xml));
+    // The input's fingerprint: every source (name, priority, bytes), the
+    // schema and the template. Unchanged, with the installed file still what
+    // was rendered last, there is nothing to merge, render or check.
+    std::uint64_t input = fnv1a(type.name);
+    for (const auto &d : sources->documents) {
+        input = fnv1a(d.xml, fnv1a(std::to_string(d.priority) + '\n', fnv1a(d.name + '\n', input)));
+    }
+    for (auto file : {type.schema_file, type.template_file}) {
+        auto text = read_text_file(data_path(s.pipeline.data_dir, file));
+        if (!text) return fail(text.error());
+        input = fnv1a(*text, input);
+    }
     auto installed = read_text_file(report.target, max_document_bytes * 4);
     auto kept = read_text_file(rendered_dir(s) + "/" + std::string(type.name), max_document_bytes * 4);
     if (state.input == input && installed && kept && *installed == *kept) {
         report.state = TypeState::unchanged;
         return report;
     }
+    auto merged = merge_sources(type, s.pipeline, sources->documents, std::nullopt);
+    if (!merged) return fail(merged.error());
     RenderRequest request{
         .render_program = s.pipeline.render_program,
         .template_path = data_path(s.pipeline.data_dir, type.template_file),

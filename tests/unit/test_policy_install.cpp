@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 
 using namespace vigil;
 using namespace vigil::policy;
@@ -225,6 +226,43 @@ void missing_target_directory_is_an_error_and_keeps_nothing_half_done(void **)
     assert_false(exists(dir / "absent"));
 }
 
+std::string label_of(const std::string &path, const char *xattr)
+{
+    char value[256];
+    ssize_t n = ::lgetxattr(path.c_str(), xattr, value, sizeof value);
+    return n < 0 ? std::string("(none)") : std::string(value, static_cast<std::size_t>(n));
+}
+
+// The SELinux label of the replaced file stays on its replacement (and on
+// the restored original). A user.* attribute stands in for security.selinux,
+// which only an SELinux host lets a test set.
+void install_and_rollback_keep_the_replaced_files_label(void **)
+{
+    test::TempDir dir;
+    auto target = target_in(dir);
+    target.label_xattr = "user.vigil_test_label";
+    test::write_file(target.path, "local\n", 0440);
+    const std::string label = "system_u:object_r:etc_t:s0";
+    if (::setxattr(target.path.c_str(), "user.vigil_test_label", label.data(), label.size(), 0) != 0) {
+        skip(); // a file system without user attributes
+    }
+    auto installer = installer_for(target);
+    auto installed = installer.install("ours\n");
+    assert_true(installed.ok());
+    assert_string_equal(test::read_file(target.path).c_str(), "ours\n");
+    assert_string_equal(label_of(target.path, "user.vigil_test_label").c_str(), label.c_str());
+    assert_true(installer.rollback().ok());
+    assert_string_equal(test::read_file(target.path).c_str(), "local\n");
+    assert_string_equal(label_of(target.path, "user.vigil_test_label").c_str(), label.c_str());
+    // A new file (nothing replaced) gets no label of ours.
+    auto other = target_in(dir);
+    other.path = dir / "sudoers.d/fresh";
+    other.label_xattr = "user.vigil_test_label";
+    auto fresh = installer_for(other);
+    assert_true(fresh.install("new\n").ok());
+    assert_string_equal(label_of(other.path, "user.vigil_test_label").c_str(), "(none)");
+}
+
 } // namespace
 
 int main()
@@ -242,6 +280,7 @@ int main()
         cmocka_unit_test(file_names_sudo_would_skip_are_refused),
         cmocka_unit_test(target_that_is_a_symlink_is_not_replaced),
         cmocka_unit_test(missing_target_directory_is_an_error_and_keeps_nothing_half_done),
+        cmocka_unit_test(install_and_rollback_keep_the_replaced_files_label),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
