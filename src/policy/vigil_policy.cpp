@@ -4,6 +4,8 @@
 #include "policy/policy_daemon.hpp"
 #include "util/service.hpp"
 
+#include <csignal>
+
 namespace {
 
 const vigil::ServiceInfo info{
@@ -17,6 +19,10 @@ const vigil::ServiceInfo info{
 
 int main(int argc, char **argv)
 {
+    // A file size limit (or a quota) makes a write fail with EFBIG, as a
+    // full disk does with ENOSPC, and the refresh fails and says so: it
+    // must not kill the daemon.
+    std::signal(SIGXFSZ, SIG_IGN);
     return vigil::run_service(info, argc, argv, [](vigil::Service &svc) -> vigil::Status {
         auto settings = vigil::policy::PolicySettings::from_config(svc.config());
         if (!settings) return std::move(settings).error();

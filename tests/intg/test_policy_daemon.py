@@ -290,6 +290,30 @@ def test_sudo_roles_that_cannot_be_converted_change_nothing_installed(host):
     assert host.target.read_bytes() == good
 
 
+def test_a_full_disk_changes_nothing_installed(host):
+    """No room to write (a file size limit on vigil_policy stands in for a
+    full disk: the same write errors): the refresh fails, the installed file
+    and the cache stay as they were, and once there is room it goes on."""
+    base = host.server.base_dn
+    host.start()
+    good = host.target.read_bytes()
+    index = (host.vigil.state_dir / "policy/cache/index").read_bytes()
+    rows, _ = host.vigil.status()
+    pid = rows["policy"]["pid"]
+    web = (EXAMPLES / "web.xml").read_text().replace("/usr/local/bin/deploy", "/usr/local/bin/deploy-v3")
+    modify(host.server, f"cn=web,ou=policies,{base}", ("replace", "vigilPolicyDocument", web))
+    procs.run(["prlimit", f"--pid={pid}", "--fsize=64:"])
+    out = host.refresh(ok=False)
+    assert out.returncode == 1 and "refresh failed" in out.stdout, out.stdout
+    assert "File too large" in out.stdout, out.stdout
+    assert host.target.read_bytes() == good
+    assert (host.vigil.state_dir / "policy/cache/index").read_bytes() == index
+    assert host.vigil.status()[0]["policy"]["pid"] == pid
+    procs.run(["prlimit", f"--pid={pid}", "--fsize=unlimited:"])
+    host.refresh()
+    assert "deploy-v3" in host.target.read_text()
+
+
 @pytest.mark.parametrize("how", ["stopped", "frozen"])
 def test_an_unreachable_directory_changes_nothing_installed(tmp_path, builddir, directory, how):
     host = PolicyHost(tmp_path, builddir, directory, extra_policy=())
