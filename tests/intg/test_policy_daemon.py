@@ -314,6 +314,32 @@ def test_a_full_disk_changes_nothing_installed(host):
     assert "deploy-v3" in host.target.read_text()
 
 
+def test_a_search_failing_mid_download_commits_nothing(tmp_path, builddir, directory):
+    """The policies listed and a changed document downloaded, then the
+    sudoRole search fails (its base does not exist): nothing of the download
+    reaches the cache or the installed file."""
+    base = directory.base_dn
+    host = PolicyHost(tmp_path, builddir, directory)
+    try:
+        host.start()
+        good = host.target.read_bytes()
+        index = (host.vigil.state_dir / "policy/cache/index").read_bytes()
+        web = (EXAMPLES / "web.xml").read_text().replace("/usr/local/bin/deploy", "/usr/local/bin/deploy-v4")
+        modify(directory, f"cn=web,ou=policies,{base}", ("replace", "vigilPolicyDocument", web))
+        host.vigil.stop_all()
+        host.vigil.write_config(text=host.vigil.conf.read_text().replace(
+            "[domain/LDAP]\n", f"[domain/LDAP]\nldap_sudo_search_base = ou=missing,{base}\n"))
+        host.vigil.start_supervised(services=("policy",))
+        procs.wait_until(lambda: "failed" in host.status()[0].get("last refresh", ""), 30, "the refresh to fail")
+        general, _ = host.status()
+        assert "sudoRole" in general["last refresh"], general
+        assert "web" in host.policy_searches()[3:], "the changed document was downloaded before the failure"
+        assert host.target.read_bytes() == good
+        assert (host.vigil.state_dir / "policy/cache/index").read_bytes() == index
+    finally:
+        host.stop()
+
+
 @pytest.mark.parametrize("how", ["stopped", "frozen"])
 def test_an_unreachable_directory_changes_nothing_installed(tmp_path, builddir, directory, how):
     host = PolicyHost(tmp_path, builddir, directory, extra_policy=())
@@ -337,14 +363,23 @@ def test_an_unreachable_directory_changes_nothing_installed(tmp_path, builddir, 
         host.stop()
 
 
-def test_a_template_that_reaches_out_is_refused_and_nothing_is_installed(tmp_path, builddir, directory):
+TEMPLATES = {
+    "a file": ("document('file:///etc/passwd')", "refused"),
+    "the network": ("document('http://127.0.0.1:1/policy.xml')", "refused"),
+    "an XPath error": ("no-such-function(.)", "sudo.xsl"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TEMPLATES))
+def test_a_template_that_reaches_out_or_is_broken_installs_nothing(tmp_path, builddir, directory, kind):
+    select, expected = TEMPLATES[kind]
     data = tmp_path / "data"
     data.mkdir()
     (data / "sudo.rng").write_text((SRCDIR / "data/policy/sudo.rng").read_text())
     (data / "sudo.xsl").write_text(
         '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
         '<xsl:output method="text"/><xsl:template match="/">'
-        "<xsl:value-of select=\"document('file:///etc/passwd')\"/></xsl:template></xsl:stylesheet>")
+        f'<xsl:value-of select="{select}"/></xsl:template></xsl:stylesheet>')
     host = PolicyHost(tmp_path, builddir, directory, extra_policy=(f"policy_data_dir = {data}",))
     text = host.vigil.conf.read_text()
     host.vigil.write_config(text=text.replace(f"policy_data_dir = {SRCDIR / 'data/policy'}\n", ""))
@@ -352,7 +387,7 @@ def test_a_template_that_reaches_out_is_refused_and_nothing_is_installed(tmp_pat
         host.start()
         assert not host.target.exists()
         _, types = host.status()
-        assert types["sudo"]["state"] == "failed" and "refused" in types["sudo"]["message"], types["sudo"]
+        assert types["sudo"]["state"] == "failed" and expected in types["sudo"]["message"], types["sudo"]
     finally:
         host.stop()
 
