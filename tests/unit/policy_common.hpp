@@ -6,8 +6,11 @@
 #include "common.hpp"
 #include "policy/policy_xml.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <dirent.h>
 #include <string>
+#include <vector>
 
 namespace test {
 
@@ -33,6 +36,21 @@ inline std::string read_file(const std::string &path)
     auto text = vigil::policy::read_text_file(path);
     if (!text) fail_msg("%s", text.error().message.c_str());
     return *text;
+}
+
+// The names in `dir` (without . and ..), sorted; none when it does not exist.
+inline std::vector<std::string> dir_entries(const std::string &dir)
+{
+    std::vector<std::string> names;
+    DIR *d = opendir(dir.c_str());
+    if (!d) return names;
+    while (struct dirent *entry = readdir(d)) {
+        std::string name = entry->d_name;
+        if (name != "." && name != "..") names.push_back(name);
+    }
+    closedir(d);
+    std::sort(names.begin(), names.end());
+    return names;
 }
 
 inline std::string example(const std::string &name) { return read_file(srcdir() + "/contrib/policy/" + name); }

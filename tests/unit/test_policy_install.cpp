@@ -5,7 +5,6 @@
 #include "policy/install.hpp"
 
 #include <csignal>
-#include <dirent.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -40,20 +39,6 @@ bool exists(const std::string &path)
 {
     struct stat st;
     return ::lstat(path.c_str(), &st) == 0;
-}
-
-std::vector<std::string> entries(const std::string &dir)
-{
-    std::vector<std::string> names;
-    DIR *d = opendir(dir.c_str());
-    assert_non_null(d);
-    while (struct dirent *entry = readdir(d)) {
-        std::string name = entry->d_name;
-        if (name != "." && name != "..") names.push_back(name);
-    }
-    closedir(d);
-    std::sort(names.begin(), names.end());
-    return names;
 }
 
 void install_writes_the_file_with_mode_0440(void **)
@@ -95,7 +80,7 @@ void rollback_removes_our_file_when_there_was_none(void **)
     assert_true(installer.install("x ALL = /bin/x\n").ok());
     assert_true(installer.rollback().ok());
     assert_false(exists(dir / "sudoers.d/vigil"));
-    assert_true(entries(dir / "sudoers.d").empty());
+    assert_true(test::dir_entries(dir / "sudoers.d").empty());
 }
 
 void rollback_without_an_original_is_not_found(void **)
@@ -130,7 +115,7 @@ void refused_check_leaves_the_installed_file_untouched(void **)
     assert_true(contains(installed.error().message, "refused the new content"));
     assert_true(contains(installed.error().message, "nothing was installed"));
     assert_string_equal(test::read_file(target.path).c_str(), "installed\n");
-    assert_true(entries(dir / "sudoers.d") == std::vector<std::string>{"vigil"});  // no temp file left
+    assert_true(test::dir_entries(dir / "sudoers.d") == std::vector<std::string>{"vigil"});  // no temp file left
 }
 
 void visudo_rejects_broken_sudoers_and_nothing_changes(void **)
@@ -144,7 +129,7 @@ void visudo_rejects_broken_sudoers_and_nothing_changes(void **)
     assert_false(installed.ok());
     assert_true(contains(installed.error().message, "visudo refused the new content"));
     assert_string_equal(test::read_file(target.path).c_str(), "alice ALL = /bin/true\n");
-    assert_true(entries(dir / "sudoers.d") == std::vector<std::string>{"vigil"});
+    assert_true(test::dir_entries(dir / "sudoers.d") == std::vector<std::string>{"vigil"});
 }
 
 // A full disk, simulated: RLIMIT_FSIZE (with SIGXFSZ ignored) makes the
@@ -170,7 +155,7 @@ void write_failing_halfway_leaves_the_installed_file_untouched(void **)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_string_equal(test::read_file(target.path).c_str(), "installed\n");
-    assert_true(entries(dir / "sudoers.d") == std::vector<std::string>{"vigil"});
+    assert_true(test::dir_entries(dir / "sudoers.d") == std::vector<std::string>{"vigil"});
 }
 
 void unchanged_content_is_not_rewritten(void **)

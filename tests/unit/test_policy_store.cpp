@@ -5,27 +5,12 @@
 #include "policy_common.hpp"
 #include "policy/policy_store.hpp"
 
-#include <dirent.h>
 
 using namespace vigil;
 using namespace vigil::policy;
 using test::contains;
 
 namespace {
-
-std::vector<std::string> entries(const std::string &dir)
-{
-    std::vector<std::string> names;
-    DIR *d = opendir(dir.c_str());
-    if (!d) return names;
-    while (struct dirent *entry = readdir(d)) {
-        std::string name = entry->d_name;
-        if (name != "." && name != "..") names.push_back(name);
-    }
-    closedir(d);
-    std::sort(names.begin(), names.end());
-    return names;
-}
 
 CacheIndex sample()
 {
@@ -108,13 +93,13 @@ void commit_leaves_only_the_files_the_index_names(void **)
     assert_true(store.commit(index, {{"sudo/" + index.documents[0].file, "a"},
                                      {"sudo/" + index.documents[1].file, "b"},
                                      {"sudo/@sudoRole.xml", "c"}}).ok());
-    assert_int_equal(entries(dir / "cache/sudo").size(), 3);
+    assert_int_equal(test::dir_entries(dir / "cache/sudo").size(), 3);
     // The second policy withdrawn, the sudoRole entries gone.
     index.documents.pop_back();
     index.roles.clear();
     index.roles_file.clear();
     assert_true(store.commit(index, {}).ok());
-    auto left = entries(dir / "cache/sudo");
+    auto left = test::dir_entries(dir / "cache/sudo");
     assert_int_equal(left.size(), 1);
     assert_string_equal(left[0].c_str(), index.documents[0].file.c_str());
     assert_string_equal(test::read_file(dir / "cache/sudo/" + left[0]).c_str(), "a");
