@@ -30,12 +30,17 @@ private:
     int fd_;
 };
 
+// What a child's status says when waitpid cannot tell (it was reaped
+// elsewhere, e.g. SIGCHLD ignored): exit 255, a failure, never a success.
+constexpr int unknown_status = 255 << 8;
+
 int wait_for(pid_t pid)
 {
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    for (;;) {
+        if (waitpid(pid, &status, 0) == pid) return status;
+        if (errno != EINTR) return unknown_status;
     }
-    return status;
 }
 
 // waitpid until `deadline`; false if the child is still running then.
@@ -44,7 +49,10 @@ bool wait_until(pid_t pid, std::chrono::steady_clock::time_point deadline, int &
     for (;;) {
         pid_t done = waitpid(pid, &status, WNOHANG);
         if (done == pid) return true;
-        if (done < 0 && errno != EINTR) return true;
+        if (done < 0 && errno != EINTR) {
+            status = unknown_status;
+            return true;
+        }
         if (std::chrono::steady_clock::now() >= deadline) return false;
         usleep(1000);
     }

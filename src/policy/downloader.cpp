@@ -13,9 +13,20 @@ using ldap::LdapEntry;
 using ldap::Scope;
 using ldap::SearchSpec;
 
-const std::vector<std::string> policy_attributes = {
-    "cn", "vigilPolicyType", "vigilPolicyPriority", "vigilPolicyMode", "vigilPolicyEnabled",
-    "vigilPolicyHost", "vigilPolicyHostGroup", "entryCSN", "modifyTimestamp"};
+// Modify stamps, most precise first: OpenLDAP's entryCSN, 389 DS's
+// entryUSN, AD's uSNChanged change with every write; modifyTimestamp only
+// every second (two writes in one second look like one).
+const std::vector<std::string> stamp_attributes = {"entryCSN", "entryUSN", "uSNChanged", "modifyTimestamp"};
+
+std::vector<std::string> with_stamps(std::vector<std::string> attributes)
+{
+    attributes.insert(attributes.end(), stamp_attributes.begin(), stamp_attributes.end());
+    return attributes;
+}
+
+const std::vector<std::string> policy_attributes = with_stamps(
+    {"cn", "vigilPolicyType", "vigilPolicyPriority", "vigilPolicyMode", "vigilPolicyEnabled", "vigilPolicyHost",
+     "vigilPolicyHostGroup"});
 
 AttributeMap attribute_map(const LdapEntry &entry)
 {
@@ -31,9 +42,9 @@ AttributeMap attribute_map(const LdapEntry &entry)
 
 std::string modify_stamp(const AttributeMap &attributes)
 {
-    for (const char *name : {"entryCSN", "modifyTimestamp"}) {
+    for (const auto &name : stamp_attributes) {
         auto it = attributes.find(name);
-        if (it != attributes.end() && !it->second.empty()) return std::string(name) + "=" + it->second.front();
+        if (it != attributes.end() && !it->second.empty()) return name + "=" + it->second.front();
     }
     return {};
 }
@@ -58,8 +69,10 @@ void Downloader::connect_to(std::size_t index)
         Result<std::shared_ptr<ldap::LdapConnection>> conn = Error{Errc::internal, "not connected"};
         if (r) conn = ldap::LdapConnection::adopt(loop_, std::move(*r), uri, settings_.ldap);
         else conn = std::move(r).error();
-        // The connector is done; it goes once this callback has returned.
-        connector_gone_ = loop_.after(std::chrono::milliseconds(0), [this] { connector_.reset(); });
+        // This connector is done; it goes once its callback has returned
+        // (connector_ may hold the next server's by then).
+        connector_gone_ = loop_.after(std::chrono::milliseconds(0),
+                                      [done = std::shared_ptr<ldap::Connector>(std::move(connector_))] {});
         if (!conn) {
             VLOG(minor, "policy download: %s", conn.error().message.c_str());
             if (index + 1 < settings_.ldap.uris.size()) {
@@ -114,7 +127,8 @@ void Downloader::find_host()
 {
     const HostSearch &h = settings_.host;
     SearchSpec spec{.base = h.base,
-                    .filter = ldap::equality_filter(h.object_class, h.fqdn_attribute, download_.fqdn),
+                    .filter = ldap::equality_filter(ldap::escape_filter_value(h.object_class), h.fqdn_attribute,
+                                                    download_.fqdn),
                     .attributes = {"1.1"},
                     .what = "the host entry of " + download_.fqdn};
     search(std::move(spec), [this](std::vector<LdapEntry> entries) {
@@ -148,7 +162,8 @@ void Downloader::list_policies()
     std::string which = "(vigilPolicyHost=" + ldap::escape_filter_value(download_.fqdn) + ")";
     for (const auto &dn : download_.group_dns) which += "(vigilPolicyHostGroup=" + ldap::escape_filter_value(dn) + ")";
     SearchSpec spec{.base = settings_.policy_base,
-                    .filter = "(&(objectClass=vigilPolicy)(|" + which + "))",
+                    // A disabled policy is not listed: withdrawn, and never downloaded again.
+                    .filter = "(&(objectClass=vigilPolicy)(!(vigilPolicyEnabled=FALSE))(|" + which + "))",
                     .attributes = policy_attributes,
                     .what = "the policies of " + download_.fqdn};
     search(std::move(spec), [this](std::vector<LdapEntry> entries) {
@@ -205,7 +220,7 @@ void Downloader::list_roles()
     }
     SearchSpec spec{.base = settings_.sudo_base,
                     .filter = "(objectClass=sudoRole)",
-                    .attributes = {"entryCSN", "modifyTimestamp"},
+                    .attributes = stamp_attributes,
                     .what = "the sudoRole entries"};
     search(std::move(spec), [this](std::vector<LdapEntry> entries) {
         for (auto &e : entries) download_.role_stamps.push_back(StoredRole{std::move(e.dn), modify_stamp(attribute_map(e))});
@@ -225,7 +240,7 @@ void Downloader::fetch_roles()
 {
     SearchSpec spec{.base = settings_.sudo_base,
                     .filter = "(objectClass=sudoRole)",
-                    .attributes = {"*", "entryCSN", "modifyTimestamp"},
+                    .attributes = with_stamps({"*"}),
                     .what = "the sudoRole entries"};
     search(std::move(spec), [this](std::vector<LdapEntry> entries) {
         std::vector<SudoRole> roles;
@@ -237,8 +252,7 @@ void Downloader::fetch_roles()
             role.name = cn == role.attributes.end() || cn->second.empty() ? e.dn : cn->second.front();
             download_.role_stamps.push_back(StoredRole{e.dn, modify_stamp(role.attributes)});
             // The stamps are ours to compare, not sudo options.
-            role.attributes.erase("entryCSN");
-            role.attributes.erase("modifyTimestamp");
+            for (const auto &name : stamp_attributes) role.attributes.erase(name);
             role.attributes.erase("objectClass");
             roles.push_back(std::move(role));
         }

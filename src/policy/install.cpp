@@ -193,8 +193,8 @@ Result<InstallOutcome> PolicyInstaller::install(std::string_view content)
     if (::lstat(target_.path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
         return Error{Errc::invalid_argument, target_.path + " is not a regular file: refusing to replace it"};
     }
-    auto current = read_text_file(target_.path, max_document_bytes * 4);
-    if (current && *current == content) return InstallOutcome::unchanged;
+    // Same content with a mode or owner someone changed is written again.
+    if (is_installed(content)) return InstallOutcome::unchanged;
     if (auto kept = keep_original(); !kept) return std::move(kept).error();
     const Owner owner{target_.mode, 0, 0};
     if (auto replaced = replace_file(dir_, name_, content, owner, target_.check_command, target_.check_limits,
@@ -203,6 +203,16 @@ Result<InstallOutcome> PolicyInstaller::install(std::string_view content)
         return std::move(replaced).error();
     }
     return InstallOutcome::installed;
+}
+
+bool PolicyInstaller::is_installed(std::string_view content) const
+{
+    struct stat st;
+    if (::lstat(target_.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    if ((st.st_mode & 07777) != target_.mode) return false;
+    if (::geteuid() == 0 && (st.st_uid != 0 || st.st_gid != 0)) return false;
+    auto current = read_text_file(target_.path, max_document_bytes * 4);
+    return current && *current == content;
 }
 
 Status PolicyInstaller::rollback()

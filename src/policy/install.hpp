@@ -46,6 +46,9 @@ public:
     static Result<PolicyInstaller> create(InstallTarget target);
 
     Result<InstallOutcome> install(std::string_view content);
+    // The target holds exactly `content`, with the target's mode (and, as
+    // root, owner root:root): nothing for install() to do.
+    bool is_installed(std::string_view content) const;
     Status rollback();
 
     // Whether an original (or its absence) is kept for rollback.

@@ -28,9 +28,21 @@ std::string utc(std::time_t t)
     return text;
 }
 
-// D-Bus carries UTF-8 only; the directory's bytes may not be.
+// One line of text from the directory's data: control characters (a NUL,
+// a newline that would forge a status line, terminal escapes) become '?'.
+std::string one_line(std::string text)
+{
+    for (char &c : text) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    }
+    return text;
+}
+
+// D-Bus carries UTF-8 only (libdbus aborts on anything else); the
+// directory's bytes may not be.
 std::string for_bus(std::string text)
 {
+    text = one_line(std::move(text));
     if (!is_valid_utf8(text)) {
         for (char &c : text) {
             if (static_cast<unsigned char>(c) >= 0x80) c = '?';
@@ -105,20 +117,28 @@ void PolicyDaemon::refresh(bool explicit_request)
     next_refresh_.cancel();
     phase_ = Phase::resolving;
     const bool release = explicit_request;
-    const std::string configured = settings_.host_fqdn;
     const PolicySettings *settings = &settings_;
-    // The host name may take the resolver: off the loop, like everything slow.
-    Status queued = worker_->run<std::string>(
-        [configured, release, settings]() -> Result<std::string> {
+    struct Prepared {
+        std::string fqdn;
+        CacheIndex index;
+    };
+    // The host name may take the resolver, and the cache is checked against
+    // its files (a document gone from them is downloaded again): off the
+    // loop, like everything slow.
+    Status queued = worker_->run<Prepared>(
+        [settings, release, index = index_]() -> Result<Prepared> {
             if (release) release_holds(*settings);
-            return this_host_fqdn(configured);
+            auto fqdn = this_host_fqdn(settings->host_fqdn);
+            if (!fqdn) return std::move(fqdn).error();
+            return Prepared{std::move(*fqdn), PolicyStore(settings->cache_dir()).verified(index)};
         },
-        [this](Result<std::string> fqdn) {
-            if (!fqdn) {
-                downloaded(std::move(fqdn).error());
+        [this](Result<Prepared> prepared) {
+            if (!prepared) {
+                downloaded(std::move(prepared).error());
                 return;
             }
-            fqdn_ = std::move(*fqdn);
+            fqdn_ = std::move(prepared->fqdn);
+            index_ = std::move(prepared->index);
             phase_ = Phase::downloading;
             downloader_.start(fqdn_, index_, [this](Result<Download> d) { downloaded(std::move(d)); });
         });
@@ -155,7 +175,8 @@ void PolicyDaemon::finished(Result<RefreshReport> report)
     if (report) {
         index_ = std::move(report->index);
         for (const auto &note : report->notes) VLOG(minor, "policy: %s", note.c_str());
-        for (const auto &t : report->types) {
+        for (auto &t : report->types) {
+            t.checked_at = last_refresh_;
             const char *state = type_state_name(t.state);
             if (t.state == TypeState::failed) {
                 // One line naming the policy (the message does); the installed file is as it was.
@@ -211,7 +232,7 @@ void PolicyDaemon::schedule_next(bool succeeded)
 void PolicyDaemon::write_status()
 {
     std::string text;
-    auto line = [&](const std::string &key, const std::string &value) { text += key + ": " + value + "\n"; };
+    auto line = [&](const std::string &key, const std::string &value) { text += key + ": " + one_line(value) + "\n"; };
     line("host", fqdn_.empty() ? "(unknown)" : fqdn_);
     std::string groups;
     for (const auto &g : last_download_.group_dns) groups += (groups.empty() ? "" : "; ") + g;
@@ -225,10 +246,10 @@ void PolicyDaemon::write_status()
         line("target", t.target);
         line("state", type_state_name(t.state));
         if (!t.message.empty()) line("message", t.message);
-        line("last check", utc(last_refresh_));
+        line("last check", utc(t.checked_at));
         line("last change", utc(t.last_change));
         line("documents", std::to_string(t.documents.size()));
-        for (const auto &d : t.documents) text += "  " + d + "\n";
+        for (const auto &d : t.documents) text += "  " + one_line(d) + "\n";
     }
     // Informational: a crash loses at most the last refresh's status.
     const std::string path = settings_.status_path();

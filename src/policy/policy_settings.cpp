@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <netdb.h>
 #include <unistd.h>
 
@@ -19,6 +20,21 @@ std::string render_program(const Config &c)
     // Tests run the programs from the build tree (as vigild does for the services).
     const char *dir = secure_getenv("VIGIL_LIBEXEC_DIR");
     return std::string(dir && *dir ? dir : VIGIL_LIBEXEC_DIR) + "/vigil_policy_render";
+}
+
+// An attribute description as RFC 4512 has it (a name, or a numeric OID):
+// it goes into search filters as it is.
+bool attribute_name(std::string_view name)
+{
+    if (name.empty()) return false;
+    const bool numeric = name[0] >= '0' && name[0] <= '9';
+    for (char c : name) {
+        const bool ok = numeric ? ((c >= '0' && c <= '9') || c == '.')
+                                : ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-');
+        if (!ok) return false;
+    }
+    // A name starts with a letter (the loop let digits and '-' through).
+    return numeric || name[0] != '-';
 }
 
 } // namespace
@@ -58,6 +74,13 @@ Result<PolicySettings> PolicySettings::from_config(const Config &c)
     d.host.group_base = or_default(c.get_string(sec, "ldap_hostgroup_search_base"), d.ldap.search_base);
     d.host.group_object_class = c.get_string(sec, "ldap_hostgroup_object_class");
     d.host.group_member = c.get_string(sec, "ldap_hostgroup_member");
+    for (const char *option : {"ldap_host_object_class", "ldap_host_fqdn", "ldap_hostgroup_object_class",
+                               "ldap_hostgroup_member"}) {
+        if (!attribute_name(c.get_string(sec, option))) {
+            return Error{Errc::invalid_config, "[" + sec + "] " + option + " = '" + c.get_string(sec, option) +
+                                                   "' is not an LDAP attribute or class name"};
+        }
+    }
     return s;
 }
 
@@ -77,12 +100,18 @@ Result<std::string> this_host_fqdn(const std::string &configured)
     addrinfo hints{};
     hints.ai_flags = AI_CANONNAME;
     addrinfo *found = nullptr;
-    if (::getaddrinfo(host.c_str(), nullptr, &hints, &found) == 0 && found) {
-        std::string canonical = found->ai_canonname ? found->ai_canonname : "";
-        ::freeaddrinfo(found);
-        if (canonical.find('.') != std::string::npos) return canonical;
+    int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+    if (rc != 0 || !found) {
+        // Never a guess: policies for the short name would replace this
+        // host's. The refresh fails and is tried again.
+        return Error{Errc::unavailable, "cannot find the fully qualified name of '" + host + "' (" +
+                                            (rc == EAI_SYSTEM ? std::string(std::strerror(errno)) : gai_strerror(rc)) +
+                                            "); set [policy] policy_host_fqdn"};
     }
-    // A host whose name has no domain matches policies by that name.
+    std::string canonical = found->ai_canonname ? found->ai_canonname : "";
+    ::freeaddrinfo(found);
+    if (canonical.find('.') != std::string::npos) return canonical;
+    // The resolver knows no domain for it: policies name it by that name.
     return host;
 }
 

@@ -1,6 +1,7 @@
 #include "policy/policy_store.hpp"
 
 #include "policy/install.hpp"
+#include "policy/policy_types.hpp"
 #include "policy/policy_xml.hpp"
 
 #include <cerrno>
@@ -48,6 +49,7 @@ Result<CacheIndex> parse_index(const std::string &text)
         }
         const std::string where = "line " + std::to_string(i + 1);
         if (f[0] == "document" && f.size() == 7) {
+            if (!find_type(f[1])) return Error{Errc::protocol, where + ": unknown type"};
             StoredDocument d{f[1], f[2], f[3], 0, f[5], f[6]};
             char *end = nullptr;
             errno = 0;
@@ -155,10 +157,14 @@ Result<std::string> unescape_field(std::string_view value)
     return out;
 }
 
-std::string PolicyStore::file_for(std::string_view name, std::string_view dn)
+std::string PolicyStore::file_for(std::string_view name, std::string_view dn, std::string_view content)
 {
+    // Readable but bounded: with the hash and the installer's temp prefix
+    // the name stays far below NAME_MAX whatever the cn holds.
+    constexpr std::size_t max_readable = 96;
     std::string file;
-    for (unsigned char c : name.substr(0, 100)) {
+    for (unsigned char c : name) {
+        if (file.size() + 3 > max_readable) break;
         bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
         if (plain) {
             file += static_cast<char>(c);
@@ -168,8 +174,12 @@ std::string PolicyStore::file_for(std::string_view name, std::string_view dn)
             file += hex;
         }
     }
-    char hash[24];
-    std::snprintf(hash, sizeof hash, "@%016llx.xml", static_cast<unsigned long long>(fnv1a(dn)));
+    // The DN: two entries of one name never share a file. The content: a
+    // changed document is a new file, so a commit never overwrites a file
+    // the index in force still names.
+    char hash[48];
+    std::snprintf(hash, sizeof hash, "@%016llx-%016llx.xml", static_cast<unsigned long long>(fnv1a(dn)),
+                  static_cast<unsigned long long>(fnv1a(content)));
     return (file.empty() ? "policy" : file) + hash;
 }
 
@@ -191,6 +201,22 @@ CacheIndex PolicyStore::load(std::string *note) const
 Result<std::string> PolicyStore::read(std::string_view type, const std::string &file) const
 {
     return read_text_file(dir_ + "/" + std::string(type) + "/" + file);
+}
+
+CacheIndex PolicyStore::verified(const CacheIndex &index) const
+{
+    auto readable = [&](std::string_view type, const std::string &file) {
+        return ::access((dir_ + "/" + std::string(type) + "/" + file).c_str(), R_OK) == 0;
+    };
+    CacheIndex checked;
+    for (const auto &d : index.documents) {
+        if (readable(d.type, d.file)) checked.documents.push_back(d);
+    }
+    if (index.roles_file.empty() || readable("sudo", index.roles_file)) {
+        checked.roles = index.roles;
+        checked.roles_file = index.roles_file;
+    }
+    return checked;
 }
 
 Status PolicyStore::commit(const CacheIndex &index, const std::map<std::string, std::string> &files)

@@ -48,13 +48,19 @@ public:
 
     Result<std::string> read(std::string_view type, const std::string &file) const;
 
+    // `index` without what its files no longer hold (removed, unreadable):
+    // those documents (or the sudoRole entries) are downloaded again.
+    CacheIndex verified(const CacheIndex &index) const;
+
     // Writes `files` (TYPE/FILE -> content) durably, then the index (its
     // rename is the commit), then removes the documents no longer indexed.
+    // New content always comes in new files (file_for), so until the rename
+    // the index in force reads what it always did.
     Status commit(const CacheIndex &index, const std::map<std::string, std::string> &files);
 
-    // A document's file name: its cn made file-safe, and a hash of its DN so
-    // that two entries of one name never share a file.
-    static std::string file_for(std::string_view name, std::string_view dn);
+    // A document's file name: its cn made file-safe (bounded), and hashes of
+    // its DN and content (a changed document is a new file).
+    static std::string file_for(std::string_view name, std::string_view dn, std::string_view content);
 
     const std::string &dir() const { return dir_; }
 

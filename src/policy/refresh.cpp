@@ -18,7 +18,6 @@ namespace vigil::policy {
 
 namespace {
 
-constexpr const char *roles_file_name = "@sudoRole.xml";
 constexpr const char *roles_source_name = "sudoRole";
 
 std::string rendered_dir(const PolicySettings &s) { return s.state_dir + "/rendered"; }
@@ -174,9 +173,8 @@ TypeReport apply_type(const PolicySettings &s, const PolicyType &type, const Cac
         if (!text) return fail(text.error());
         input = fnv1a(*text, input);
     }
-    auto installed = read_text_file(report.target, max_document_bytes * 4);
     auto kept = read_text_file(rendered_dir(s) + "/" + std::string(type.name), max_document_bytes * 4);
-    if (state.input == input && installed && kept && *installed == *kept) {
+    if (state.input == input && kept && installer->is_installed(*kept)) {
         report.state = TypeState::unchanged;
         return report;
     }
@@ -256,8 +254,8 @@ Result<RefreshReport> apply_download(const PolicySettings &s, const Download &do
         }
         if (!applies_to(*entry, host)) continue; // disabled, or not for this host: withdrawn
         StoredDocument stored{std::string(entry->type->name), listed.dn, entry->name, entry->priority, listed.stamp,
-                              PolicyStore::file_for(entry->name, listed.dn)};
-        if (listed.fetched || !cached || cached->file != stored.file || cached->type != stored.type) {
+                              PolicyStore::file_for(entry->name, listed.dn, entry->document)};
+        if (!cached || cached->file != stored.file || cached->type != stored.type) {
             files[stored.type + "/" + stored.file] = entry->document;
         }
         index.documents.push_back(std::move(stored));
@@ -274,9 +272,10 @@ Result<RefreshReport> apply_download(const PolicySettings &s, const Download &do
         auto converted = convert_sudo_roles(*download.roles);
         if (converted) {
             for (auto &skipped : converted->skipped) report.notes.push_back("sudoRole " + skipped);
-            files[std::string("sudo/") + roles_file_name] = serialize(converted->doc.get());
+            std::string xml = serialize(converted->doc.get());
+            index.roles_file = PolicyStore::file_for(roles_source_name, "sudoRole entries", xml);
+            files["sudo/" + index.roles_file] = std::move(xml);
             index.roles = download.role_stamps;
-            index.roles_file = roles_file_name;
         } else {
             // Kept as they were (so they are downloaded again next time);
             // the sudo type installs nothing this time.
@@ -335,12 +334,20 @@ Status rollback_type(const PolicySettings &s, const PolicyType &type)
 {
     auto installer = installer_for(s, type);
     if (!installer) return std::move(installer).error();
+    if (!installer->has_original()) {
+        return Error{Errc::not_found, installer->target().path + ": nothing installed by vigil, nothing to roll back"};
+    }
     if (auto made = make_dirs(s.state_dir, 0700); !made) return made;
     // Held first: a refresh must not install again what is being rolled back.
+    const bool was_held = is_held(s, type);
     if (auto held = write_file_durably(s.state_dir, "held-" + std::string(type.name), "held\n", 0600); !held) {
         return held;
     }
-    if (auto rolled = installer->rollback(); !rolled) return rolled;
+    if (auto rolled = installer->rollback(); !rolled) {
+        // Not rolled back: refreshes go on installing what the directory says.
+        if (!was_held) ::unlink(s.hold_path(type.name).c_str());
+        return rolled;
+    }
     // The next install renders again and keeps a new original.
     ::unlink((rendered_dir(s) + "/" + std::string(type.name) + ".state").c_str());
     return {};

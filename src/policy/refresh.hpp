@@ -26,6 +26,7 @@ struct TypeReport {
     std::string message;                 // failed: why; else empty
     std::vector<std::string> documents;  // "PRIORITY NAME (SOURCE)", in merge order
     std::time_t last_change = 0;         // when the installed file last changed (0: unknown)
+    std::time_t checked_at = 0;          // the refresh that found this state
 };
 
 struct RefreshReport {

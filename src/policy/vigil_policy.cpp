@@ -23,6 +23,9 @@ int main(int argc, char **argv)
     // full disk does with ENOSPC, and the refresh fails and says so: it
     // must not kill the daemon.
     std::signal(SIGXFSZ, SIG_IGN);
+    // Inherited SIG_IGN would let the kernel reap visudo and the render
+    // child before their exit status is read.
+    std::signal(SIGCHLD, SIG_DFL);
     return vigil::run_service(info, argc, argv, [](vigil::Service &svc) -> vigil::Status {
         auto settings = vigil::policy::PolicySettings::from_config(svc.config());
         if (!settings) return std::move(settings).error();

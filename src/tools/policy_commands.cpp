@@ -35,10 +35,23 @@ int status(const PolicySettings &settings)
     return 0;
 }
 
+// Longer than a refresh can take: each server of ldap_uri may take
+// ldap_network_timeout and ldap_opt_timeout to fail, then the searches, the
+// render and visudo their own bounds.
+std::chrono::seconds refresh_bound(const PolicySettings &settings)
+{
+    const auto &ldap = settings.download.ldap;
+    const auto per_server = ldap.network_timeout + ldap.opt_timeout * 3;
+    const auto render = std::chrono::duration_cast<std::chrono::seconds>(settings.pipeline.render_limits.timeout);
+    return per_server * static_cast<long>(ldap.uris.size() + 1) + ldap.search_timeout * 4 + render * 2 +
+           std::chrono::seconds(30);
+}
+
 int refresh(const PolicySettings &settings)
 {
     bool reached = false;
-    auto reply = call_bus(policy_iface::socket_path(settings.run_dir), policy_iface::interface, "refresh", {}, reached);
+    auto reply = call_bus(policy_iface::socket_path(settings.run_dir), policy_iface::interface, "refresh", {}, reached,
+                          refresh_bound(settings));
     if (!reply) {
         std::fprintf(stderr, "vigilctl: vigil_policy %s (%s)\n", reached ? "failed" : "is not running",
                      reply.error().message.c_str());
@@ -76,15 +89,19 @@ int diff(const PolicySettings &settings, const PolicyType &type)
 
 int rollback(const PolicySettings &settings, const PolicyType &type)
 {
-    bool reached = false;
-    auto reply = call_bus(policy_iface::socket_path(settings.run_dir), policy_iface::interface, "rollback",
-                          {std::string(type.name)}, reached);
-    if (reply) {
-        std::printf("%s: %s\n", std::string(type.name).c_str(), sbus::get<std::string>(*reply, 1).c_str());
-        return sbus::get<bool>(*reply, 0) ? 0 : 1;
-    }
-    if (reached) {
-        std::fprintf(stderr, "vigilctl: vigil_policy failed: %s\n", reply.error().message.c_str());
+    const std::string socket = policy_iface::socket_path(settings.run_dir);
+    // vigil_policy removes its socket when it stops. While the socket is
+    // there the rollback is the daemon's to do (never racing an install).
+    if (::access(socket.c_str(), F_OK) == 0) {
+        bool reached = false;
+        auto reply = call_bus(socket, policy_iface::interface, "rollback", {std::string(type.name)}, reached,
+                              refresh_bound(settings));
+        if (reply) {
+            std::printf("%s: %s\n", std::string(type.name).c_str(), sbus::get<std::string>(*reply, 1).c_str());
+            return sbus::get<bool>(*reply, 0) ? 0 : 1;
+        }
+        std::fprintf(stderr, "vigilctl: vigil_policy %s (%s); nothing rolled back: try again, or stop vigild\n",
+                     reached ? "failed" : "did not answer", reply.error().message.c_str());
         return 1;
     }
     // Nobody installs while vigil_policy is down: roll back here.

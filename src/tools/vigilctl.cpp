@@ -31,7 +31,7 @@ vigil::ConfigLoad load_config_leniently(const Context &ctx)
 }
 
 vigil::Result<vigil::sbus::Args> call_bus(const std::string &socket, const char *interface, const char *method,
-                                          const vigil::sbus::Args &in, bool &reached)
+                                          const vigil::sbus::Args &in, bool &reached, std::chrono::seconds timeout)
 {
     reached = false;
     auto loop = vigil::EventLoop::create();
@@ -39,7 +39,7 @@ vigil::Result<vigil::sbus::Args> call_bus(const std::string &socket, const char 
     auto conn = vigil::sbus::Connection::connect(**loop, socket, {});
     if (!conn) return vigil::Error{vigil::Errc::unavailable, conn.error().message};
     vigil::Result<vigil::sbus::Args> result = vigil::Error{vigil::Errc::internal, "no answer"};
-    vigil::Status sent = (*conn)->call(interface, method, in, 30s, [&](vigil::Result<vigil::sbus::Args> r) {
+    vigil::Status sent = (*conn)->call(interface, method, in, timeout, [&](vigil::Result<vigil::sbus::Args> r) {
         result = std::move(r);
         (*loop)->quit(0);
     });

@@ -7,6 +7,7 @@
 #include "util/result.hpp"
 #include "util/sbus/args.hpp"
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,8 @@ vigil::ConfigLoad load_config_leniently(const Context &ctx);
 // One call over a private socket, waited for (bounded). `reached` says
 // whether the daemon was there to answer at all.
 vigil::Result<vigil::sbus::Args> call_bus(const std::string &socket, const char *interface, const char *method,
-                                          const vigil::sbus::Args &in, bool &reached);
+                                          const vigil::sbus::Args &in, bool &reached,
+                                          std::chrono::seconds timeout = std::chrono::seconds(30));
 
 int domain_status(const Context &ctx);
 int user_show(const Context &ctx);

@@ -71,7 +71,7 @@ def directory(tmp_path):
 class PolicyHost:
     """vigild running vigil_policy for this host, its sudoers under tmp."""
 
-    def __init__(self, tmp_path, builddir, server, extra_policy=()):
+    def __init__(self, tmp_path, builddir, server, extra_policy=(), uris=None):
         self.target_dir = tmp_path / "sudoers.d"
         self.target_dir.mkdir()
         self.target = self.target_dir / "vigil"
@@ -80,7 +80,7 @@ class PolicyHost:
             "vigil": ["services = policy"],
             "policy": [f"policy_host_fqdn = {HOST}", f"policy_data_dir = {SRCDIR / 'data/policy'}",
                        f"policy_sudo_target = {self.target}", "policy_sudorole_priority = 30", *extra_policy],
-            "domain/LDAP": [f"ldap_uri = {server.uri}", f"ldap_search_base = {server.base_dn}"]})
+            "domain/LDAP": [f"ldap_uri = {uris or server.uri}", f"ldap_search_base = {server.base_dn}"]})
 
     def start(self):
         self.vigil.start_supervised(services=("policy",))
@@ -162,7 +162,7 @@ def test_policies_for_this_host_are_merged_by_priority_and_installed(host):
     assert types["sudo"]["documents_list"][0] == f"10 base (cn=base,ou=policies,{host.server.base_dn})"
     # Each document kept in the cache under its type.
     cached = sorted(p.name.split("@")[0] for p in (host.vigil.state_dir / "policy/cache/sudo").iterdir())
-    assert cached == ["", "base", "lockdown", "web"]
+    assert cached == ["base", "lockdown", "sudoRole", "web"]
 
 
 def modify(server, dn, *changes):
@@ -178,7 +178,7 @@ def modify(server, dn, *changes):
 
 def role_downloads(server):
     """Searches that downloaded the sudoRole entries whole."""
-    return server.log_path.read_text(errors="replace").count("SRCH attr=* entryCSN modifyTimestamp")
+    return server.log_path.read_text(errors="replace").count("SRCH attr=* entryCSN ")
 
 
 def test_an_unchanged_policy_is_not_downloaded_again(host):
@@ -425,6 +425,57 @@ def test_rollback_without_an_original_removes_our_file_and_works_with_the_daemon
     out = host.ctl("rollback", "sudo")
     assert out.returncode == 0, out.stdout + out.stderr
     assert not host.target.exists()
+
+
+def test_the_next_server_answers_when_the_first_is_down(tmp_path, builddir, directory):
+    host = PolicyHost(tmp_path, builddir, directory, uris=f"ldap://127.0.0.1:1, {directory.uri}")
+    try:
+        host.start()
+        general, types = host.status()
+        assert general["server"] == directory.uri and types["sudo"]["state"] == "installed", general
+        # And again (the first attempt's leftovers do not cancel the second server's).
+        host.refresh()
+        assert host.status()[0]["last refresh"].endswith("(ok)")
+    finally:
+        host.stop()
+
+
+def test_a_mode_or_owner_changed_by_hand_is_put_right(host):
+    host.start()
+    os.chmod(host.target, 0o666)
+    host.refresh()
+    assert stat.S_IMODE(host.target.stat().st_mode) == 0o440
+    _, types = host.status()
+    assert types["sudo"]["state"] == "installed"
+
+
+def test_a_rollback_with_nothing_installed_fails_and_holds_nothing(tmp_path, builddir, directory):
+    host = PolicyHost(tmp_path, builddir, directory, extra_policy=("policy_sudoroles = false",))
+    directory.delete(*(f"cn={p},ou=policies,{directory.base_dn}" for p in ("base", "web", "lockdown")))
+    try:
+        host.start()
+        assert not host.target.exists()
+        assert host.status()[1]["sudo"]["state"] == "nothing applies"
+        out = host.ctl("rollback", "sudo")
+        assert out.returncode == 1 and "nothing to roll back" in out.stdout + out.stderr
+        # Not held: a policy that comes later is installed by the timed or any refresh.
+        directory.add_ldif(policy_ldif(directory.base_dn, "late", 5, (EXAMPLES / "base.xml").read_text()))
+        host.refresh()
+        assert "(policy late, priority 5)" in host.target.read_text()
+    finally:
+        host.stop()
+
+
+def test_a_cached_document_that_went_missing_is_downloaded_again(host):
+    host.start()
+    good = host.target.read_bytes()
+    for path in (host.vigil.state_dir / "policy/cache/sudo").iterdir():
+        if path.name.startswith("web@"):
+            path.unlink()
+    host.refresh()
+    assert sorted(host.policy_searches()) == ["base", "lockdown", "web", "web"]
+    assert host.target.read_bytes() == good
+    assert host.status()[1]["sudo"]["state"] == "unchanged"
 
 
 def test_policies_are_refreshed_on_the_timer(tmp_path, builddir, directory):

@@ -16,12 +16,12 @@ CacheIndex sample()
 {
     CacheIndex index;
     index.documents.push_back({"sudo", "cn=web,ou=policies,dc=example,dc=com", "web", 50, "entryCSN=20261123#000000#000#000000",
-                               PolicyStore::file_for("web", "cn=web,ou=policies,dc=example,dc=com")});
+                               PolicyStore::file_for("web", "cn=web,ou=policies,dc=example,dc=com", "<policy/>")});
     // Names and DNs may hold what the index uses as separators.
     const std::string odd_dn = "cn=tab\\09and\\0Anewline,ou=policies,dc=example,dc=com";
-    index.documents.push_back({"sudo", odd_dn, "tab\tand\nnewline %41", -7, "", PolicyStore::file_for("tab\tand\nnewline", odd_dn)});
+    index.documents.push_back({"sudo", odd_dn, "tab\tand\nnewline %41", -7, "", PolicyStore::file_for("tab\tand\nnewline", odd_dn, "<odd/>")});
     index.roles.push_back({"cn=backup,ou=SUDOers,dc=example,dc=com", "modifyTimestamp=20261123120000Z"});
-    index.roles_file = "@sudoRole.xml";
+    index.roles_file = "sudoRole@0-0.xml";
     return index;
 }
 
@@ -32,7 +32,7 @@ void index_survives_a_round_trip(void **)
     CacheIndex index = sample();
     std::map<std::string, std::string> files{{"sudo/" + index.documents[0].file, "<policy/>"},
                                              {"sudo/" + index.documents[1].file, "<odd/>"},
-                                             {"sudo/@sudoRole.xml", "<roles/>"}};
+                                             {"sudo/sudoRole@0-0.xml", "<roles/>"}};
     assert_true(store.commit(index, files).ok());
     std::string note;
     CacheIndex loaded = store.load(&note);
@@ -46,22 +46,30 @@ void index_survives_a_round_trip(void **)
         assert_int_equal(loaded.documents[i].priority, index.documents[i].priority);
     }
     assert_true(loaded.roles == index.roles);
-    assert_string_equal(loaded.roles_file.c_str(), "@sudoRole.xml");
+    assert_string_equal(loaded.roles_file.c_str(), "sudoRole@0-0.xml");
     auto odd = store.read("sudo", index.documents[1].file);
     assert_true(odd.ok());
     assert_string_equal(odd->c_str(), "<odd/>");
 }
 
-void file_names_are_safe_and_distinct_per_entry(void **)
+void file_names_are_safe_bounded_and_distinct_per_entry_and_content(void **)
 {
-    const std::string a = PolicyStore::file_for("../../etc/passwd", "cn=x,dc=example");
+    const std::string a = PolicyStore::file_for("../../etc/passwd", "cn=x,dc=example", "<policy/>");
     assert_true(a.find('/') == std::string::npos);
     assert_true(a[0] != '.');
-    // One name, two entries: two files.
-    assert_string_not_equal(PolicyStore::file_for("web", "cn=web,ou=a").c_str(),
-                            PolicyStore::file_for("web", "cn=web,ou=b").c_str());
-    assert_string_equal(PolicyStore::file_for("web", "cn=web,ou=a").c_str(),
-                        PolicyStore::file_for("web", "cn=web,ou=a").c_str());
+    // One name, two entries; one entry, two versions: two files each.
+    assert_string_not_equal(PolicyStore::file_for("web", "cn=web,ou=a", "x").c_str(),
+                            PolicyStore::file_for("web", "cn=web,ou=b", "x").c_str());
+    assert_string_not_equal(PolicyStore::file_for("web", "cn=web,ou=a", "x").c_str(),
+                            PolicyStore::file_for("web", "cn=web,ou=a", "y").c_str());
+    assert_string_equal(PolicyStore::file_for("web", "cn=web,ou=a", "x").c_str(),
+                        PolicyStore::file_for("web", "cn=web,ou=a", "x").c_str());
+    // A long name in a script of three-byte characters: escaped, yet short
+    // enough for the installer's temp name too (NAME_MAX 255).
+    std::string long_name;
+    for (int i = 0; i < 200; ++i) long_name += "\xe4\xb8\xad";
+    const std::string b = PolicyStore::file_for(long_name, "cn=x", "x");
+    assert_true(b.size() + std::string(".vigil-XXXXXX.").size() < 200);
 }
 
 void an_index_it_cannot_read_is_an_empty_cache(void **)
@@ -92,7 +100,7 @@ void commit_leaves_only_the_files_the_index_names(void **)
     CacheIndex index = sample();
     assert_true(store.commit(index, {{"sudo/" + index.documents[0].file, "a"},
                                      {"sudo/" + index.documents[1].file, "b"},
-                                     {"sudo/@sudoRole.xml", "c"}}).ok());
+                                     {"sudo/sudoRole@0-0.xml", "c"}}).ok());
     assert_int_equal(test::dir_entries(dir / "cache/sudo").size(), 3);
     // The second policy withdrawn, the sudoRole entries gone.
     index.documents.pop_back();
@@ -122,7 +130,7 @@ int main()
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(index_survives_a_round_trip),
-        cmocka_unit_test(file_names_are_safe_and_distinct_per_entry),
+        cmocka_unit_test(file_names_are_safe_bounded_and_distinct_per_entry_and_content),
         cmocka_unit_test(an_index_it_cannot_read_is_an_empty_cache),
         cmocka_unit_test(commit_leaves_only_the_files_the_index_names),
         cmocka_unit_test(fields_escape_only_what_the_index_uses),
