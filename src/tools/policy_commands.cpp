@@ -31,6 +31,10 @@ int status(const PolicySettings &settings)
                      text.error().message.c_str());
         return exit_not_running;
     }
+    // The file outlives the daemon: say when it is not running.
+    if (::access(policy_iface::socket_path(settings.run_dir).c_str(), F_OK) != 0) {
+        std::printf("vigil_policy: not running (what follows is from its last refresh)\n");
+    }
     std::fputs(text->c_str(), stdout);
     return 0;
 }

@@ -422,6 +422,8 @@ def test_rollback_without_an_original_removes_our_file_and_works_with_the_daemon
     host.start()
     assert host.target.exists()
     host.vigil.stop_all()
+    out = host.ctl("status")
+    assert out.stdout.startswith("vigil_policy: not running"), out.stdout
     out = host.ctl("rollback", "sudo")
     assert out.returncode == 0, out.stdout + out.stderr
     assert not host.target.exists()
