@@ -90,7 +90,8 @@ ValueSet value_set(const ldb_message_element *el)
     out.reserve(el->num_values);
     for (unsigned i = 0; i < el->num_values; ++i)
         out.emplace_back(reinterpret_cast<const char *>(el->values[i].data), el->values[i].length);
-    std::sort(out.begin(), out.end());
+    // Written sorted (records are normalised), so usually read back sorted.
+    if (!std::is_sorted(out.begin(), out.end())) std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
 }

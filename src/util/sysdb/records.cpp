@@ -83,7 +83,9 @@ Status check_extra(const Subject &subject, const ExtraAttrs &extra)
 
 void sort_unique(std::vector<std::string> &names)
 {
-    std::sort(names.begin(), names.end());
+    // Directories mostly return members in the order they were added, often
+    // sorted already: a check in one pass spares sorting 10,000 names.
+    if (!std::is_sorted(names.begin(), names.end())) std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
 }
 
