@@ -132,7 +132,15 @@ void PolicyDaemon::refresh(bool explicit_request)
             if (!fqdn) return std::move(fqdn).error();
             return Prepared{std::move(*fqdn), PolicyStore(settings->cache_dir()).verified(index)};
         },
-        [this](Result<Prepared> prepared) {
+        [this, release](Result<Prepared> prepared) {
+            if (release) {
+                // The holds are gone; until this refresh installs, the status must not say "held".
+                for (auto &t : types_) {
+                    if (t.state != TypeState::held) continue;
+                    t.state = TypeState::failed;
+                    t.message = "hold released; not installed yet (the refresh did not get that far)";
+                }
+            }
             if (!prepared) {
                 downloaded(std::move(prepared).error());
                 return;
