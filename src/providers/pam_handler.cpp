@@ -88,11 +88,10 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
             }
             VLOG(info, "authenticate %s: accepted by the directory%s", call->user.c_str(),
                  outcome == OnlineAuth::password_expired ? "; the password has expired" : "");
-            // An expired password still authenticates: acct_mgmt says it
-            // must be changed, which is where applications look.
-            if (outcome == OnlineAuth::password_expired) expired_[call->user] = std::chrono::steady_clock::now();
-            else expired_.erase(call->user);
-            done(verdict(VIGIL_PAM_SUCCESS));
+            // Right but expired: NEW_AUTHTOK_REQD, which pam_vigil.so turns
+            // into a success that marks this PAM handle, so that its
+            // acct_mgmt (where applications look) asks for a change.
+            done(verdict(outcome == OnlineAuth::ok ? VIGIL_PAM_SUCCESS : VIGIL_PAM_NEW_AUTHTOK_REQD));
             return;
         }
         case OnlineAuth::wrong_password:
@@ -177,14 +176,6 @@ void PamHandler::acct_mgmt(std::shared_ptr<PamCall> call, sysdb::CachedUser user
             done(std::move(policy));
             return;
         }
-        auto it = expired_.find(call->user);
-        if (it != expired_.end()) {
-            if (std::chrono::steady_clock::now() - it->second < expired_memory) {
-                done(verdict(VIGIL_PAM_NEW_AUTHTOK_REQD).error("Your password has expired: change it now."));
-                return;
-            }
-            expired_.erase(it);
-        }
         done(std::move(policy)); // SUCCESS, with a warning if the policy had one
     };
     if (directory_.access) directory_.access(user, after_access);
@@ -232,7 +223,6 @@ void PamHandler::chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user
         switch (outcome) {
         case OnlineChange::ok: {
             VLOG(info, "chauthtok %s: the password was changed", call->user.c_str());
-            expired_.erase(call->user);
             if (offline_ != nullptr) {
                 const std::string name = call->user;
                 (void)offline_->remember(call->user, *call->new_authtok, [name](Status st) {

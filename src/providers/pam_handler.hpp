@@ -8,9 +8,12 @@
 //                 and kept for offline logins; while the directory is
 //                 unreachable, the cached credentials decide (and say so).
 //                 A directory that answered "wrong password" is never
-//                 overridden by the cache.
+//                 overridden by the cache. A right but expired password
+//                 is NEW_AUTHTOK_REQD: pam_vigil.so marks its PAM handle
+//                 and lets authenticate succeed (doc/protocol.md).
 //   acct_mgmt     access_provider decides, from the cache (it works
-//                 offline: SSH key logins call only this).
+//                 offline: SSH key logins call only this), then the
+//                 password policy on the cached user (ldap_pwd_policy).
 //   chauthtok     the directory changes the password (chpass_provider).
 //   setcred, open_session, close_session: nothing to do for LDAP: success.
 #pragma once
@@ -21,9 +24,7 @@
 #include "util/sysdb/sysdb.hpp"
 #include "sss_client/vigil_protocol.h"
 
-#include <chrono>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -88,12 +89,6 @@ private:
     void offline_login(std::shared_ptr<PamCall> call, Done done);
     void chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user, Done done);
     void acct_mgmt(std::shared_ptr<PamCall> call, sysdb::CachedUser user, Done done);
-
-    // Users whose password the directory accepted but called expired: their
-    // next acct_mgmt says NEW_AUTHTOK_REQD (PAM applications act on it only
-    // there), until a password change or `expired_memory` passes.
-    static constexpr std::chrono::minutes expired_memory{10};
-    std::map<std::string, std::chrono::steady_clock::time_point> expired_;
 
     sysdb::Sysdb &cache_;
     Directory directory_;

@@ -354,6 +354,50 @@ static int get_token(pam_handle_t *pamh, const struct options *o, int item, cons
     return rc;
 }
 
+/* ------------------------------------------------------------ expired password */
+
+/* An authenticate whose password was right but has expired (the responder
+ * answers NEW_AUTHTOK_REQD) succeeds and leaves this mark on the handle;
+ * acct_mgmt of the same handle then returns PAM_NEW_AUTHTOK_REQD, which is
+ * where applications act on it (doc/protocol.md).  The mark holds the
+ * user's name: a handle whose PAM_USER changed since does not inherit it. */
+#define PASSWORD_EXPIRED_DATA "vigil_password_expired"
+
+static void cleanup_mark(pam_handle_t *pamh, void *data, int error_status)
+{
+    (void)pamh;
+    (void)error_status;
+    free(data);
+}
+
+static int set_password_expired(pam_handle_t *pamh, const char *user)
+{
+    char *copy = strdup(user);
+    if (copy == NULL) {
+        return PAM_BUF_ERR;
+    }
+    int rc = pam_set_data(pamh, PASSWORD_EXPIRED_DATA, copy, cleanup_mark);
+    if (rc != PAM_SUCCESS) {
+        free(copy);
+    }
+    return rc;
+}
+
+static void clear_password_expired(pam_handle_t *pamh)
+{
+    const void *data = NULL;
+    if (pam_get_data(pamh, PASSWORD_EXPIRED_DATA, &data) == PAM_SUCCESS && data != NULL) {
+        (void)pam_set_data(pamh, PASSWORD_EXPIRED_DATA, NULL, NULL);
+    }
+}
+
+static int password_expired(pam_handle_t *pamh, const char *user)
+{
+    const void *data = NULL;
+    return pam_get_data(pamh, PASSWORD_EXPIRED_DATA, &data) == PAM_SUCCESS && data != NULL
+           && strcmp(data, user) == 0;
+}
+
 /* ------------------------------------------------------------ entry points */
 
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -381,6 +425,16 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
             break;
         }
     }
+    /* The latest authenticate decides whether the handle carries the mark;
+     * without the mark, an expired password does not authenticate. */
+    if (rc == PAM_NEW_AUTHTOK_REQD) {
+        rc = set_password_expired(pamh, user);
+        if (o.debug) {
+            pam_syslog(pamh, LOG_DEBUG, "the password of %s has expired: acct_mgmt will say so", user);
+        }
+    } else if (rc == PAM_SUCCESS) {
+        clear_password_expired(pamh);
+    }
     return finish(pamh, &o, user, rc);
 }
 
@@ -405,7 +459,23 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 
 PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-    return simple_step(pamh, flags, argc, argv, VIGIL_CMD_PAM_ACCT_MGMT);
+    struct options o;
+    int rc;
+    parse_options(pamh, argc, argv, &o);
+    const char *user = get_user(pamh, &rc);
+    if (user == NULL) {
+        return finish(pamh, &o, NULL, rc);
+    }
+    rc = request(pamh, flags, &o, VIGIL_CMD_PAM_ACCT_MGMT, user, NULL, NULL);
+    /* Access is decided first: a refused account stays refused, and one
+     * that could not be checked is not waved on to a password change. */
+    if (rc == PAM_SUCCESS && password_expired(pamh, user)) {
+        if (!(flags & PAM_SILENT)) {
+            (void)converse(pamh, PAM_ERROR_MSG, "Your password has expired: change it now.", NULL);
+        }
+        rc = PAM_NEW_AUTHTOK_REQD;
+    }
+    return finish(pamh, &o, user, rc);
 }
 
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -494,6 +564,9 @@ PAM_EXTERN int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const c
     rc = get_new_token(pamh, flags, &o, &new_tok, &new_owned);
     if (rc == PAM_SUCCESS) {
         rc = request(pamh, flags, &o, VIGIL_CMD_PAM_CHAUTHTOK, user, old, new_tok);
+    }
+    if (rc == PAM_SUCCESS) {
+        clear_password_expired(pamh);
     }
     if (rc == PAM_SUCCESS && new_owned != NULL) {
         rc = pam_set_item(pamh, PAM_AUTHTOK, new_owned);

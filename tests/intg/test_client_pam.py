@@ -184,6 +184,60 @@ def test_quiet_hides_info_but_not_errors(pam):
     assert res["errors"] == ["Your password expires soon"]
 
 
+# --- an expired password: a mark on the handle ------------------------------------
+
+EXPIRED = {"pam": {"erin": {"password": "pw", "pam_authenticate": {"result": "NEW_AUTHTOK_REQD"}},
+                   "dan": {"password": "pw", "pam_authenticate": {"result": "NEW_AUTHTOK_REQD"},
+                           "pam_acct_mgmt": {"result": "PERM_DENIED", "messages": [["error", "Access denied."]]}}}}
+EXPIRED_MESSAGE = "Your password has expired: change it now."
+STACK = ["auth required VIGIL", "auth required PROBE data=vigil_password_expired",
+         "account required VIGIL", "password required VIGIL"]
+
+
+@pytest.fixture
+def expired_pam(tmp_path, pam_module, probe):
+    server = FakeServer(tmp_path / "fake", EXPIRED).start()
+    try:
+        yield Pam(tmp_path, pam_module, probe, server)
+    finally:
+        server.stop()
+
+
+def test_an_expired_password_authenticates_and_acct_mgmt_of_the_same_handle_says_change_it(expired_pam):
+    res = expired_pam.run(STACK, "erin", [("authenticate", 0), ("account", PAM["NEW_AUTHTOK_REQD"])], ["pw"])
+    assert res["ok"], res
+    # The mark is on the handle, with the user's name.
+    assert "probe data=vigil_password_expired=erin" in res["info"], res
+    assert res["errors"] == [EXPIRED_MESSAGE], res
+
+
+def test_a_handle_that_never_authenticated_has_no_mark(expired_pam):
+    """The responder said NEW_AUTHTOK_REQD to another handle's authenticate:
+    an acct_mgmt alone (an SSH key login, cron) is not told to change."""
+    assert expired_pam.run(STACK, "erin", [("authenticate", 0)], ["pw"])["ok"]
+    res = expired_pam.run(STACK, "erin", [("account", 0)])
+    assert res["ok"] and res["errors"] == [], res
+    assert expired_pam.last()["command"] == "pam_acct_mgmt"
+
+
+def test_access_refused_wins_over_the_mark(expired_pam):
+    res = expired_pam.run(STACK, "dan", [("authenticate", 0), ("account", PAM["PERM_DENIED"])], ["pw"])
+    assert res["ok"] and res["errors"] == ["Access denied."], res
+
+
+def test_a_password_change_in_the_handle_clears_the_mark(expired_pam):
+    res = expired_pam.run(STACK, "erin", [("authenticate", 0), ("account", PAM["NEW_AUTHTOK_REQD"]),
+                                          ("chauthtok", 0), ("account", 0)], ["pw", "pw", "n3w", "n3w"])
+    assert res["ok"], res
+    assert res["errors"] == [EXPIRED_MESSAGE], res
+
+
+def test_the_mark_is_silent_with_pam_silent(expired_pam):
+    res = expired_pam.run(STACK, "erin", [("authenticate", 0), ("account", PAM["NEW_AUTHTOK_REQD"], PAM_SILENT)],
+                          ["pw"])
+    assert res["ok"] and res["errors"] == [], res
+
+
 # --- the other service functions --------------------------------------------------
 
 @pytest.mark.parametrize("op,command,flags,wire", [

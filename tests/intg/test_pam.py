@@ -21,7 +21,7 @@ import pytest
 
 from fixtures import procs, wrappers
 from fixtures.fake_responder import C, STATUS, PAM_RESULT, u32
-from fixtures.slapd import standard_users
+from fixtures.slapd import Slapd, standard_users
 from fixtures.vigil import Vigil
 
 # Root only: the PAM module of a caller that is not root uses the public
@@ -386,6 +386,9 @@ def test_shadow_policy_expired_password_and_expired_account(builddir, own_slapd,
         res = pam.run("stale", [("authenticate", PAM["SUCCESS"]), ("account", PAM["NEW_AUTHTOK_REQD"])],
                       ["Stale-Passw0rd"])
         assert res["ok"] and res["errors"] == ["Your password has expired: change it now."], res
+        # The cached shadow attributes say so without a password, too (SSH keys).
+        res = pam.run("stale", [("account", PAM["NEW_AUTHTOK_REQD"])])
+        assert res["ok"] and res["errors"] == ["Your password has expired: change it now."], res
         res = pam.run("stale", [("chauthtok", PAM["SUCCESS"])], ["x", "Fresh-Passw0rd", "Fresh-Passw0rd"],
                       lines=("password required VIGIL",))
         assert res["ok"], res
@@ -394,3 +397,38 @@ def test_shadow_policy_expired_password_and_expired_account(builddir, own_slapd,
         res = pam.run("expired", [("authenticate", PAM["SUCCESS"]), ("account", PAM["ACCT_EXPIRED"])],
                       [PASSWORDS["expired"]])
         assert res["ok"] and res["errors"] == ["Your account has expired."], res
+
+
+@pytest.fixture
+def ppolicy_slapd(tmp_path):
+    """slapd with the ppolicy overlay: a password set by an administrator
+    (pwdReset) binds, but the server says it must be changed."""
+    suffix = "dc=example,dc=com"
+    policy = f"cn=default,ou=Policies,{suffix}"
+    server = Slapd(tmp_path / "slapd-ppolicy", tls=False, loglevel="none", ppolicy=policy)
+    server.load_standard_data()
+    server.load_ldif(f"dn: ou=Policies,{suffix}\nobjectClass: organizationalUnit\nou: Policies\n\n"
+                     f"dn: {policy}\nobjectClass: device\nobjectClass: pwdPolicy\ncn: default\n"
+                     "pwdAttribute: userPassword\npwdMinLength: 8\npwdMustChange: TRUE\npwdAllowUserChange: TRUE\n")
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_password_the_directory_calls_expired_marks_only_the_handle_that_authenticated(
+        builddir, ppolicy_slapd, tmp_path):
+    """The directory accepts carol's reset password but says it must be
+    changed: authenticate succeeds and acct_mgmt of that PAM handle says
+    NEW_AUTHTOK_REQD; another handle that only runs acct_mgmt (an SSH key
+    login) is not told so (nothing in the cache says the password
+    expired)."""
+    server = ppolicy_slapd
+    dn = f"uid=carol,ou=People,{server.base_dn}"
+    server.modify_ldif(f"dn: {dn}\nchangetype: modify\nreplace: pwdReset\npwdReset: TRUE\n")
+    with running_vigil(builddir, server) as v:
+        pam = Pam(tmp_path, builddir, v)
+        res = pam.run("carol", [("authenticate", PAM["SUCCESS"]), ("account", PAM["NEW_AUTHTOK_REQD"])],
+                      [PASSWORDS["carol"]])
+        assert res["ok"] and res["errors"] == ["Your password has expired: change it now."], res
+        res = pam.run("carol", [("account", PAM["SUCCESS"])])
+        assert res["ok"] and res["errors"] == [], res
