@@ -189,10 +189,14 @@ void PamHandler::chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user
                                                         "unreachable."));
         return;
     }
-    // PAM_PRELIM_CHECK: the old password is checked (root on the private
-    // socket needs none).
+    // Root on the private socket sets a password without the old one,
+    // except when a login (sshd, login: root processes) asks its user to
+    // change an expired one: that is the user's own change, checked with
+    // the old password (an admin reset would only expire it again).
+    const bool reset = call->by_root && (call->flags & VIGIL_PAM_FLAG_CHANGE_EXPIRED_AUTHTOK) == 0;
+    // PAM_PRELIM_CHECK: the old password is checked, unless a reset.
     if (call->command == VIGIL_CMD_PAM_CHAUTHTOK_PRELIM) {
-        if (call->by_root) {
+        if (reset) {
             done(verdict(VIGIL_PAM_SUCCESS));
             return;
         }
@@ -248,7 +252,7 @@ void PamHandler::chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user
         VLOG(error, "chauthtok %s: %s", call->user.c_str(), message.c_str());
         done(verdict(VIGIL_PAM_SYSTEM_ERR));
     };
-    if (call->by_root) {
+    if (reset) {
         if (!directory_.reset_password) {
             done(verdict(VIGIL_PAM_AUTHTOK_ERR));
             return;

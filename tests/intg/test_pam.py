@@ -31,6 +31,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="vigil_pam tests log i
 
 PAM = {"SUCCESS": 0, "PERM_DENIED": 6, "AUTH_ERR": 7, "AUTHINFO_UNAVAIL": 9, "USER_UNKNOWN": 10,
        "MAXTRIES": 11, "NEW_AUTHTOK_REQD": 12, "ACCT_EXPIRED": 13}
+PAM_CHANGE_EXPIRED_AUTHTOK = 0x20
 DRIVER = Path(__file__).parent / "fixtures" / "pam_driver.py"
 NOBODY = 65534
 
@@ -420,8 +421,9 @@ def test_a_password_the_directory_calls_expired_marks_only_the_handle_that_authe
     """The directory accepts carol's reset password but says it must be
     changed: authenticate succeeds and acct_mgmt of that PAM handle says
     NEW_AUTHTOK_REQD; another handle that only runs acct_mgmt (an SSH key
-    login) is not told so (nothing in the cache says the password
-    expired)."""
+    login) is not told so (nothing in the cache says the password expired);
+    the change in the same handle works, and then the new password is
+    simply good."""
     server = ppolicy_slapd
     dn = f"uid=carol,ou=People,{server.base_dn}"
     server.modify_ldif(f"dn: {dn}\nchangetype: modify\nreplace: pwdReset\npwdReset: TRUE\n")
@@ -431,4 +433,14 @@ def test_a_password_the_directory_calls_expired_marks_only_the_handle_that_authe
                       [PASSWORDS["carol"]])
         assert res["ok"] and res["errors"] == ["Your password has expired: change it now."], res
         res = pam.run("carol", [("account", PAM["SUCCESS"])])
+        assert res["ok"] and res["errors"] == [], res
+        new = "Carol-Own-Passw0rd"
+        # As login and sshd do it (root processes): PAM_CHANGE_EXPIRED_AUTHTOK,
+        # the user's own change with the old password, not a root reset
+        # (which the directory would call expired again).
+        res = pam.run("carol", [("authenticate", PAM["SUCCESS"]), ("account", PAM["NEW_AUTHTOK_REQD"]),
+                                ("chauthtok", PAM["SUCCESS"], PAM_CHANGE_EXPIRED_AUTHTOK)],
+                      [PASSWORDS["carol"], PASSWORDS["carol"], new, new])
+        assert res["ok"], res
+        res = pam.run("carol", [("authenticate", PAM["SUCCESS"]), ("account", PAM["SUCCESS"])], [new])
         assert res["ok"] and res["errors"] == [], res
