@@ -4,9 +4,13 @@ no PAM module would send: unknown users, the public socket's rule (a caller
 acts only for its own uid), a provider that is down, malformed requests.
 """
 
+import concurrent.futures
 import contextlib
+import itertools
 import json
 import os
+import re
+import signal
 import shutil
 import socket
 import struct
@@ -20,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from fixtures import procs, wrappers
-from fixtures.fake_responder import C, STATUS, PAM_RESULT, u32
+from fixtures.fake_responder import C, STATUS, PAM_RESULT, tool_env, u32
 from fixtures.slapd import Slapd, standard_users
 from fixtures.vigil import Vigil
 
@@ -44,17 +48,20 @@ PASSWORDS = {name: entry["userPassword"][0] for name, entry in standard_users().
 
 
 @contextlib.contextmanager
-def running_vigil(builddir, server, *domain):
+def running_vigil(builddir, server, *domain, pam=(), vigil=(), preload=()):
     # Under a directory others may traverse: the public socket is tested
     # from other uids too.
     workdir = Path(tempfile.mkdtemp(prefix="vigil-pam-", dir="/tmp"))
     os.chmod(workdir, 0o755)
     v = Vigil(workdir / "vigil", builddir, extra={
-        "vigil": ["services = nss, pam"],
+        "vigil": ["services = nss, pam", *vigil],
+        **({"pam": list(pam)} if pam else {}),
         # The test slapd speaks plain ldap:// (TLS is tested in test_ldap_auth.py).
         "domain/LDAP": domain_lines(server, "ldap_auth_disable_tls_never_use_in_production = true", *domain)})
     try:
-        v.start_supervised(("nss", "pam"))
+        # `preload`: shims in every daemon's LD_PRELOAD (after a sanitizer runtime).
+        env = wrappers.preload_env(preload, builddir / "vigil_be", base=v.env()) if preload else None
+        v.start_supervised(("nss", "pam"), env=env)
         v.slapd = server
         yield v
     finally:
@@ -74,13 +81,13 @@ class Pam:
     def __init__(self, tmp_path, builddir, vigil):
         self.tmp, self.vigil = tmp_path, vigil
         self.module = builddir / ".libs" / "pam_vigil.so"
-        self.n = 0
+        self.numbers = itertools.count(1)  # atomic: tests run transactions from threads
 
     def run(self, user, ops, passwords=(), lines=("auth required VIGIL", "account required VIGIL",
                                                    "session required VIGIL", "password required VIGIL")):
-        self.n += 1
-        service = f"svc{self.n}"
-        env = wrappers.pam_wrapper_env(self.tmp / f"pam{self.n}",
+        n = next(self.numbers)
+        service = f"svc{n}"
+        env = wrappers.pam_wrapper_env(self.tmp / f"pam{n}",
                                        {service: [line.replace("VIGIL", str(self.module)) for line in lines]},
                                        base={**os.environ, "VIGIL_PIPES_DIR": str(self.vigil.state_dir / "pipes")})
         spec = {"service": service, "user": user, "passwords": list(passwords),
@@ -312,6 +319,154 @@ def test_offline_logins_with_cached_credentials_lockout_and_restart(builddir, ow
         assert pam.run("alice", [("authenticate", PAM["MAXTRIES"])], [PASSWORDS["alice"]])["ok"]
         # acct_mgmt needs no password and works from the cache (SSH keys).
         assert pam.run("alice", [("account", PAM["SUCCESS"])])["ok"]
+
+
+def lock_seconds_left(v, name):
+    """The seconds `vigilctl user-show` says the offline lock has left, or None."""
+    match = re.search(r"locked until: .*\(in (\d+) s\)", v.vigilctl("user-show", name).stdout)
+    return int(match.group(1)) if match else None
+
+
+def test_an_offline_lockout_runs_out_after_offline_failed_login_delay(builddir, own_slapd, tmp_path):
+    """Two wrong cached passwords lock alice for one minute (the smallest
+    delay: the option is in minutes); the right one is refused meanwhile,
+    and accepted once the minute has passed, which also clears the count."""
+    server = own_slapd
+    with running_vigil(builddir, server, "cache_credentials = true",
+                       pam=["offline_failed_login_attempts = 2", "offline_failed_login_delay = 1"]) as v:
+        pam = Pam(tmp_path, builddir, v)
+        assert pam.run("alice", [("authenticate", PAM["SUCCESS"])], [PASSWORDS["alice"]])["ok"]
+        procs.wait_until(lambda: cached_password_stored(v, "alice"), 20, "alice's password to be cached")
+        server.stop()
+        assert pam.run("alice", [("authenticate", PAM["AUTH_ERR"])], ["wrong"])["ok"]
+        res = pam.run("alice", [("authenticate", PAM["AUTH_ERR"])], ["wrong"])
+        assert res["ok"] and any("locked until" in e for e in res["errors"]), res
+        assert pam.run("alice", [("authenticate", PAM["MAXTRIES"])], [PASSWORDS["alice"]])["ok"]
+        left = lock_seconds_left(v, "alice")
+        assert left is not None and 0 < left <= 60, v.vigilctl("user-show", "alice").stdout
+        time.sleep(left)  # the delay itself: nothing else can make it pass
+
+        def logs_in():
+            res = pam.run("alice", [("authenticate", PAM["SUCCESS"])], [PASSWORDS["alice"]])
+            return res if res["ok"] else None
+        res = procs.wait_until(logs_in, 15, "the offline lock to run out")
+        assert "Authenticated with cached credentials." in res["info"], res
+        out = v.vigilctl("user-show", "alice").stdout
+        assert "locked until" not in out and "failed logins:   0" in out, out
+
+
+def add_users(server, count, first_uid=20000):
+    """`count` more directory users u00, u01, ... with the password Pw-NAME-1."""
+    entries = [f"dn: uid=u{i:02d},ou=People,{server.base_dn}\nobjectClass: inetOrgPerson\n"
+               f"objectClass: posixAccount\nuid: u{i:02d}\ncn: U{i:02d}\nsn: U{i:02d}\n"
+               f"uidNumber: {first_uid + i}\ngidNumber: 10000\nhomeDirectory: /home/u{i:02d}\n"
+               f"userPassword: Pw-u{i:02d}-1\n" for i in range(count)]
+    server.add_ldif("\n".join(entries))
+    return [f"u{i:02d}" for i in range(count)]
+
+
+def start_logins(builddir, v, confdir, jobs):
+    """One pam_start_confdir/pam_authenticate/pam_end process per (user,
+    password), all at once (pam_wrapper cannot run concurrently: its
+    processes race for the same /tmp/pam.X dir); returns the processes."""
+    tool = builddir / "tests" / "tools" / "client_pam_loop"
+    env = tool_env(tool, builddir / ".libs" / "pam_vigil.so",
+                   {**os.environ, "VIGIL_PIPES_DIR": str(v.state_dir / "pipes")})
+    return [(user, subprocess.Popen([str(tool), str(confdir), "login", user, password, "1"], env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            for user, password in jobs]
+
+
+def finish_logins(started):
+    """{user: pam_authenticate's return code} (None when the tool failed)."""
+    codes = {}
+    for user, proc in started:
+        out, err = proc.communicate(timeout=60)
+        match = re.search(r"^OK .*last_rc=(-?\d+)$", out.strip())
+        codes[user] = int(match.group(1)) if match and proc.returncode == 0 else (None, out, err)
+    return codes
+
+
+def test_concurrent_logins_while_passwords_are_hashed_keep_the_provider_answering_its_pings(
+        builddir, own_slapd, tmp_path):
+    """Rounds of 20 logins at once with cache_credentials = true: every
+    accepted password is hashed for offline use while the next round comes
+    in, each hash made to cost 300 ms (tests/tools/slow_crypt.so). Every
+    login gets its own right answer, and vigil_be keeps answering vigild's
+    pings (heartbeat 1 s, two misses allowed): vigild never restarts it.
+    Hashing on the event loop would block it for 4.5 s in the first round
+    alone (15 accepted passwords), and vigild would restart vigil_be."""
+    server = own_slapd
+    users = add_users(server, 20)
+    wrong = set(users[15:])
+    confdir = tmp_path / "pam.d"
+    confdir.mkdir()
+    (confdir / "login").write_text(f"auth required {builddir / '.libs' / 'pam_vigil.so'}\n")
+    with running_vigil(builddir, server, "cache_credentials = true",
+                       vigil=["heartbeat = 1", "heartbeat_misses = 2"],
+                       preload=[str(builddir / "tests" / "tools" / ".libs" / "slow_crypt.so")]) as v:
+        before, _ = v.status()
+        first = {u: ("wrong" if u in wrong else f"Pw-{u}-1") for u in users}
+        expected = {u: PAM["AUTH_ERR"] if u in wrong else PAM["SUCCESS"] for u in users}
+        assert finish_logins(start_logins(builddir, v, confdir, first.items())) == expected
+        for _ in range(2):  # the hashes of the round before are still being computed
+            codes = finish_logins(start_logins(builddir, v, confdir, [(u, f"Pw-{u}-1") for u in users]))
+            assert codes == {u: PAM["SUCCESS"] for u in users}
+        procs.wait_until(lambda: all(cached_password_stored(v, u) for u in users), 60,
+                         "every accepted password to be hashed and stored")
+        rows, _ = v.status()
+        assert rows["domain/LDAP"]["restarts"] == 0 and rows["domain/LDAP"]["pid"] == before["domain/LDAP"]["pid"], \
+            (rows, v.log())
+        assert rows["pam"]["restarts"] == 0, rows
+
+
+def vigil_be_connections(port):
+    """vigil_be's established TCP connections to 127.0.0.1:port."""
+    out = subprocess.run(["ss", "-Htnp", "state", "established", "dst", f"127.0.0.1:{port}"],
+                         capture_output=True, text=True, timeout=10).stdout
+    return sum(1 for line in out.splitlines() if '"vigil_be"' in line)
+
+
+def test_a_provider_killed_in_the_middle_of_a_login_is_authinfo_unavail_at_once_then_restarted(
+        builddir, own_slapd, tmp_path):
+    """A login is waiting on the directory (slapd frozen: the bind is sent
+    and never answered) when vigil_be is SIGKILLed. The PAM caller hears
+    PAM_AUTHINFO_UNAVAIL as soon as the provider is gone, not after the
+    request's budget (8.5 s) or the LDAP timeouts (30 s here); vigild
+    restarts vigil_be and logins work again."""
+    server = own_slapd
+    with running_vigil(builddir, server, "ldap_opt_timeout = 30", "ldap_network_timeout = 30",
+                       pam=["pam_id_timeout = 600"]) as v:
+        pam = Pam(tmp_path, builddir, v)
+        # alice is fresh in the cache: the next login goes straight to the bind.
+        assert pam.run("alice", [("authenticate", PAM["SUCCESS"])], [PASSWORDS["alice"]])["ok"]
+        rows, _ = v.status()
+        be_pid = rows["domain/LDAP"]["pid"]
+        idle = vigil_be_connections(server.port)
+        server.freeze()
+        try:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                login = pool.submit(pam.run, "alice", [("authenticate", PAM["AUTHINFO_UNAVAIL"])], [PASSWORDS["alice"]])
+                # The bind's own connection is up (the kernel accepts for a
+                # frozen slapd): the login is in the middle of it.
+                procs.wait_until(lambda: vigil_be_connections(server.port) > idle or login.done(), 10,
+                                 "vigil_be to open the bind's connection")
+                assert not login.done(), login.result()
+                os.kill(be_pid, signal.SIGKILL)
+                killed = time.monotonic()
+                res = login.result(timeout=60)
+                answered_after = time.monotonic() - killed
+            assert res["ok"], res
+            assert answered_after < 5, answered_after
+        finally:
+            server.thaw()
+        rows = v.wait_status(lambda r: r["domain/LDAP"]["state"] == "running" and r["domain/LDAP"]["restarts"] == 1
+                             and r["domain/LDAP"]["pid"] not in (0, be_pid), "vigild to restart vigil_be")
+
+        def logs_in():
+            return pam.run("alice", [("authenticate", PAM["SUCCESS"])], [PASSWORDS["alice"]])["ok"]
+        procs.wait_until(logs_in, 20, "a login through the restarted vigil_be")
+        assert rows["pam"]["restarts"] == 0, rows
 
 
 def test_nothing_to_decide_with_is_authinfo_unavail(vigil, pam):

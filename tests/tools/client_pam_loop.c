@@ -11,8 +11,9 @@
  * The conversation answers every prompt with PASSWORD (an application may
  * not set PAM_AUTHTOK itself).  pam_start_confdir (Linux-PAM >= 1.4) reads
  * CONFDIR/SERVICE: no pam_wrapper, which would add ~20 ms a cycle.
- * Prints "OK cycles=N success=N fds_before=N fds_after=N"; exits 1 if the
- * fd count grew or a cycle failed to start.
+ * Prints "OK cycles=N success=N fds_before=N fds_after=N last_rc=N" (the
+ * last pam_authenticate's return code, for tests that expect a refusal);
+ * exits 1 if the fd count grew or a cycle failed to start.
  */
 #define _GNU_SOURCE
 
@@ -74,7 +75,7 @@ int main(int argc, char **argv)
         every = 1;
     }
     struct pam_conv conv = { answer_password, argv[4] };
-    int before = count_fds(), success = 0;
+    int before = count_fds(), success = 0, last_rc = -1;
     for (long i = 0; i < cycles; i++) {
         pam_handle_t *pamh = NULL;
         int rc = pam_start_confdir(argv[2], argv[3], &conv, argv[1], &pamh);
@@ -84,6 +85,7 @@ int main(int argc, char **argv)
         }
         if (i % every == 0) {
             rc = pam_authenticate(pamh, 0);
+            last_rc = rc;
             if (rc == PAM_SUCCESS) {
                 success++;
             }
@@ -91,7 +93,7 @@ int main(int argc, char **argv)
         pam_end(pamh, rc);
     }
     int after = count_fds();
-    printf("%s cycles=%ld success=%d fds_before=%d fds_after=%d\n",
-           after == before ? "OK" : "FAIL", cycles, success, before, after);
+    printf("%s cycles=%ld success=%d fds_before=%d fds_after=%d last_rc=%d\n",
+           after == before ? "OK" : "FAIL", cycles, success, before, after, last_rc);
     return after == before ? 0 : 1;
 }
