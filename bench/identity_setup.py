@@ -164,20 +164,24 @@ class VigilSide:
     prefix = "vigil"
     processes = ("vigil_nss", "vigil_be")
 
-    def __init__(self, tmp, build, slapd):
+    def __init__(self, tmp, build, slapd, services=("nss",), domain=(), sections=None):
+        """services: the responders; domain: more [domain/LDAP] lines;
+        sections: more sections, {name: [lines]}."""
         self.build = build
+        self.services = tuple(services)
         self.module = str(build / ".libs" / "libnss_vigil.so.2")
         self.vigil = Vigil(tmp / "vigil", build, extra={
-            "vigil": ["services = nss"],
+            "vigil": [f"services = {', '.join(self.services)}"],
             "domain/LDAP": [f"ldap_uri = {slapd.uri}", f"ldap_search_base = {SUFFIX}", "ldap_schema = rfc2307",
-                            "min_id = 1000", "entry_cache_timeout = 5400"]})
+                            "min_id = 1000", "entry_cache_timeout = 5400", *domain],
+            **(sections or {})})
         self.env = {**os.environ, "VIGIL_PIPES_DIR": str(self.vigil.state_dir / "pipes"),
                     "VIGIL_PEER_UID": str(os.getuid())}
         # glibc dlopens libnss_vigil.so.2 by name
         self.glibc_env = {**self.env, "LD_LIBRARY_PATH": str(build / ".libs")}
 
     def start(self):
-        self.vigil.start_supervised(("nss",))
+        self.vigil.start_supervised(self.services)
         rows, _ = self.vigil.status()
         self.top = self.vigil.procs[0]
         self.responder = rows["nss"]["pid"]
@@ -236,12 +240,24 @@ class SssdSide:
         os.chmod("/var/lib/sss/pipes", 0o755)
         os.chmod("/var/lib/sss/mc", 0o775)
 
+    # What the PAM bench changes: the responders, and more lines per section.
+    services = ("nss",)
+    more = {}
+
+    def config_text(self):
+        more = {"nss": [], "domain/LDAP": [], **self.more}
+        text = f"[sssd]\nservices = {', '.join(self.services)}\ndomains = LDAP\n\n"
+        text += "".join(f"[{name}]\n" + "".join(line + "\n" for line in more[name]) + "\n"
+                        for name in more if name != "domain/LDAP")
+        return text + ("[domain/LDAP]\n"
+                       f"id_provider = ldap\nldap_schema = rfc2307\nldap_uri = {self.slapd.uri}\n"
+                       f"ldap_search_base = {SUFFIX}\nentry_cache_timeout = 5400\nmin_id = 1000\n"
+                       + "".join(line + "\n" for line in more["domain/LDAP"]))
+
     def start(self):
         self._private_paths()
         conf = Path("/etc/sssd/sssd.conf")
-        conf.write_text("[sssd]\nservices = nss\ndomains = LDAP\n\n[nss]\n\n[domain/LDAP]\n"
-                        f"id_provider = ldap\nldap_schema = rfc2307\nldap_uri = {self.slapd.uri}\n"
-                        f"ldap_search_base = {SUFFIX}\nentry_cache_timeout = 5400\nmin_id = 1000\n")
+        conf.write_text(self.config_text())
         os.chmod(conf, 0o600)
         log = self.root / "sssd.stderr"
         self.proc = procs.spawn(["/usr/sbin/sssd", "-i", "--logger=files", "-c", conf], log_path=log)
@@ -249,8 +265,10 @@ class SssdSide:
         def nss_up():
             procs.check_running(self.proc, "sssd", log)
             kids = {comm(p): p for p in children_of(self.proc.pid)}
-            return "sssd_nss" in kids and "sssd_be" in kids and os.path.exists("/var/lib/sss/pipes/nss") and kids
-        kids = procs.wait_until(nss_up, 30, f"sssd_nss and sssd_be to start (log {log}, /var/log/sssd in {self.root})")
+            return (all(f"sssd_{s}" in kids and os.path.exists(f"/var/lib/sss/pipes/{s}") for s in self.services)
+                    and "sssd_be" in kids and kids)
+        kids = procs.wait_until(nss_up, 30, f"sssd_be and the responders to start (log {log}, /var/log/sssd in "
+                                f"{self.root})")
         self.responder, self.backend = kids["sssd_nss"], kids["sssd_be"]
         self.top = self.proc
 

@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""PAM authentication latency, vigil next to SSSD 2.8, against one slapd.
+
+Run by bench/run-pam-bench.sh (bench/README.md says what each figure means).
+Both sides have auth_provider = ldap, cache_credentials = true and
+pam_id_timeout = 1, and bench/pam_bench times pam_authenticate through
+pam_vigil.so and pam_sss.so the same way (pam_start_confdir: no pam_wrapper,
+nothing in /etc/pam.d).  Runs alternate which side goes first; every figure
+is a median over runs, and none fails the run: a failed login is reported
+under the table instead of a figure.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from identity_setup import SUFFIX, BenchSlapd, SssdSide, VigilSide, cpu_ns, procs  # noqa: E402
+
+USERS = 200           # distinct users: a run of "refreshed" logins visits each once
+PREFIX = "puser"
+UID_BASE, GID = 300000, 300000
+SAME_CALLS = 100      # logins a run of the same user
+OFFLINE_CALLS = 50
+
+
+def directory_ldif():
+    out = [f"dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: bench\ndc: example\n",
+           f"dn: ou=People,{SUFFIX}\nobjectClass: organizationalUnit\nou: People\n",
+           f"dn: ou=Groups,{SUFFIX}\nobjectClass: organizationalUnit\nou: Groups\n",
+           f"dn: cn=pusers,ou=Groups,{SUFFIX}\nobjectClass: posixGroup\ncn: pusers\ngidNumber: {GID}\n"]
+    for i in range(USERS):
+        name = f"{PREFIX}{i:04d}"
+        out.append(f"dn: uid={name},ou=People,{SUFFIX}\nobjectClass: account\nobjectClass: posixAccount\n"
+                   f"uid: {name}\ncn: {name}\nuidNumber: {UID_BASE + i}\ngidNumber: {GID}\n"
+                   f"homeDirectory: /home/{name}\nuserPassword: Pw-{name}\n")
+    return "\n".join(out)
+
+
+class PamVigil(VigilSide):
+    processes = ("vigil_pam", "vigil_be")
+
+    def __init__(self, tmp, build, slapd):
+        super().__init__(tmp, build, slapd, services=("nss", "pam"),
+                         domain=("auth_provider = ldap", "cache_credentials = true",
+                                 "ldap_auth_disable_tls_never_use_in_production = true"),
+                         sections={"pam": ["pam_id_timeout = 1"]})
+        self.pam_module = str(build / ".libs" / "pam_vigil.so")
+
+    def start(self):
+        super().start()
+        rows, _ = self.vigil.status()
+        self.responder = rows["pam"]["pid"]
+
+    def hashes_not_kept(self):
+        """Accepted passwords whose hash was not kept: a login does not wait
+        for its hash, and the worker's queue (and each user's) is bounded."""
+        return self.vigil.log("vigil_be_LDAP").count("cannot keep the credentials") + \
+            self.vigil.log("vigil_be_LDAP").count("at once")
+
+
+class PamSssd(SssdSide):
+    processes = ("sssd_pam", "sssd_be")
+    services = ("nss", "pam")
+    more = {"pam": ["pam_id_timeout = 1"],
+            "domain/LDAP": ["auth_provider = ldap", "cache_credentials = true",
+                            "ldap_auth_disable_tls_never_use_in_production = true"]}
+
+    def __init__(self, tmp, slapd, host_ns):
+        super().__init__(tmp, slapd, host_ns)
+        self.pam_module = "pam_sss.so"
+
+    def start(self):
+        super().start()
+        from identity_setup import children_of, comm
+        self.responder = {comm(p): p for p in children_of(self.proc.pid)}["sssd_pam"]
+
+
+class Bench:
+    def __init__(self, build, tmp, runs):
+        self.build, self.tmp, self.runs = build, tmp, runs
+        self.samples, self.errors = {}, {}
+
+    def add(self, row, col, value):
+        self.samples.setdefault((row, col), []).append(value)
+
+    def median(self, row, col):
+        v = self.samples.get((row, col))
+        return None if (row, col) in self.errors or not v else statistics.median(v)
+
+    def tool(self, args, env=None, row=None, col=None):
+        """bench/pam_bench, one run; its figure in ms, or None (noted as the row's error)."""
+        res = procs.run([self.build / "bench" / "pam_bench", "-r", "1", *args], env=env, timeout=600, check=False)
+        if res.returncode != 0:
+            self.errors.setdefault((row, col), (res.stderr.strip() or f"exit {res.returncode}").splitlines()[-1])
+            return None
+        return float(res.stdout.split()[1])
+
+    def confdir(self, side):
+        d = self.tmp / f"pam.d-{side.name}"
+        d.mkdir(exist_ok=True)
+        (d / "login").write_text(f"auth required {side.pam_module}\n")
+        (d / "permit").write_text("auth required pam_permit.so\n")
+        return d
+
+    def logins(self, side, row, count, calls, first=0):
+        """One timed run of `calls` logins on side; its CPU per login too."""
+        pids = [side.responder, side.backend]
+        before = [cpu_ns(p) for p in pids]
+        ms = self.tool(["-n", str(calls), "-f", str(first), "pam", str(self.confdir(side)), "login", PREFIX,
+                        str(count)], side.env, row, side.name)
+        settle(side.backend)  # vigil hashes in a worker: its CPU counts once the work is done
+        if ms is None:
+            return
+        self.add(row, side.name, ms)
+        for pid, b, name in zip(pids, before, side.processes):
+            self.add(row, f"{side.name} {name}", (cpu_ns(pid) - b) / 1e6 / calls)
+
+
+def settle(pid, quiet=0.3, bound=30):
+    """Wait (bounded) until pid has used no CPU for `quiet` seconds."""
+    deadline = time.monotonic() + bound
+    last = cpu_ns(pid)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = cpu_ns(pid)
+        if now - last < 1e6:
+            return
+        last = now
+
+
+def rotate(sides, r):
+    return sides[r % len(sides):] + sides[:r % len(sides)]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build", type=Path)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--namespace", default=None)
+    ap.add_argument("--no-sssd", default=None, metavar="REASON")
+    ap.add_argument("--vigil-only", action="store_true")
+    a = ap.parse_args()
+    build = a.build.resolve()
+    tmp = Path(tempfile.mkdtemp(prefix="vigil-pam-bench-", dir="/tmp"))
+    os.chmod(tmp, 0o755)
+    bench = Bench(build, tmp, a.runs)
+    slapd = BenchSlapd(tmp / "slapd", tls=False, loglevel="none")
+    slapd.load_ldif(directory_ldif())
+    slapd.start()
+    sides = []
+    try:
+        sides.append(PamVigil(tmp, build, slapd))
+        if a.no_sssd is None and not a.vigil_only:
+            sides.append(PamSssd(tmp, slapd, a.namespace))
+        for side in sides:
+            side.start()
+        # Every user known and logged in once on both sides: the hashes
+        # stored, the users cached.
+        for side in sides:
+            bench.tool(["-n", str(USERS), "pam", str(bench.confdir(side)), "login", PREFIX, str(USERS)], side.env,
+                       ("prewarm", ""), side.name)
+            settle(side.backend)
+        for r in range(a.runs):
+            for side in rotate(sides, r):
+                bench.logins(side, "online, same user", 1, SAME_CALLS)
+            # pam_id_timeout = 1 and every user once a run: each login
+            # refreshes its user (initgroups) before the bind.
+            time.sleep(1.1)
+            for side in rotate(sides, r):
+                bench.logins(side, "online, user refreshed", USERS, USERS)
+            for side in rotate(sides, r):
+                ms = bench.tool(["-n", str(SAME_CALLS), "pam", str(bench.confdir(side)), "permit", PREFIX, "1"],
+                                side.env, "pam_permit", side.name)
+                if ms is not None:
+                    bench.add("pam_permit", side.name, ms)
+            ms = bench.tool(["-n", str(USERS), "bind", slapd.uri, SUFFIX, PREFIX, str(USERS)], None, "bind", "floor")
+            if ms is not None:
+                bench.add("bind", "floor", ms)
+        slapd.stop()
+        for side in sides:   # the first login finds the directory gone and goes offline
+            bench.tool(["-n", "1", "pam", str(bench.confdir(side)), "login", PREFIX, "1"], side.env,
+                       ("offline prewarm", ""), side.name)
+        for r in range(a.runs):
+            for side in rotate(sides, r):
+                bench.logins(side, "offline, cached credentials", 1, OFFLINE_CALLS)
+        not_kept = sides[0].hashes_not_kept()
+    finally:
+        for side in sides:
+            try:
+                side.stop()
+            except Exception as e:  # noqa: BLE001 - the others must still stop
+                print(f"stopping {side.name}: {e}", file=sys.stderr)
+        slapd.stop()
+    report(bench, sides, a)
+    print(f"vigil: {not_kept} accepted passwords of the online rows were not hashed and kept (bounded queues: "
+          "a login never waits for its hash)")
+    procs.run(["rm", "-rf", str(tmp)], timeout=60, check=False)
+
+
+def fmt(v, unit=" ms"):
+    return "—" if v is None else f"{v:.2f}{unit}"
+
+
+def report(bench, sides, a):
+    names = [s.name for s in sides]
+    print(f"PAM authenticate, pam_authenticate alone timed (ms per login, median of {a.runs} runs); "
+          f"CPU per login of the responder and the provider (ms)")
+    if a.no_sssd or a.vigil_only:
+        print(f"SSSD not measured: {a.no_sssd or '--vigil-only given'}")
+    header = ["figure"] + names + ([f"{names[0]}/{names[1]}"] if len(names) == 2 else [])
+    header += [f"{s.name} CPU {p}" for s in sides for p in s.processes]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in ("online, same user", "online, user refreshed", "offline, cached credentials"):
+        vals = [bench.median(row, n) for n in names]
+        cells = [row] + [fmt(v) for v in vals]
+        if len(names) == 2:
+            cells.append("—" if None in vals else f"{vals[0] / vals[1]:.2f}×")
+        cells += [fmt(bench.median(row, f"{s.name} {p}")) for s in sides for p in s.processes]
+        print("| " + " | ".join(cells) + " |")
+    print(f"floor: a simple bind on a new connection {fmt(bench.median('bind', 'floor'))}; "
+          "pam_authenticate through pam_permit.so " +
+          ", ".join(f"{n} run {fmt(bench.median('pam_permit', n))}" for n in names))
+    for (row, col), text in sorted(bench.errors.items(), key=str):
+        print(f"not measured: {row} {col}: {text}")
+
+
+if __name__ == "__main__":
+    main()
