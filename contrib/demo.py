@@ -2,13 +2,16 @@
 """The demo, after contrib/demo.sh built vigil: a throwaway slapd with the
 demo directory (contrib/demo/directory.ldif), vigild against it in a temp dir,
 getent and initgroups answers for the demo users through libnss_vigil.so.2
-(nss_wrapper: the machine's nsswitch.conf is not touched), then the same with
-the directory stopped, served from the cache. Usage: demo.py BUILDDIR"""
+(nss_wrapper: the machine's nsswitch.conf is not touched) and, as root, a PAM
+login through pam_vigil.so (pamtester under pam_wrapper: /etc/pam.d is not
+touched either); then the same with the directory stopped, served from the
+cache, the login from the cached credentials. Usage: demo.py BUILDDIR"""
 
 import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 top = Path(__file__).resolve().parent.parent
@@ -34,20 +37,53 @@ def show(title, env, nss_call, module):
         print(f"initgroups({user}): {res.status} {res.lines[0] if res.lines else ''}")
 
 
+PAM_USER, PAM_PASSWORD = "ada", "Ada-Demo-Passw0rd"
+
+
+def pam_login(title, builddir, tmp, base, password):
+    """pamtester authenticate + acct_mgmt for ada through pam_vigil.so. Root
+    only: an ordinary caller may log in only as itself (the public socket)."""
+    print(f"\n== {title}")
+    if os.getuid() != 0:
+        print("(skipped: a PAM login as another user needs root; run contrib/demo.sh as root)")
+        return
+    module = builddir / ".libs" / "pam_vigil.so"
+    env = wrappers.pam_wrapper_env(tmp / "pamwrap", {"vigil-demo": [f"auth required {module}",
+                                                                    f"account required {module}"]}, base=base)
+    out = subprocess.run(["pamtester", "vigil-demo", PAM_USER, "authenticate", "acct_mgmt"], env=env,
+                         input=password + "\n", capture_output=True, text=True, timeout=60)
+    shown = "wrong password" if password != PAM_PASSWORD else "her password"
+    print(f"$ echo ({shown}) | pamtester vigil-demo {PAM_USER} authenticate acct_mgmt")
+    noise = "no default config other"  # pam_wrapper's own line: harmless
+    text = (out.stdout + "\n" + out.stderr).replace("Password: ", "")  # the prompt pamtester answered
+    print("\n".join(line for line in text.splitlines() if line.strip() and noise not in line))
+
+
+def wait_for_cached_password(vigil, name, bound=20):
+    """The hash is computed in a worker after the login: wait (bounded)."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        if "cached password: stored" in vigil.vigilctl("user-show", name).stdout:
+            return
+        time.sleep(0.1)
+
+
 def main():
     builddir = Path(sys.argv[1]).resolve()
     module = builddir / ".libs" / "libnss_vigil.so.2"
     nss_call = builddir / "tests" / "tools" / "nss_call"
     with tempfile.TemporaryDirectory(prefix="vigil-demo-") as tmp:
         tmp = Path(tmp)
-        server = Slapd(tmp / "slapd", suffix="dc=demo,dc=example", tls=False, loglevel="none")
+        # TLS (ldaps://, a throwaway CA): passwords never cross plain LDAP.
+        server = Slapd(tmp / "slapd", suffix="dc=demo,dc=example", tls=True, loglevel="none")
         server.load_ldif((top / "contrib" / "demo" / "directory.ldif").read_text())
         server.start()
-        print(f"== the demo directory: slapd on {server.uri} (base {server.base_dn})")
+        print(f"== the demo directory: slapd on {server.ldaps_uri} (base {server.base_dn})")
         vigil = Vigil(tmp / "vigil", builddir, domains=("demo",), extra={
             "vigil": ["services = nss, pam"],
-            "domain/demo": [f"ldap_uri = {server.uri}", f"ldap_search_base = {server.base_dn}",
-                            "offline_timeout = 30"]})
+            "domain/demo": [f"ldap_uri = {server.ldaps_uri}", f"ldap_tls_cacert = {server.ca_cert}",
+                            f"ldap_search_base = {server.base_dn}", "offline_timeout = 30",
+                            "auth_provider = ldap", "cache_credentials = true"]})
         try:
             vigil.start_supervised(("nss", "pam"))
             print("\n== vigilctl status")
@@ -55,6 +91,9 @@ def main():
             base = dict(os.environ, VIGIL_PIPES_DIR=str(vigil.state_dir / "pipes"), VIGIL_PEER_UID=str(os.getuid()))
             env = wrappers.nss_wrapper_env(tmp / "nsswrap", module, base=base)
             show("online: answers come from the directory through the cache", env, nss_call, module)
+            pam_login("online: a PAM login, the directory checks the password (and it is kept, hashed, for "
+                      "offline logins)", builddir, tmp, base, PAM_PASSWORD)
+            wait_for_cached_password(vigil, PAM_USER)
             print("\n== vigilctl domain-status demo")
             print(vigil.vigilctl("domain-status", "demo").stdout.rstrip())
             server.stop()
@@ -62,6 +101,9 @@ def main():
             print(vigil.vigilctl("cache-expire", "--everything").stdout.rstrip())
             show("offline: the provider cannot reach the directory; the same answers, from the cache",
                  env, nss_call, module)
+            pam_login("offline: the same login, from the cached credentials", builddir, tmp, base, PAM_PASSWORD)
+            pam_login("offline: a wrong password is refused (and counted toward the offline lockout)",
+                      builddir, tmp, base, "not-" + PAM_PASSWORD)
             print("\n== vigilctl domain-status demo")
             print(vigil.vigilctl("domain-status", "demo").stdout.rstrip())
             print("\n== vigilctl user-show ada")

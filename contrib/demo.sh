@@ -4,8 +4,9 @@
 # with its services, show their status, kill one and watch vigild restart
 # it, change a log level at runtime, and stop everything with SIGTERM. Then
 # the demo directory: a throwaway slapd with a few users and groups, vigil
-# against it, getent and initgroups answers, and the same with the directory
-# stopped (contrib/demo.py).
+# against it, getent and initgroups answers and (as root) a PAM login with
+# pamtester, and the same with the directory stopped: the login from cached
+# credentials (contrib/demo.py).
 # Usage: contrib/demo.sh   (as root it first installs the build dependencies)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
