@@ -11,9 +11,12 @@
 # exits non-zero only when it cannot run.
 #
 # Usage: bench/run-pam-bench.sh [BUILDDIR] [--runs R] [--vigil-only]
+#                               [--vigil-without-cached-credentials]
 #   BUILDDIR   a built tree (make -C BUILDDIR check builds bench/pam_bench);
 #              default: build
 #   --runs R   runs per figure, medians printed (default 5)
+#   --vigil-without-cached-credentials  vigil with cache_credentials = false
+#              (no offline hash, no offline row): where its time goes
 # SSSD is measured only when it is installed (sssd, sssd-ldap, libpam-sss;
 # bench/run-identity-bench.sh installs them) and we are root.
 set -euo pipefail
