@@ -71,7 +71,8 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
         offline_login(call, std::move(done));
         return;
     }
-    directory_.authenticate(user, *call->authtok, [this, call, done](OnlineAuth outcome, std::string message) {
+    directory_.authenticate(user, *call->authtok, [this, call, done](OnlineAuth outcome, std::string message,
+                                                                     std::vector<std::string> env) {
         switch (outcome) {
         case OnlineAuth::ok:
         case OnlineAuth::password_expired: {
@@ -92,7 +93,9 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
             // must be changed, which is where applications look.
             if (outcome == OnlineAuth::password_expired) expired_[call->user] = std::chrono::steady_clock::now();
             else expired_.erase(call->user);
-            done(verdict(VIGIL_PAM_SUCCESS));
+            PamVerdict v = verdict(VIGIL_PAM_SUCCESS);
+            v.env = std::move(env);
+            done(std::move(v));
             return;
         }
         case OnlineAuth::wrong_password:
@@ -209,7 +212,8 @@ void PamHandler::chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user
             done(verdict(VIGIL_PAM_AUTHTOK_RECOVERY_ERR));
             return;
         }
-        directory_.authenticate(user, *call->authtok, [call, done](OnlineAuth outcome, std::string message) {
+        directory_.authenticate(user, *call->authtok, [call, done](OnlineAuth outcome, std::string message,
+                                                                   std::vector<std::string>) {
             switch (outcome) {
             case OnlineAuth::ok:
             case OnlineAuth::password_expired: done(verdict(VIGIL_PAM_SUCCESS)); return;

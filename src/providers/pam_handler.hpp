@@ -60,9 +60,10 @@ public:
     // The parts that ask the directory, given by the provider.
     struct Directory {
         std::function<bool()> online;
-        // The user's password against the directory.
-        std::function<void(const sysdb::CachedUser &, const Secret &, std::function<void(OnlineAuth, std::string)>)>
-            authenticate;
+        // The user's password against the directory. `env` (NAME=value,
+        // e.g. KRB5CCNAME) goes to the PAM environment on success.
+        using AuthDone = std::function<void(OnlineAuth, std::string message, std::vector<std::string> env)>;
+        std::function<void(const sysdb::CachedUser &, const Secret &, AuthDone)> authenticate;
         // A new password: with the old one, or (root) without.
         std::function<void(const sysdb::CachedUser &, const Secret &old_password, const Secret &new_password,
                            std::function<void(OnlineChange, std::string)>)>

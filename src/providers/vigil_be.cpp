@@ -3,6 +3,7 @@
 // whether the directory can be reached.
 #include "providers/access/access_checker.hpp"
 #include "providers/access/access_rules.hpp"
+#include "providers/krb5/krb5_auth.hpp"
 #include "providers/ldap/shadow_policy.hpp"
 #include "providers/ldap/ldap_auth.hpp"
 #include "providers/ldap/ldap_id.hpp"
@@ -60,6 +61,25 @@ OnlineAuth online_auth(ldap::AuthOutcome o)
     case ldap::AuthOutcome::password_expired: return OnlineAuth::password_expired;
     case ldap::AuthOutcome::unavailable: return OnlineAuth::unavailable;
     case ldap::AuthOutcome::error: break;
+    }
+    return OnlineAuth::error;
+}
+
+// What the KDC said; clock skew and the rest are logged as what they are.
+OnlineAuth online_auth(krb5::ChildResult r)
+{
+    switch (r) {
+    case krb5::ChildResult::ok: return OnlineAuth::ok;
+    case krb5::ChildResult::wrong_password:
+    case krb5::ChildResult::unknown_principal: return OnlineAuth::wrong_password;
+    case krb5::ChildResult::password_expired: return OnlineAuth::password_expired;
+    case krb5::ChildResult::account_locked: return OnlineAuth::account_locked;
+    case krb5::ChildResult::kdc_unreachable: return OnlineAuth::unavailable;
+    case krb5::ChildResult::clock_skew:
+    case krb5::ChildResult::validation_failed:
+    case krb5::ChildResult::ccache_failed:
+    case krb5::ChildResult::bad_request:
+    case krb5::ChildResult::error: break;
     }
     return OnlineAuth::error;
 }
@@ -163,10 +183,15 @@ private:
             if (!auth) return std::move(auth).error();
             password_auth_ = std::make_unique<ldap::PasswordAuth>(svc_.loop(), std::move(*auth));
             directory.authenticate = [this](const sysdb::CachedUser &user, const Secret &password,
-                                            std::function<void(OnlineAuth, std::string)> done) {
-                password_auth_->authenticate(user.record.original_dn, password,
-                                             [done](ldap::AuthAnswer a) { done(online_auth(a.outcome), a.message); });
+                                            PamHandler::Directory::AuthDone done) {
+                password_auth_->authenticate(user.record.original_dn, password, [done](ldap::AuthAnswer a) {
+                    done(online_auth(a.outcome), a.message, {});
+                });
             };
+        }
+        if (c.get_string(svc_.section(), "auth_provider") == "krb5") {
+            Status st = start_krb5(c, domain, directory);
+            if (!st) return st;
         }
         if (c.get_string(svc_.section(), "chpass_provider") == "ldap" && password_auth_ == nullptr) {
             auto auth = ldap::AuthSettings::from_config(c, domain);
@@ -240,6 +265,27 @@ private:
             };
         }
         pam_ = std::make_unique<PamHandler>(*cache_, std::move(directory), offline_.get());
+        return {};
+    }
+
+    // auth_provider = krb5: each login in a vigil_krb5_child.
+    Status start_krb5(const Config &c, const std::string &domain, PamHandler::Directory &directory)
+    {
+        const char *dir = secure_getenv("VIGIL_LIBEXEC_DIR"); // tests run the build tree
+        auto settings = krb5::Krb5Settings::from_config(c, domain, dir && *dir ? dir : VIGIL_LIBEXEC_DIR);
+        if (!settings) return std::move(settings).error();
+        krb5_auth_ = std::make_unique<krb5::Krb5Auth>(svc_.loop(), std::move(*settings));
+        Status st = krb5_auth_->write_profile();
+        if (!st) return st;
+        directory.authenticate = [this](const sysdb::CachedUser &user, const Secret &password,
+                                        PamHandler::Directory::AuthDone done) {
+            krb5::Krb5User who{user.record.name, user.record.uid, user.record.gid, user.record.home};
+            krb5_auth_->authenticate(who, password, [done](krb5::Krb5Answer a) {
+                std::vector<std::string> env;
+                if (a.result == krb5::ChildResult::ok && !a.ccname.empty()) env.push_back("KRB5CCNAME=" + a.ccname);
+                done(online_auth(a.result), a.message, std::move(env));
+            });
+        };
         return {};
     }
 
@@ -353,6 +399,7 @@ private:
     std::optional<access::AccessSettings> access_settings_;
     std::unique_ptr<access::AccessChecker> access_;
     std::unique_ptr<ldap::PasswordAuth> password_auth_;
+    std::unique_ptr<krb5::Krb5Auth> krb5_auth_;
     std::unique_ptr<PamHandler> pam_;
     std::unique_ptr<sbus::Server> server_;
 };

@@ -1,0 +1,198 @@
+#include "providers/krb5/krb5_auth.hpp"
+
+#include "util/log.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace vigil::krb5 {
+namespace {
+
+Error invalid(std::string message) { return Error{Errc::invalid_config, std::move(message)}; }
+
+// What may stand in a profile line unquoted: a realm or host[:port] that
+// cannot open a section, start a comment or end a line.
+bool profile_safe(const std::string &text)
+{
+    if (text.empty()) return false;
+    for (char c : text) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                        c == '-' || c == '_' || c == ':' || c == '[' || c == ']';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+Result<std::uint32_t> duration_option(const Config &config, const std::string &section, const char *name)
+{
+    const std::string text = config.get_string(section, name);
+    if (text.empty()) return 0u;
+    auto seconds = krb5opt::parse_duration(text);
+    if (!seconds) return invalid(std::string(name) + ": " + seconds.error().message);
+    return static_cast<std::uint32_t>(*seconds);
+}
+
+} // namespace
+
+Result<Krb5Settings> Krb5Settings::from_config(const Config &config, const std::string &domain,
+                                               const std::string &libexec_dir)
+{
+    const std::string section = "domain/" + domain;
+    Krb5Settings s;
+    s.realm = config.get_string(section, "krb5_realm");
+    if (!profile_safe(s.realm)) return invalid("krb5_realm '" + s.realm + "' is not a realm name");
+    s.servers = config.get_list(section, "krb5_server");
+    s.backup_servers = config.get_list(section, "krb5_backup_server");
+    for (const auto *list : {&s.servers, &s.backup_servers}) {
+        for (const std::string &server : *list) {
+            if (!profile_safe(server)) return invalid("krb5 server '" + server + "' is not host[:port]");
+        }
+    }
+    if (s.servers.empty() && !s.backup_servers.empty())
+        return invalid("krb5_backup_server without krb5_server: name the primary KDCs first");
+    auto lifetime = duration_option(config, section, "krb5_lifetime");
+    if (!lifetime) return std::move(lifetime).error();
+    s.lifetime = *lifetime;
+    auto renewable = duration_option(config, section, "krb5_renewable_lifetime");
+    if (!renewable) return std::move(renewable).error();
+    s.renewable_lifetime = *renewable;
+    s.validate = config.get_bool(section, "krb5_validate");
+    s.keytab = config.get_string(section, "krb5_keytab");
+    s.ccname_template = config.get_string(section, "krb5_ccname_template");
+    Status st = krb5opt::check_ccname_template(s.ccname_template);
+    if (!st) return std::move(st).error();
+    s.ccachedir = config.get_string(section, "krb5_ccachedir");
+    s.auth_timeout = std::chrono::seconds(config.get_int(section, "krb5_auth_timeout"));
+    const char *base = std::getenv("KRB5_CONFIG");
+    s.base_config = base != nullptr && *base != '\0' ? base : "/etc/krb5.conf";
+    s.profile_path = config.get_string("vigil", "state_dir") + "/krb5/" + domain + ".conf";
+    s.child_path = libexec_dir + "/vigil_krb5_child";
+    return s;
+}
+
+std::string generated_profile(const Krb5Settings &s)
+{
+    std::string text = "# Written by vigil_be for its Kerberos logins; rewritten at every start.\n"
+                       "# The KDCs of " + s.realm + " in failover order (krb5_server, then\n"
+                       "# krb5_backup_server). The realm section is final: no later file adds KDCs.\n";
+    if (s.servers.empty()) return text;
+    text += "[realms]\n    " + s.realm + " = {\n";
+    for (const auto *list : {&s.servers, &s.backup_servers}) {
+        for (const std::string &server : *list) text += "        kdc = " + server + "\n";
+    }
+    text += "    }*\n";
+    return text;
+}
+
+Status Krb5Auth::write_profile() const
+{
+    const std::string &path = settings_.profile_path;
+    const std::string dir = path.substr(0, path.rfind('/'));
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return sys_error("mkdir " + dir, errno);
+    // Readable by everyone (the child reads it after dropping to the user);
+    // it holds host names only.
+    chmod(dir.c_str(), 0755);
+    const std::string temp = path + ".new";
+    const std::string text = generated_profile(settings_);
+    int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) return sys_error("open " + temp, errno);
+    bool ok = fchmod(fd, 0644) == 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+              fsync(fd) == 0;
+    const int err = errno;
+    close(fd);
+    if (!ok) return sys_error("write " + temp, err);
+    if (rename(temp.c_str(), path.c_str()) != 0) return sys_error("rename " + temp, errno);
+    return {};
+}
+
+void Krb5Auth::conclude_later(Krb5Answer answer, Done done)
+{
+    const std::uint64_t id = next_id_++;
+    answering_[id] = loop_.after(std::chrono::milliseconds(-1), [this, id, answer, done] {
+        auto keep = std::move(answering_[id]);
+        answering_.erase(id);
+        done(answer);
+    });
+}
+
+void Krb5Auth::authenticate(const Krb5User &user, const Secret &password, Done done)
+{
+    krb5opt::TemplateValues values{user.name, user.uid, krb5opt::principal_text(user.name, settings_.realm),
+                                   settings_.realm, user.home, settings_.ccachedir};
+    auto ccname = krb5opt::expand_ccname_template(settings_.ccname_template, values);
+    if (!ccname) {
+        conclude_later({ChildResult::error, "krb5_ccname_template for " + user.name + ": " + ccname.error().message, {}},
+                       std::move(done));
+        return;
+    }
+    if (password.empty()) {
+        conclude_later({ChildResult::wrong_password, "an empty password is refused without asking the KDC", {}},
+                       std::move(done));
+        return;
+    }
+    ChildRequest request;
+    request.user = user.name;
+    request.realm = settings_.realm;
+    request.password = password;
+    request.uid = user.uid;
+    request.gid = user.gid;
+    request.ccname = ccname->full();
+    request.krb5_config = settings_.profile_path + ":" + settings_.base_config;
+    request.lifetime = settings_.lifetime;
+    request.renewable_lifetime = settings_.renewable_lifetime;
+    request.validate = settings_.validate;
+    request.keytab = settings_.keytab;
+    Secret message = encode_request(request);
+    request.password.wipe();
+
+    const std::uint64_t id = next_id_++;
+    const std::string name = user.name;
+    AsyncChildLimits limits;
+    limits.timeout = settings_.auth_timeout;
+    limits.max_output = header_size + max_body;
+    limits.timeout_option = "krb5_auth_timeout";
+    auto child = AsyncChild::start(
+        loop_, {settings_.child_path}, std::move(message), limits,
+        [this, id, name, done](Result<AsyncChildOutcome> outcome) {
+            // The child is gone (exited or killed); its handle goes after this.
+            auto it = running_.find(id);
+            std::unique_ptr<AsyncChild> finished;
+            if (it != running_.end()) {
+                finished = std::move(it->second);
+                running_.erase(it);
+            }
+            Krb5Answer answer;
+            if (!outcome) {
+                // A KDC that does not answer in time is as good as unreachable.
+                answer.result = outcome.error().code == Errc::timeout ? ChildResult::kdc_unreachable
+                                                                       : ChildResult::error;
+                answer.message = "vigil_krb5_child " + outcome.error().message;
+            } else if (auto decoded = decode_answer(outcome->out); !decoded) {
+                answer.result = ChildResult::error;
+                answer.message = "vigil_krb5_child (exit status " + std::to_string(outcome->exit_code) +
+                                 (outcome->signal ? ", signal " + std::to_string(outcome->signal) : std::string()) +
+                                 "): " + decoded.error().message;
+            } else {
+                answer.result = decoded->result;
+                answer.message = std::move(decoded->message);
+                answer.ccname = std::move(decoded->ccname);
+            }
+            VLOG(info, "krb5 authentication of %s: %s (%s)", name.c_str(), child_result_name(answer.result),
+                 answer.message.c_str());
+            done(std::move(answer));
+        });
+    if (!child) {
+        conclude_later({ChildResult::error, "cannot run vigil_krb5_child: " + child.error().message, {}},
+                       std::move(done));
+        return;
+    }
+    VLOG(trace, "krb5 authentication of %s: vigil_krb5_child pid %d, ccache %s", name.c_str(),
+         static_cast<int>((*child)->pid()), request.ccname.c_str());
+    running_.emplace(id, std::move(*child));
+}
+
+} // namespace vigil::krb5

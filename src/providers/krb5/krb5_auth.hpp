@@ -1,0 +1,101 @@
+// auth_provider = krb5: password logins against the realm's KDCs, each in
+// a vigil_krb5_child run from the event loop (doc/krb5.md).
+//
+// The provider never calls libkrb5 itself. For each login it expands
+// krb5_ccname_template for the user, sends the child one request (the
+// password only in it, on a socket), and reads one answer; the child is
+// killed by its pidfd when krb5_auth_timeout runs out, which counts as the
+// KDC not answering (offline rules apply).
+//
+// KDCs: at start the provider writes a small profile,
+// STATE_DIR/krb5/DOMAIN.conf (mode 0644, no secrets), whose realm section
+// lists krb5_server then krb5_backup_server as `kdc` lines in that order
+// and is marked final; the child runs with KRB5_CONFIG=that file:BASE,
+// BASE being the provider's own KRB5_CONFIG (or /etc/krb5.conf). libkrb5
+// tries the KDCs in order, so a backup is asked when the primaries do not
+// answer; everything else (enctypes, default keytab, DNS) comes from BASE.
+#pragma once
+
+#include "providers/krb5/krb5_child_protocol.hpp"
+#include "util/async_child.hpp"
+#include "util/config.hpp"
+#include "util/event.hpp"
+#include "util/krb5_options.hpp"
+#include "util/secret.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vigil::krb5 {
+
+struct Krb5Settings {
+    std::string realm;                       // krb5_realm
+    std::vector<std::string> servers;        // krb5_server
+    std::vector<std::string> backup_servers; // krb5_backup_server
+    std::uint32_t lifetime = 0;              // krb5_lifetime, seconds; 0: the profile's
+    std::uint32_t renewable_lifetime = 0;    // krb5_renewable_lifetime
+    bool validate = false;                   // krb5_validate
+    std::string keytab;                      // krb5_keytab; empty: the profile's default
+    std::string ccname_template;             // krb5_ccname_template
+    std::string ccachedir;                   // krb5_ccachedir (%d)
+    std::chrono::seconds auth_timeout{6};    // krb5_auth_timeout
+    std::string base_config;                 // KRB5_CONFIG of vigil_be, or /etc/krb5.conf
+    std::string profile_path;                // the generated profile
+    std::string child_path;                  // vigil_krb5_child
+
+    // `state_dir` holds the generated profile, `libexec_dir` the child.
+    static Result<Krb5Settings> from_config(const Config &config, const std::string &domain,
+                                            const std::string &libexec_dir);
+};
+
+// The generated profile's text (empty realm section: no krb5_server).
+std::string generated_profile(const Krb5Settings &settings);
+
+// Who logs in: from the cache's user record.
+struct Krb5User {
+    std::string name;
+    std::uint32_t uid = 0;
+    std::uint32_t gid = 0;
+    std::string home;
+};
+
+struct Krb5Answer {
+    ChildResult result = ChildResult::error;
+    std::string message; // for the log
+    std::string ccname;  // result ok: KRB5CCNAME
+};
+
+class Krb5Auth {
+public:
+    using Done = std::function<void(Krb5Answer)>;
+
+    Krb5Auth(EventLoop &loop, Krb5Settings settings) : loop_(loop), settings_(std::move(settings)) {}
+    Krb5Auth(const Krb5Auth &) = delete;
+    Krb5Auth &operator=(const Krb5Auth &) = delete;
+
+    // Writes the generated profile (atomically); at start.
+    Status write_profile() const;
+
+    // `done` runs once, on the loop, never inside this call. Destroying the
+    // Krb5Auth kills the children still running; their callbacks are dropped.
+    void authenticate(const Krb5User &user, const Secret &password, Done done);
+
+    std::size_t in_flight() const { return running_.size(); }
+    const Krb5Settings &settings() const { return settings_; }
+
+private:
+    void conclude_later(Krb5Answer answer, Done done);
+
+    EventLoop &loop_;
+    Krb5Settings settings_;
+    std::uint64_t next_id_ = 1;
+    std::map<std::uint64_t, std::unique_ptr<AsyncChild>> running_;
+    std::map<std::uint64_t, Timer> answering_; // refusals answered on the next turn
+};
+
+} // namespace vigil::krb5
