@@ -17,6 +17,9 @@ std::string local_time(creds::WallTime t)
     return text;
 }
 
+constexpr const char *clock_skew_text =
+    "The clocks of this computer and the Kerberos server differ too much: ask an administrator.";
+
 PamVerdict verdict(vigil_pam_result result)
 {
     PamVerdict v;
@@ -115,6 +118,10 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
             VLOG(minor, "authenticate %s: the directory did not answer (%s): cached credentials decide",
                  call->user.c_str(), message.c_str());
             offline_login(call, done);
+            return;
+        case OnlineAuth::clock_skew:
+            VLOG(error, "authenticate %s: clock skew: %s", call->user.c_str(), message.c_str());
+            done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL).error(clock_skew_text));
             return;
         case OnlineAuth::error: break;
         }
@@ -220,6 +227,7 @@ void PamHandler::chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user
             case OnlineAuth::wrong_password: done(verdict(VIGIL_PAM_AUTHTOK_RECOVERY_ERR)); return;
             case OnlineAuth::account_locked: done(verdict(VIGIL_PAM_PERM_DENIED).error("Your account is locked.")); return;
             case OnlineAuth::unavailable: done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL)); return;
+            case OnlineAuth::clock_skew: done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL).error(clock_skew_text)); return;
             case OnlineAuth::error: break;
             }
             VLOG(error, "chauthtok %s: %s", call->user.c_str(), message.c_str());

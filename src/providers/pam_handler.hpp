@@ -51,7 +51,9 @@ struct PamVerdict {
 };
 
 // What the directory said.
-enum class OnlineAuth { ok, wrong_password, password_expired, account_locked, unavailable, error };
+// clock_skew: this host's clock and the KDC's differ too much (Kerberos);
+// said as such to the user and in the log, never as a wrong password.
+enum class OnlineAuth { ok, wrong_password, password_expired, account_locked, unavailable, clock_skew, error };
 enum class OnlineChange { ok, wrong_password, account_locked, rejected, unavailable, error };
 
 class PamHandler {

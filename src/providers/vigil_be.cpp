@@ -75,7 +75,7 @@ OnlineAuth online_auth(krb5::ChildResult r)
     case krb5::ChildResult::password_expired: return OnlineAuth::password_expired;
     case krb5::ChildResult::account_locked: return OnlineAuth::account_locked;
     case krb5::ChildResult::kdc_unreachable: return OnlineAuth::unavailable;
-    case krb5::ChildResult::clock_skew:
+    case krb5::ChildResult::clock_skew: return OnlineAuth::clock_skew;
     case krb5::ChildResult::validation_failed:
     case krb5::ChildResult::ccache_failed:
     case krb5::ChildResult::bad_request:

@@ -290,20 +290,22 @@ def test_malformed_requests_are_refused(builddir):
 # --- whole logins through PAM -------------------------------------------------------------
 
 @contextlib.contextmanager
-def running_vigil(builddir, slapd, kdc, *domain, pam=()):
+def running_vigil(builddir, slapd, kdc, *domain, pam=(), krb5_server=None, krb5_config=None):
     workdir = Path(tempfile.mkdtemp(prefix="vigil-krb5-", dir="/tmp"))
     os.chmod(workdir, 0o755)
     ccdir = workdir / "cc"
     ccdir.mkdir()
     os.chmod(ccdir, 0o1777)
     lines = [f"ldap_uri = {slapd.uri}", f"ldap_search_base = {slapd.base_dn}", "min_id = 1000",
-             "auth_provider = krb5", f"krb5_realm = {kdc.realm}", f"krb5_server = 127.0.0.1:{kdc.kdc_port}",
-             f"krb5_ccachedir = {ccdir}", *domain]
+             "auth_provider = krb5", f"krb5_realm = {kdc.realm}",
+             f"krb5_server = {krb5_server or f'127.0.0.1:{kdc.kdc_port}'}", f"krb5_ccachedir = {ccdir}", *domain]
     v = Vigil(workdir / "vigil", builddir, extra={"vigil": ["services = nss, pam"], "pam": list(pam),
                                                   "domain/LDAP": lines})
     try:
-        v.start_supervised(("nss", "pam"), env=v.env(**{k: val for k, val in kdc.env().items()
-                                                         if k.startswith("KRB5")}))
+        krb5_env = {k: val for k, val in kdc.env().items() if k.startswith("KRB5")}
+        if krb5_config:
+            krb5_env["KRB5_CONFIG"] = krb5_config
+        v.start_supervised(("nss", "pam"), env=v.env(**krb5_env))
         v.ccdir = ccdir
         yield v
     finally:
@@ -323,6 +325,11 @@ def pam_run(tmp_path, builddir, v, user, ops, passwords=()):
                           text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
+
+
+def all_logs(v):
+    return "".join(p.read_text(errors="replace") for p in [*v.log_dir.glob("*"), *v.dir.glob("*.stderr")]
+                   if p.is_file())
 
 
 def test_pam_login_stores_the_ccache_and_sets_krb5ccname(builddir, slapd, kdc, tmp_path):
@@ -348,8 +355,7 @@ def test_pam_login_stores_the_ccache_and_sets_krb5ccname(builddir, slapd, kdc, t
         assert pam_run(tmp_path, builddir, v, "carol", [("authenticate", PAM["AUTH_ERR"])],
                        [PASSWORDS["carol"]])["ok"]
         # The password is in no log.
-        for log in list(v.log_dir.glob("*")) + list(v.dir.glob("*.stderr")):
-            assert PASSWORDS["alice"] not in log.read_text(errors="replace"), log
+        assert PASSWORDS["alice"] not in all_logs(v)
 
 
 def test_pam_dir_template_and_validation(builddir, slapd, kdc, tmp_path):
@@ -418,3 +424,94 @@ def test_config_check_knows_the_krb5_options(builddir, tmp_path):
                      "krb5_auth_timeout"):
         assert expected in text, text
     assert "krb5_renewable_lifetime" not in text, text
+
+
+def children_running(builddir):
+    """PIDs of vigil_krb5_child processes from this build tree."""
+    exe = str((builddir / "vigil_krb5_child").resolve())
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if os.readlink(proc / "exe") == exe:
+                    found.append(int(proc.name))
+            except OSError:
+                pass
+    return found
+
+
+def test_a_kdc_that_never_answers_is_cut_off_at_krb5_auth_timeout(builddir, slapd, kdc, tmp_path):
+    """A KDC that takes the request and says nothing (UDP swallowed, TCP
+    accepted by the kernel and never read): libkrb5 would wait for many
+    seconds; the provider kills the child at krb5_auth_timeout and the
+    login is unavailable (the offline rules: nothing cached here)."""
+    import socket
+    silent_udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent_udp.bind(("127.0.0.1", 0))
+    port = silent_udp.getsockname()[1]
+    silent_tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent_tcp.bind(("127.0.0.1", port))
+    silent_tcp.listen(16)
+    try:
+        with running_vigil(builddir, slapd, kdc, "krb5_auth_timeout = 1", krb5_server=f"127.0.0.1:{port}") as v:
+            res = pam_run(tmp_path, builddir, v, "alice", [("authenticate", PAM["AUTHINFO_UNAVAIL"])],
+                          [PASSWORDS["alice"]])
+            assert res["ok"], res
+            log = all_logs(v)
+            assert "did not answer within krb5_auth_timeout (1000 ms): killed" in log, log[-3000:]
+            assert children_running(builddir) == []
+            # The KDC that answers is not in the list (the generated one is final).
+            assert list(v.ccdir.iterdir()) == []
+    finally:
+        silent_udp.close()
+        silent_tcp.close()
+
+
+class SkewedKdc(Kdc):
+    """A KDC whose clock runs two hours ahead (libfaketime in krb5kdc only)."""
+
+    def env(self, base=None, ccache=None):
+        env = super().env(base, ccache)
+        env["LD_PRELOAD"] = wrappers.find_library("faketime/libfaketime.so.1")
+        env["FAKETIME"] = "+2h"
+        env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
+        return env
+
+
+@pytest.fixture
+def skewed_kdc(tmp_path):
+    if not Path(wrappers.find_library("faketime/libfaketime.so.1")).exists():
+        pytest.fail("libfaketime is missing (contrib/install-deps.sh installs it)", pytrace=False)
+    server = SkewedKdc(tmp_path / "skewed-kdc")
+    server.create()
+    server.add_principal("alice", PASSWORDS["alice"])
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_clock_skew_is_reported_as_such(builddir, skewed_kdc, ccdir, tmp_path):
+    # libkrb5 corrects the skew of an AS exchange itself (kdc_timesync,
+    # on by default): the login works.
+    code, answer = login(builddir, skewed_kdc, "alice", PASSWORDS["alice"], f"FILE:{ccdir}/a")
+    assert answer["result"] == "ok", answer
+    # A site that turned that off sees the skew, named as such.
+    strict = profile(tmp_path, skewed_kdc, libdefaults=("kdc_timesync = 0",))
+    code, answer = login(builddir, skewed_kdc, "alice", PASSWORDS["alice"], f"FILE:{ccdir}/b", krb5_config=strict)
+    assert answer["result"] == "clock_skew", answer
+    assert "skew" in answer["message"].lower(), answer
+
+
+def test_pam_clock_skew_is_neither_a_wrong_password_nor_offline(builddir, slapd, skewed_kdc, tmp_path):
+    strict = tmp_path / "strict.conf"
+    strict.write_text("[libdefaults]\n    kdc_timesync = 0\n")
+    os.chmod(strict, 0o644)
+    with running_vigil(builddir, slapd, skewed_kdc, "cache_credentials = true",
+                       krb5_config=f"{strict}:{skewed_kdc.krb5_conf}") as v:
+        res = pam_run(tmp_path, builddir, v, "alice", [("authenticate", PAM["AUTHINFO_UNAVAIL"])],
+                      [PASSWORDS["alice"]])
+        assert res["ok"], res
+        assert res["errors"] == ["The clocks of this computer and the Kerberos server differ too much: "
+                                 "ask an administrator."], res
+        assert "Authenticated with cached credentials." not in res["info"]
+        assert "clock skew" in all_logs(v)
