@@ -79,9 +79,29 @@ OnlineAuth online_auth(krb5::ChildResult r)
     case krb5::ChildResult::validation_failed:
     case krb5::ChildResult::ccache_failed:
     case krb5::ChildResult::bad_request:
+    case krb5::ChildResult::password_rejected:
     case krb5::ChildResult::error: break;
     }
     return OnlineAuth::error;
+}
+
+OnlineChange online_change(krb5::ChildResult r)
+{
+    switch (r) {
+    case krb5::ChildResult::ok: return OnlineChange::ok;
+    case krb5::ChildResult::wrong_password:
+    case krb5::ChildResult::unknown_principal: return OnlineChange::wrong_password;
+    case krb5::ChildResult::account_locked: return OnlineChange::account_locked;
+    case krb5::ChildResult::password_rejected: return OnlineChange::rejected;
+    case krb5::ChildResult::kdc_unreachable: return OnlineChange::unavailable;
+    case krb5::ChildResult::password_expired:
+    case krb5::ChildResult::clock_skew:
+    case krb5::ChildResult::validation_failed:
+    case krb5::ChildResult::ccache_failed:
+    case krb5::ChildResult::bad_request:
+    case krb5::ChildResult::error: break;
+    }
+    return OnlineChange::error;
 }
 
 OnlineChange online_change(ldap::ChangeOutcome o)
@@ -189,7 +209,8 @@ private:
                 });
             };
         }
-        if (c.get_string(svc_.section(), "auth_provider") == "krb5") {
+        if (c.get_string(svc_.section(), "auth_provider") == "krb5" ||
+            c.get_string(svc_.section(), "chpass_provider") == "krb5") {
             Status st = start_krb5(c, domain, directory);
             if (!st) return st;
         }
@@ -277,15 +298,31 @@ private:
         krb5_auth_ = std::make_unique<krb5::Krb5Auth>(svc_.loop(), std::move(*settings));
         Status st = krb5_auth_->write_profile();
         if (!st) return st;
-        directory.authenticate = [this](const sysdb::CachedUser &user, const Secret &password,
-                                        PamHandler::Directory::AuthDone done) {
-            krb5::Krb5User who{user.record.name, user.record.uid, user.record.gid, user.record.home};
-            krb5_auth_->authenticate(who, password, [done](krb5::Krb5Answer a) {
-                std::vector<std::string> env;
-                if (a.result == krb5::ChildResult::ok && !a.ccname.empty()) env.push_back("KRB5CCNAME=" + a.ccname);
-                done(online_auth(a.result), a.message, std::move(env));
-            });
+        auto who = [](const sysdb::CachedUser &user) {
+            return krb5::Krb5User{user.record.name, user.record.uid, user.record.gid, user.record.home};
         };
+        if (c.get_string(svc_.section(), "auth_provider") == "krb5") {
+            directory.authenticate = [this, who](const sysdb::CachedUser &user, const Secret &password,
+                                                 PamHandler::Directory::AuthDone done) {
+                krb5_auth_->authenticate(who(user), password, [done](krb5::Krb5Answer a) {
+                    std::vector<std::string> env;
+                    if (a.result == krb5::ChildResult::ok && !a.ccname.empty())
+                        env.push_back("KRB5CCNAME=" + a.ccname);
+                    done(online_auth(a.result), a.message, std::move(env));
+                });
+            };
+        }
+        // kpasswd needs the old password: no reset by root (that would need
+        // kadmin rights), so reset_password stays unset.
+        if (c.get_string(svc_.section(), "chpass_provider") == "krb5") {
+            directory.change_password = [this, who](const sysdb::CachedUser &user, const Secret &old_pw,
+                                                    const Secret &new_pw,
+                                                    std::function<void(OnlineChange, std::string)> done) {
+                krb5_auth_->change_password(who(user), old_pw, new_pw, [done](krb5::Krb5Answer a) {
+                    done(online_change(a.result), a.message);
+                });
+            };
+        }
         return {};
     }
 

@@ -71,6 +71,7 @@ constexpr auto table = std::to_array<OptionSpec>({
     {domain, "krb5_ccachedir", path, "/tmp"},
     {domain, "krb5_ccname_template", ccname, "FILE:%d/krb5cc_%U"},
     {domain, "krb5_keytab", path, ""},
+    {domain, "krb5_kpasswd", list, ""},
     {domain, "krb5_lifetime", duration, ""},
     {domain, "krb5_realm", string, ""},
     {domain, "krb5_renewable_lifetime", duration, ""},

@@ -34,10 +34,10 @@ GID = {name: int(entry["gidNumber"][0]) for name, entry in USERS.items()}
 HOST = "client.example.com"
 
 PAM = {"SUCCESS": 0, "PERM_DENIED": 6, "AUTH_ERR": 7, "AUTHINFO_UNAVAIL": 9, "USER_UNKNOWN": 10,
-       "NEW_AUTHTOK_REQD": 12}
+       "NEW_AUTHTOK_REQD": 12, "AUTHTOK_ERR": 20}
 RESULT = {"ok": 0, "wrong_password": 1, "unknown_principal": 2, "password_expired": 3, "clock_skew": 4,
           "kdc_unreachable": 5, "account_locked": 6, "validation_failed": 7, "ccache_failed": 8,
-          "bad_request": 9, "error": 10}
+          "bad_request": 9, "error": 10, "password_rejected": 11}
 RESULT_NAME = {v: k for k, v in RESULT.items()}
 DRIVER = Path(__file__).parent / "fixtures" / "pam_driver.py"
 
@@ -45,7 +45,8 @@ DRIVER = Path(__file__).parent / "fixtures" / "pam_driver.py"
 # --- the child's protocol (src/providers/krb5/krb5_child_protocol.hpp) -------------------
 
 TAGS = {"command": 1, "user": 2, "realm": 3, "password": 4, "uid": 5, "gid": 6, "ccname": 7,
-        "krb5_config": 8, "lifetime": 9, "renewable_lifetime": 10, "validate": 11, "keytab": 12}
+        "krb5_config": 8, "lifetime": 9, "renewable_lifetime": 10, "validate": 11, "keytab": 12,
+        "new_password": 13}
 NUMBERS = {"command", "uid", "gid", "lifetime", "renewable_lifetime", "validate"}
 
 
@@ -313,16 +314,25 @@ def running_vigil(builddir, slapd, kdc, *domain, pam=(), krb5_server=None, krb5_
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def pam_run(tmp_path, builddir, v, user, ops, passwords=()):
+def pam_run(tmp_path, builddir, v, user, ops, passwords=(), as_uid=None):
+    """One PAM transaction through pam_vigil.so; as root (the private
+    socket) unless as_uid says whose program it is (the public socket)."""
+    if as_uid is not None:
+        tmp_path = v.dir / "pam-as-user"  # under a directory others may traverse
+        tmp_path.mkdir(exist_ok=True)
+        os.chmod(tmp_path, 0o755)
     n = len(list(tmp_path.glob("pam*"))) + 1
     module = builddir / ".libs" / "pam_vigil.so"
     lines = [f"{kind} required {module}" for kind in ("auth", "account", "session", "password")]
     env = wrappers.pam_wrapper_env(tmp_path / f"pam{n}", {f"svc{n}": lines},
                                    base={**os.environ, "VIGIL_PIPES_DIR": str(v.state_dir / "pipes")})
+    if as_uid is not None:
+        for path in [tmp_path / f"pam{n}", *(tmp_path / f"pam{n}").rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
     spec = {"service": f"svc{n}", "user": user, "passwords": list(passwords),
             "ops": [list(op) + [0] * (3 - len(op)) for op in ops]}
     proc = subprocess.run([sys.executable, str(DRIVER), json.dumps(spec)], env=env, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, user=as_uid, cwd="/")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -515,3 +525,64 @@ def test_pam_clock_skew_is_neither_a_wrong_password_nor_offline(builddir, slapd,
                                  "ask an administrator."], res
         assert "Authenticated with cached credentials." not in res["info"]
         assert "clock skew" in all_logs(v)
+
+
+# --- password changes (chpass_provider = krb5, kpasswd through kadmind) -------------------
+
+def change(builddir, kdc, user, old, new, ccname, krb5_config=None):
+    return run_child(builddir, encode_request(
+        command=2, user=user, realm=kdc.realm, password=old, uid=UID.get(user, 10099),
+        gid=GID.get(user, 10000), ccname=ccname, krb5_config=krb5_config or str(kdc.krb5_conf),
+        new_password=new))
+
+
+def test_kpasswd_changes_the_password_and_stores_a_tgt_for_the_new_one(builddir, kdc, ccdir):
+    kdc.add_principal("chpw", "Old-Passw0rd-1")
+    ccname = f"FILE:{ccdir}/cc"
+    code, answer = change(builddir, kdc, "chpw", "Wrong-Passw0rd", "New-Passw0rd-2", ccname)
+    assert answer["result"] == "wrong_password", answer
+    code, answer = change(builddir, kdc, "chpw", "Old-Passw0rd-1", "New-Passw0rd-2", ccname)
+    assert answer["result"] == "ok" and answer["ccname"] == ccname, answer
+    principal, _ = klist(kdc, ccname)
+    assert principal == f"chpw@{kdc.realm}"
+    assert login(builddir, kdc, "chpw", "New-Passw0rd-2", ccname)[1]["result"] == "ok"
+    assert login(builddir, kdc, "chpw", "Old-Passw0rd-1", ccname)[1]["result"] == "wrong_password"
+
+
+def test_a_new_password_the_policy_refuses_comes_back_with_the_kdcs_reason(builddir, kdc, ccdir):
+    kdc.kadmin_local("addpol -minlength 20 vigil-long")
+    kdc.add_principal("chpw2", "Old-Passw0rd-Long-Enough")
+    kdc.kadmin_local("modprinc -policy vigil-long chpw2")
+    code, answer = change(builddir, kdc, "chpw2", "Old-Passw0rd-Long-Enough", "Short-1", f"FILE:{ccdir}/cc")
+    assert answer["result"] == "password_rejected", answer
+    assert "short" in answer["message"].lower(), answer
+    assert login(builddir, kdc, "chpw2", "Old-Passw0rd-Long-Enough", f"FILE:{ccdir}/cc")[1]["result"] == "ok"
+
+
+def test_pam_expired_password_changed_through_kpasswd(builddir, slapd, own_kdc, tmp_path):
+    """The whole flow of an expired password: authenticate succeeds,
+    acct_mgmt wants a new one, chauthtok (by dave's own program, on the
+    public socket) changes it through kpasswd, and the new one logs in."""
+    own_kdc.add_principal("dave", PASSWORDS["dave"])
+    own_kdc.kadmin_local("addpol -minlength 12 vigil-twelve")
+    # The policy first: setting one recomputes the expiry.
+    own_kdc.kadmin_local("modprinc -policy vigil-twelve dave")
+    own_kdc.kadmin_local('modprinc -pwexpire "2020-01-01 00:00:00 UTC" dave')
+    new = "Dave-New-Passw0rd-9"
+    with running_vigil(builddir, slapd, own_kdc, f"krb5_kpasswd = 127.0.0.1:{own_kdc.kpasswd_port}") as v:
+        res = pam_run(tmp_path, builddir, v, "dave",
+                      [("authenticate", PAM["SUCCESS"]), ("account", PAM["NEW_AUTHTOK_REQD"])], [PASSWORDS["dave"]])
+        assert res["ok"], res
+        # The KDC's policy refuses a short one, and the user is told why.
+        res = pam_run(tmp_path, builddir, v, "dave", [("chauthtok", PAM["AUTHTOK_ERR"])],
+                      [PASSWORDS["dave"], "Short-1", "Short-1"], as_uid=UID["dave"])
+        assert res["ok"], res
+        assert any(e.startswith("The new password was refused: ") and "short" in e.lower() for e in res["errors"]), res
+        res = pam_run(tmp_path, builddir, v, "dave", [("chauthtok", PAM["SUCCESS"])],
+                      [PASSWORDS["dave"], new, new], as_uid=UID["dave"])
+        assert res["ok"], res
+        res = pam_run(tmp_path, builddir, v, "dave", [("authenticate", PAM["SUCCESS"]), ("account", PAM["SUCCESS"]),
+                                                     ("getenvlist", 0)], [new])
+        assert res["ok"] and res["env"].get("KRB5CCNAME") == f"FILE:{v.ccdir}/krb5cc_{UID['dave']}", res
+        assert pam_run(tmp_path, builddir, v, "dave", [("authenticate", PAM["AUTH_ERR"])], [PASSWORDS["dave"]])["ok"]
+        assert PASSWORDS["dave"] not in all_logs(v) and new not in all_logs(v)

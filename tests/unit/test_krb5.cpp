@@ -87,6 +87,28 @@ void request_round_trips_every_field(void **)
     assert_string_equal(out->keytab.c_str(), "/etc/krb5.keytab");
 }
 
+void a_password_change_carries_the_new_password_and_nothing_else_does(void **)
+{
+    ChildRequest in = full_request();
+    in.command = ChildCommand::change_password;
+    in.new_password = Secret("N3w password");
+    auto out = decode_request(encoded(in));
+    assert_true(out.ok());
+    assert_int_equal(out->command, ChildCommand::change_password);
+    assert_true(out->password.reveal() == in.password.reveal());
+    assert_string_equal(out->new_password.reveal().c_str(), "N3w password");
+    // A change without a new password, a login with one: refused.
+    std::string body = required_fields(1) + field(1, u32(2));
+    assert_false(decode_request(frame(body)).ok());
+    assert_true(decode_request(frame(body + field(13, "new"))).ok());
+    assert_false(decode_request(frame(required_fields() + field(13, "new"))).ok());
+    // The login's encoding has no new password even when one is set.
+    in.command = ChildCommand::authenticate;
+    auto login = decode_request(encoded(in));
+    assert_true(login.ok());
+    assert_true(login->new_password.empty());
+}
+
 void optional_request_fields_default_to_off(void **)
 {
     auto out = decode_request(frame(required_fields()));
@@ -204,6 +226,14 @@ void the_generated_profile_lists_the_kdcs_in_failover_order(void **)
     assert_true(first < second && second < backup);
     assert_true(text.find("EXAMPLE.COM = {") != std::string::npos);
     assert_true(text.find("}*\n") != std::string::npos); // final: no later file adds KDCs
+    // kpasswd: the KDCs' hosts (port 464) unless krb5_kpasswd says otherwise.
+    assert_true(text.find("kpasswd_server = kdc1.example.com\n") != std::string::npos);
+    assert_true(text.find("kpasswd_server = 127.0.0.1\n") != std::string::npos);
+    assert_true(text.find("kpasswd_server = backup.example.com\n") != std::string::npos);
+    s.kpasswd_servers = {"kpw.example.com:1464"};
+    const std::string with_kpasswd = generated_profile(s);
+    assert_true(with_kpasswd.find("kpasswd_server = kpw.example.com:1464\n") != std::string::npos);
+    assert_true(with_kpasswd.find("kpasswd_server = kdc1") == std::string::npos);
     s.servers.clear();
     s.backup_servers.clear();
     assert_true(generated_profile(s).find("[realms]") == std::string::npos);
@@ -215,6 +245,7 @@ int main()
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(request_round_trips_every_field),
+        cmocka_unit_test(a_password_change_carries_the_new_password_and_nothing_else_does),
         cmocka_unit_test(optional_request_fields_default_to_off),
         cmocka_unit_test(answer_round_trips),
         cmocka_unit_test(every_truncation_of_a_request_is_refused),

@@ -36,6 +36,18 @@ Result<std::uint32_t> duration_option(const Config &config, const std::string &s
     return static_cast<std::uint32_t>(*seconds);
 }
 
+// "host", "host:88", "[::1]:88" -> the host part.
+std::string host_of(const std::string &server)
+{
+    if (server.starts_with('[')) {
+        const auto close = server.find(']');
+        return close == std::string::npos ? server : server.substr(0, close + 1);
+    }
+    const auto colon = server.find(':');
+    if (colon != std::string::npos && server.find(':', colon + 1) == std::string::npos) return server.substr(0, colon);
+    return server;
+}
+
 } // namespace
 
 Result<Krb5Settings> Krb5Settings::from_config(const Config &config, const std::string &domain,
@@ -47,7 +59,8 @@ Result<Krb5Settings> Krb5Settings::from_config(const Config &config, const std::
     if (!profile_safe(s.realm)) return invalid("krb5_realm '" + s.realm + "' is not a realm name");
     s.servers = config.get_list(section, "krb5_server");
     s.backup_servers = config.get_list(section, "krb5_backup_server");
-    for (const auto *list : {&s.servers, &s.backup_servers}) {
+    s.kpasswd_servers = config.get_list(section, "krb5_kpasswd");
+    for (const auto *list : {&s.servers, &s.backup_servers, &s.kpasswd_servers}) {
         for (const std::string &server : *list) {
             if (!profile_safe(server)) return invalid("krb5 server '" + server + "' is not host[:port]");
         }
@@ -83,6 +96,15 @@ std::string generated_profile(const Krb5Settings &s)
     text += "[realms]\n    " + s.realm + " = {\n";
     for (const auto *list : {&s.servers, &s.backup_servers}) {
         for (const std::string &server : *list) text += "        kdc = " + server + "\n";
+    }
+    // The section is final, so the base profile's kpasswd_server is not
+    // seen: without krb5_kpasswd, the KDCs' hosts on kpasswd's port.
+    if (!s.kpasswd_servers.empty()) {
+        for (const std::string &server : s.kpasswd_servers) text += "        kpasswd_server = " + server + "\n";
+    } else {
+        for (const auto *list : {&s.servers, &s.backup_servers}) {
+            for (const std::string &server : *list) text += "        kpasswd_server = " + host_of(server) + "\n";
+        }
     }
     text += "    }*\n";
     return text;
@@ -121,6 +143,38 @@ void Krb5Auth::conclude_later(Krb5Answer answer, Done done)
 
 void Krb5Auth::authenticate(const Krb5User &user, const Secret &password, Done done)
 {
+    if (password.empty()) {
+        conclude_later({ChildResult::wrong_password, "an empty password is refused without asking the KDC", {}},
+                       std::move(done));
+        return;
+    }
+    ChildRequest request;
+    request.command = ChildCommand::authenticate;
+    request.password = password;
+    run(user, std::move(request), std::move(done));
+}
+
+void Krb5Auth::change_password(const Krb5User &user, const Secret &old_password, const Secret &new_password,
+                               Done done)
+{
+    if (old_password.empty()) {
+        conclude_later({ChildResult::wrong_password, "an empty old password is refused without asking the KDC", {}},
+                       std::move(done));
+        return;
+    }
+    if (new_password.empty()) {
+        conclude_later({ChildResult::password_rejected, "the new password is empty", {}}, std::move(done));
+        return;
+    }
+    ChildRequest request;
+    request.command = ChildCommand::change_password;
+    request.password = old_password;
+    request.new_password = new_password;
+    run(user, std::move(request), std::move(done));
+}
+
+void Krb5Auth::run(const Krb5User &user, ChildRequest request, Done done)
+{
     krb5opt::TemplateValues values{user.name, user.uid, krb5opt::principal_text(user.name, settings_.realm),
                                    settings_.realm, user.home, settings_.ccachedir};
     auto ccname = krb5opt::expand_ccname_template(settings_.ccname_template, values);
@@ -129,15 +183,8 @@ void Krb5Auth::authenticate(const Krb5User &user, const Secret &password, Done d
                        std::move(done));
         return;
     }
-    if (password.empty()) {
-        conclude_later({ChildResult::wrong_password, "an empty password is refused without asking the KDC", {}},
-                       std::move(done));
-        return;
-    }
-    ChildRequest request;
     request.user = user.name;
     request.realm = settings_.realm;
-    request.password = password;
     request.uid = user.uid;
     request.gid = user.gid;
     request.ccname = ccname->full();
@@ -148,6 +195,8 @@ void Krb5Auth::authenticate(const Krb5User &user, const Secret &password, Done d
     request.keytab = settings_.keytab;
     Secret message = encode_request(request);
     request.password.wipe();
+    request.new_password.wipe();
+    const char *what = request.command == ChildCommand::change_password ? "password change" : "authentication";
 
     const std::uint64_t id = next_id_++;
     const std::string name = user.name;
@@ -157,7 +206,7 @@ void Krb5Auth::authenticate(const Krb5User &user, const Secret &password, Done d
     limits.timeout_option = "krb5_auth_timeout";
     auto child = AsyncChild::start(
         loop_, {settings_.child_path}, std::move(message), limits,
-        [this, id, name, done](Result<AsyncChildOutcome> outcome) {
+        [this, id, name, what, done](Result<AsyncChildOutcome> outcome) {
             // The child is gone (exited or killed); its handle goes after this.
             auto it = running_.find(id);
             std::unique_ptr<AsyncChild> finished;
@@ -181,7 +230,7 @@ void Krb5Auth::authenticate(const Krb5User &user, const Secret &password, Done d
                 answer.message = std::move(decoded->message);
                 answer.ccname = std::move(decoded->ccname);
             }
-            VLOG(info, "krb5 authentication of %s: %s (%s)", name.c_str(), child_result_name(answer.result),
+            VLOG(info, "krb5 %s of %s: %s (%s)", what, name.c_str(), child_result_name(answer.result),
                  answer.message.c_str());
             done(std::move(answer));
         });
@@ -190,7 +239,7 @@ void Krb5Auth::authenticate(const Krb5User &user, const Secret &password, Done d
                        std::move(done));
         return;
     }
-    VLOG(trace, "krb5 authentication of %s: vigil_krb5_child pid %d, ccache %s", name.c_str(),
+    VLOG(trace, "krb5 %s of %s: vigil_krb5_child pid %d, ccache %s", what, name.c_str(),
          static_cast<int>((*child)->pid()), request.ccname.c_str());
     running_.emplace(id, std::move(*child));
 }

@@ -13,7 +13,9 @@
 // and is marked final; the child runs with KRB5_CONFIG=that file:BASE,
 // BASE being the provider's own KRB5_CONFIG (or /etc/krb5.conf). libkrb5
 // tries the KDCs in order, so a backup is asked when the primaries do not
-// answer; everything else (enctypes, default keytab, DNS) comes from BASE.
+// answer; the kpasswd servers (krb5_kpasswd, else the KDCs' hosts) are
+// listed there too; everything else (enctypes, default keytab, DNS) comes
+// from BASE.
 #pragma once
 
 #include "providers/krb5/krb5_child_protocol.hpp"
@@ -37,6 +39,7 @@ struct Krb5Settings {
     std::string realm;                       // krb5_realm
     std::vector<std::string> servers;        // krb5_server
     std::vector<std::string> backup_servers; // krb5_backup_server
+    std::vector<std::string> kpasswd_servers; // krb5_kpasswd; empty: the KDCs' hosts, port 464
     std::uint32_t lifetime = 0;              // krb5_lifetime, seconds; 0: the profile's
     std::uint32_t renewable_lifetime = 0;    // krb5_renewable_lifetime
     bool validate = false;                   // krb5_validate
@@ -84,11 +87,16 @@ public:
     // `done` runs once, on the loop, never inside this call. Destroying the
     // Krb5Auth kills the children still running; their callbacks are dropped.
     void authenticate(const Krb5User &user, const Secret &password, Done done);
+    // kpasswd with the old password, then a TGT with the new one (stored as
+    // for a login). A refusal of the new password is password_rejected,
+    // with the KDC's reason as the message.
+    void change_password(const Krb5User &user, const Secret &old_password, const Secret &new_password, Done done);
 
     std::size_t in_flight() const { return running_.size(); }
     const Krb5Settings &settings() const { return settings_; }
 
 private:
+    void run(const Krb5User &user, ChildRequest request, Done done);
     void conclude_later(Krb5Answer answer, Done done);
 
     EventLoop &loop_;

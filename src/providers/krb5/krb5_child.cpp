@@ -198,6 +198,46 @@ std::pair<ChildResult, std::string> validate(Krb5 &k, const ChildRequest &req)
                                                : "TGT not validated: " + who + " (verify_ap_req_nofail decides)"};
 }
 
+// kpasswd (RFC 3244) with a kadmin/changepw ticket got with the old
+// password; a refusal comes back with the KDC's reason for the user.
+std::pair<ChildResult, std::string> change_password(Krb5 &k, const ChildRequest &req)
+{
+    krb5_get_init_creds_opt *options = nullptr;
+    krb5_error_code rc = krb5_get_init_creds_opt_alloc(k.ctx, &options);
+    if (rc != 0) return {ChildResult::error, "krb5_get_init_creds_opt_alloc: " + k.error_text(rc)};
+    // A short-lived, single-use ticket.
+    krb5_get_init_creds_opt_set_tkt_life(options, 300);
+    krb5_get_init_creds_opt_set_renew_life(options, 0);
+    krb5_get_init_creds_opt_set_forwardable(options, 0);
+    krb5_get_init_creds_opt_set_proxiable(options, 0);
+    krb5_get_init_creds_opt_set_change_password_prompt(options, 0);
+    krb5_creds changepw{};
+    rc = krb5_get_init_creds_password(k.ctx, &changepw, k.client, req.password.reveal().c_str(), nullptr, nullptr, 0,
+                                      "kadmin/changepw", options);
+    krb5_get_init_creds_opt_free(k.ctx, options);
+    if (rc != 0) return {classify(rc), "the old password: " + k.error_text(rc)};
+    int result_code = 0;
+    krb5_data code_string{}, result_string{};
+    rc = krb5_change_password(k.ctx, &changepw, req.new_password.reveal().c_str(), &result_code, &code_string,
+                              &result_string);
+    krb5_free_cred_contents(k.ctx, &changepw);
+    if (rc != 0) return {classify(rc), "kpasswd: " + k.error_text(rc)};
+    std::string said(code_string.data ? code_string.data : "", code_string.length);
+    char *reason = nullptr;
+    if (result_code != KRB5_KPASSWD_SUCCESS && krb5_chpw_message(k.ctx, &result_string, &reason) == 0 &&
+        reason != nullptr && *reason != '\0') {
+        said = reason;
+    }
+    krb5_free_string(k.ctx, reason);
+    krb5_free_data_contents(k.ctx, &code_string);
+    krb5_free_data_contents(k.ctx, &result_string);
+    switch (result_code) {
+    case KRB5_KPASSWD_SUCCESS: return {ChildResult::ok, "password changed"};
+    case KRB5_KPASSWD_SOFTERROR: return {ChildResult::password_rejected, said};
+    default: return {ChildResult::error, "kpasswd refused the change (" + std::to_string(result_code) + "): " + said};
+    }
+}
+
 // ---- step 2: the user --------------------------------------------------------------------
 
 std::string drop_to(uid_t uid, gid_t gid)
@@ -289,9 +329,23 @@ int run(ChildRequest &req)
     if (req.renewable_lifetime != 0)
         krb5_get_init_creds_opt_set_renew_life(k.options, static_cast<krb5_deltat>(req.renewable_lifetime));
 
+    std::string changed;
+    if (req.command == ChildCommand::change_password) {
+        auto [result, said] = change_password(k, req);
+        req.password.wipe();
+        if (result != ChildResult::ok) return answer(result, said);
+        // The new password gets the user a TGT at once.
+        req.password = std::move(req.new_password);
+        changed = said + "; ";
+    }
     auto [result, message] = get_tgt(k, req);
     req.password.wipe();
-    if (result != ChildResult::ok) return answer(result, message);
+    message = changed + message;
+    if (result != ChildResult::ok) {
+        // The change itself stands.
+        if (!changed.empty()) return answer(ChildResult::ok, message + " (no TGT with the new password)");
+        return answer(result, message);
+    }
     if (req.validate) {
         auto [validated, said] = validate(k, req);
         if (validated != ChildResult::ok) return answer(validated, said);

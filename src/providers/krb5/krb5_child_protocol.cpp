@@ -1,6 +1,5 @@
 #include "providers/krb5/krb5_child_protocol.hpp"
 
-#include <array>
 #include <bitset>
 #include <cstring>
 
@@ -24,6 +23,7 @@ enum Tag : std::uint16_t {
     t_renewable_lifetime = 10,
     t_validate = 11,
     t_keytab = 12,
+    t_new_password = 13,
     // answer
     t_result = 32,
     t_answer_ccname = 33,
@@ -141,6 +141,7 @@ const char *child_result_name(ChildResult r) noexcept
     case ChildResult::ccache_failed: return "ccache_failed";
     case ChildResult::bad_request: return "bad_request";
     case ChildResult::error: return "error";
+    case ChildResult::password_rejected: return "password_rejected";
     }
     return "?";
 }
@@ -148,7 +149,7 @@ const char *child_result_name(ChildResult r) noexcept
 Secret encode_request(const ChildRequest &r)
 {
     std::string body;
-    body.reserve(256 + r.password.reveal().size());
+    body.reserve(256 + r.password.reveal().size() + r.new_password.reveal().size());
     put_number(body, t_command, static_cast<std::uint32_t>(r.command));
     put_field(body, t_user, r.user);
     put_field(body, t_realm, r.realm);
@@ -161,6 +162,7 @@ Secret encode_request(const ChildRequest &r)
     if (r.renewable_lifetime != 0) put_number(body, t_renewable_lifetime, r.renewable_lifetime);
     if (r.validate) put_number(body, t_validate, 1);
     if (!r.keytab.empty()) put_field(body, t_keytab, r.keytab);
+    if (r.command == ChildCommand::change_password) put_field(body, t_new_password, r.new_password.reveal());
     std::string message;
     frame(message, request_magic, body);
     Secret out(message);
@@ -212,7 +214,8 @@ Result<ChildRequest> decode_request(std::string_view message)
         case t_command: {
             auto n = number(tag, value);
             if (!n) return std::move(n).error();
-            if (*n != static_cast<std::uint32_t>(ChildCommand::authenticate))
+            if (*n != static_cast<std::uint32_t>(ChildCommand::authenticate) &&
+                *n != static_cast<std::uint32_t>(ChildCommand::change_password))
                 return bad("unknown command " + std::to_string(*n));
             r.command = static_cast<ChildCommand>(*n);
             return {};
@@ -220,8 +223,9 @@ Result<ChildRequest> decode_request(std::string_view message)
         case t_user: return text(tag, value, r.user);
         case t_realm: return text(tag, value, r.realm);
         case t_password:
-            if (value.find('\0') != std::string_view::npos) return bad("the password holds a NUL");
-            r.password = Secret(value);
+        case t_new_password:
+            if (value.find('\0') != std::string_view::npos) return bad("a password holds a NUL");
+            (tag == t_password ? r.password : r.new_password) = Secret(value);
             return {};
         case t_uid:
         case t_gid:
@@ -249,6 +253,10 @@ Result<ChildRequest> decode_request(std::string_view message)
         if (!have.test(required)) return bad("required field " + std::to_string(required) + " is missing");
     }
     if (r.user.empty() || r.realm.empty()) return bad("an empty user or realm");
+    // A new password belongs to a change, and a change needs one.
+    if (have.test(t_new_password) != (r.command == ChildCommand::change_password))
+        return bad(r.command == ChildCommand::change_password ? "a password change without a new password"
+                                                              : "a new password outside a password change");
     return r;
 }
 

@@ -16,7 +16,9 @@
 // copies (Secret) once it is used.
 //
 // Request fields (R required):
-//   command (R)        u32   1 = authenticate (get a TGT and store it)
+//   command (R)        u32   1 = authenticate (get a TGT and store it),
+//                            2 = change_password (kpasswd with the old password,
+//                                then a TGT with the new one, stored)
 //   user (R)           str   the user's name: the one component of the principal
 //   realm (R)          str   krb5_realm
 //   password (R)       str   the password
@@ -27,6 +29,7 @@
 //   renewable_lifetime u32   seconds, 0 or absent: not renewable unless the profile says so
 //   validate           u32   1 = check the TGT against `keytab`
 //   keytab             str   the host keytab (default: the profile's)
+//   new_password       str   change_password only, and required there
 //
 // Answer fields:
 //   result (R)         u32   ChildResult
@@ -48,7 +51,7 @@ inline constexpr std::uint32_t child_protocol_version = 1;
 inline constexpr std::size_t header_size = 12;
 inline constexpr std::size_t max_body = 16 * 1024;
 
-enum class ChildCommand : std::uint32_t { authenticate = 1 };
+enum class ChildCommand : std::uint32_t { authenticate = 1, change_password = 2 };
 
 enum class ChildResult : std::uint32_t {
     ok = 0,
@@ -62,8 +65,9 @@ enum class ChildResult : std::uint32_t {
     ccache_failed = 8,     // the TGT could not be stored
     bad_request = 9,       // the request was malformed
     error = 10,            // anything else: the message says what
+    password_rejected = 11, // kpasswd refused the new password: the message is the KDC's reason
 };
-inline constexpr std::uint32_t child_result_max = 10;
+inline constexpr std::uint32_t child_result_max = 11;
 
 const char *child_result_name(ChildResult r) noexcept;
 
@@ -80,6 +84,7 @@ struct ChildRequest {
     std::uint32_t renewable_lifetime = 0;
     bool validate = false;
     std::string keytab;
+    Secret new_password; // change_password
 };
 
 struct ChildAnswer {
