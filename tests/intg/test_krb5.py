@@ -87,7 +87,8 @@ def run_child(builddir, request, timeout=30):
             env[name] = os.environ[name]
     proc = subprocess.run([str(builddir / "vigil_krb5_child")], input=request, capture_output=True,
                           timeout=timeout, env=env)
-    assert b"ERROR: AddressSanitizer" not in proc.stderr and b"runtime error:" not in proc.stderr, proc.stderr
+    for marker in (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:"):
+        assert marker not in proc.stderr, proc.stderr.decode(errors="replace")
     return proc.returncode, decode_answer(proc.stdout)
 
 
