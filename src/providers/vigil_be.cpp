@@ -3,7 +3,7 @@
 // whether the directory can be reached.
 #include "providers/access/access_checker.hpp"
 #include "providers/access/access_rules.hpp"
-#include "providers/krb5/krb5_auth.hpp"
+#include "providers/krb5/krb5_pam.hpp"
 #include "providers/ldap/shadow_policy.hpp"
 #include "providers/ldap/ldap_auth.hpp"
 #include "providers/ldap/ldap_id.hpp"
@@ -63,45 +63,6 @@ OnlineAuth online_auth(ldap::AuthOutcome o)
     case ldap::AuthOutcome::error: break;
     }
     return OnlineAuth::error;
-}
-
-// What the KDC said; clock skew and the rest are logged as what they are.
-OnlineAuth online_auth(krb5::ChildResult r)
-{
-    switch (r) {
-    case krb5::ChildResult::ok: return OnlineAuth::ok;
-    case krb5::ChildResult::wrong_password:
-    case krb5::ChildResult::unknown_principal: return OnlineAuth::wrong_password;
-    case krb5::ChildResult::password_expired: return OnlineAuth::password_expired;
-    case krb5::ChildResult::account_locked: return OnlineAuth::account_locked;
-    case krb5::ChildResult::kdc_unreachable: return OnlineAuth::unavailable;
-    case krb5::ChildResult::clock_skew: return OnlineAuth::clock_skew;
-    case krb5::ChildResult::validation_failed:
-    case krb5::ChildResult::ccache_failed:
-    case krb5::ChildResult::bad_request:
-    case krb5::ChildResult::password_rejected:
-    case krb5::ChildResult::error: break;
-    }
-    return OnlineAuth::error;
-}
-
-OnlineChange online_change(krb5::ChildResult r)
-{
-    switch (r) {
-    case krb5::ChildResult::ok: return OnlineChange::ok;
-    case krb5::ChildResult::wrong_password:
-    case krb5::ChildResult::unknown_principal: return OnlineChange::wrong_password;
-    case krb5::ChildResult::account_locked: return OnlineChange::account_locked;
-    case krb5::ChildResult::password_rejected: return OnlineChange::rejected;
-    case krb5::ChildResult::kdc_unreachable: return OnlineChange::unavailable;
-    case krb5::ChildResult::password_expired:
-    case krb5::ChildResult::clock_skew:
-    case krb5::ChildResult::validation_failed:
-    case krb5::ChildResult::ccache_failed:
-    case krb5::ChildResult::bad_request:
-    case krb5::ChildResult::error: break;
-    }
-    return OnlineChange::error;
 }
 
 OnlineChange online_change(ldap::ChangeOutcome o)
@@ -289,7 +250,7 @@ private:
         return {};
     }
 
-    // auth_provider = krb5: each login in a vigil_krb5_child.
+    // auth_provider or chpass_provider = krb5: each in a vigil_krb5_child.
     Status start_krb5(const Config &c, const std::string &domain, PamHandler::Directory &directory)
     {
         const char *dir = secure_getenv("VIGIL_LIBEXEC_DIR"); // tests run the build tree
@@ -298,31 +259,8 @@ private:
         krb5_auth_ = std::make_unique<krb5::Krb5Auth>(svc_.loop(), std::move(*settings));
         Status st = krb5_auth_->write_profile();
         if (!st) return st;
-        auto who = [](const sysdb::CachedUser &user) {
-            return krb5::Krb5User{user.record.name, user.record.uid, user.record.gid, user.record.home};
-        };
-        if (c.get_string(svc_.section(), "auth_provider") == "krb5") {
-            directory.authenticate = [this, who](const sysdb::CachedUser &user, const Secret &password,
-                                                 PamHandler::Directory::AuthDone done) {
-                krb5_auth_->authenticate(who(user), password, [done](krb5::Krb5Answer a) {
-                    std::vector<std::string> env;
-                    if (a.result == krb5::ChildResult::ok && !a.ccname.empty())
-                        env.push_back("KRB5CCNAME=" + a.ccname);
-                    done(online_auth(a.result), a.message, std::move(env));
-                });
-            };
-        }
-        // kpasswd needs the old password: no reset by root (that would need
-        // kadmin rights), so reset_password stays unset.
-        if (c.get_string(svc_.section(), "chpass_provider") == "krb5") {
-            directory.change_password = [this, who](const sysdb::CachedUser &user, const Secret &old_pw,
-                                                    const Secret &new_pw,
-                                                    std::function<void(OnlineChange, std::string)> done) {
-                krb5_auth_->change_password(who(user), old_pw, new_pw, [done](krb5::Krb5Answer a) {
-                    done(online_change(a.result), a.message);
-                });
-            };
-        }
+        krb5::plug_into(*krb5_auth_, c.get_string(svc_.section(), "auth_provider") == "krb5",
+                        c.get_string(svc_.section(), "chpass_provider") == "krb5", directory);
         return {};
     }
 

@@ -116,10 +116,11 @@ def profile(tmp_path, kdc, *kdcs, libdefaults=()):
     return f"{path}:{kdc.krb5_conf}"
 
 
-def login(builddir, kdc, user, password, ccname, krb5_config=None, **more):
+def login(builddir, kdc, user, password, ccname, krb5_config=None, uid=None, gid=None, **more):
     return run_child(builddir, encode_request(
-        command=1, user=user, realm=kdc.realm, password=password, uid=UID.get(user, 10099),
-        gid=GID.get(user, 10000), ccname=ccname, krb5_config=krb5_config or str(kdc.krb5_conf), **more))
+        command=1, user=user, realm=kdc.realm, password=password, uid=UID.get(user, 10099) if uid is None else uid,
+        gid=GID.get(user, 10000) if gid is None else gid, ccname=ccname,
+        krb5_config=krb5_config or str(kdc.krb5_conf), **more))
 
 
 def klist(kdc, ccname):
@@ -232,6 +233,13 @@ def test_a_ccache_in_a_directory_the_user_cannot_write_fails_as_such(builddir, k
     code, answer = login(builddir, kdc, "alice", PASSWORDS["alice"], f"FILE:{private}/cc")
     assert answer["result"] == "ccache_failed", answer
     assert list(private.iterdir()) == []  # never created as root
+
+
+def test_a_ccache_is_never_written_as_root(builddir, kdc, ccdir):
+    for uid, gid in ((0, 10000), (10001, 0), (0, 0)):
+        code, answer = login(builddir, kdc, "alice", PASSWORDS["alice"], f"FILE:{ccdir}/cc", uid=uid, gid=gid)
+        assert answer["result"] == "ccache_failed" and "root" in answer["message"], answer
+    assert list(ccdir.iterdir()) == []
 
 
 def test_the_tgt_is_validated_with_the_host_keytab(builddir, kdc, ccdir, tmp_path):

@@ -3,6 +3,7 @@
 #include "common.hpp"
 #include "providers/krb5/krb5_auth.hpp"
 #include "providers/krb5/krb5_child_protocol.hpp"
+#include "providers/krb5/krb5_pam.hpp"
 
 using namespace vigil;
 using namespace vigil::krb5;
@@ -239,6 +240,27 @@ void the_generated_profile_lists_the_kdcs_in_failover_order(void **)
     assert_true(generated_profile(s).find("[realms]") == std::string::npos);
 }
 
+void child_results_mean_what_they_say_to_pam(void **)
+{
+    // Never "wrong password" for skew, never offline for anything the KDC answered.
+    assert_int_equal(online_auth(ChildResult::ok), OnlineAuth::ok);
+    assert_int_equal(online_auth(ChildResult::wrong_password), OnlineAuth::wrong_password);
+    assert_int_equal(online_auth(ChildResult::unknown_principal), OnlineAuth::wrong_password);
+    assert_int_equal(online_auth(ChildResult::password_expired), OnlineAuth::password_expired);
+    assert_int_equal(online_auth(ChildResult::account_locked), OnlineAuth::account_locked);
+    assert_int_equal(online_auth(ChildResult::kdc_unreachable), OnlineAuth::unavailable);
+    assert_int_equal(online_auth(ChildResult::clock_skew), OnlineAuth::clock_skew);
+    for (ChildResult r : {ChildResult::validation_failed, ChildResult::ccache_failed, ChildResult::bad_request,
+                          ChildResult::password_rejected, ChildResult::error})
+        assert_int_equal(online_auth(r), OnlineAuth::error);
+    assert_int_equal(online_change(ChildResult::ok), OnlineChange::ok);
+    assert_int_equal(online_change(ChildResult::wrong_password), OnlineChange::wrong_password);
+    assert_int_equal(online_change(ChildResult::password_rejected), OnlineChange::rejected);
+    assert_int_equal(online_change(ChildResult::kdc_unreachable), OnlineChange::unavailable);
+    assert_int_equal(online_change(ChildResult::account_locked), OnlineChange::account_locked);
+    assert_int_equal(online_change(ChildResult::clock_skew), OnlineChange::error);
+}
+
 } // namespace
 
 int main()
@@ -255,6 +277,7 @@ int main()
         cmocka_unit_test(malformed_values_are_refused),
         cmocka_unit_test(an_answer_needs_a_known_result),
         cmocka_unit_test(the_generated_profile_lists_the_kdcs_in_failover_order),
+        cmocka_unit_test(child_results_mean_what_they_say_to_pam),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -247,7 +247,7 @@ std::string drop_to(uid_t uid, gid_t gid)
         if (uid != geteuid()) return "not root: cannot store a ccache for uid " + std::to_string(uid);
         return {};
     }
-    if (uid == 0) return "refusing to store a ccache as root";
+    if (uid == 0 || gid == 0) return "refusing to store a ccache as root (uid or gid 0)";
     if (setgroups(0, nullptr) != 0) return std::string("setgroups: ") + std::strerror(errno);
     if (setresgid(gid, gid, gid) != 0) return std::string("setresgid: ") + std::strerror(errno);
     if (setresuid(uid, uid, uid) != 0) return std::string("setresuid: ") + std::strerror(errno);

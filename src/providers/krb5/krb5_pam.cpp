@@ -1,0 +1,74 @@
+#include "providers/krb5/krb5_pam.hpp"
+
+namespace vigil::krb5 {
+
+OnlineAuth online_auth(ChildResult r)
+{
+    switch (r) {
+    case ChildResult::ok: return OnlineAuth::ok;
+    case ChildResult::wrong_password:
+    case ChildResult::unknown_principal: return OnlineAuth::wrong_password;
+    case ChildResult::password_expired: return OnlineAuth::password_expired;
+    case ChildResult::account_locked: return OnlineAuth::account_locked;
+    case ChildResult::kdc_unreachable: return OnlineAuth::unavailable;
+    case ChildResult::clock_skew: return OnlineAuth::clock_skew;
+    case ChildResult::validation_failed:
+    case ChildResult::ccache_failed:
+    case ChildResult::bad_request:
+    case ChildResult::password_rejected:
+    case ChildResult::error: break;
+    }
+    return OnlineAuth::error;
+}
+
+OnlineChange online_change(ChildResult r)
+{
+    switch (r) {
+    case ChildResult::ok: return OnlineChange::ok;
+    case ChildResult::wrong_password:
+    case ChildResult::unknown_principal: return OnlineChange::wrong_password;
+    case ChildResult::account_locked: return OnlineChange::account_locked;
+    case ChildResult::password_rejected: return OnlineChange::rejected;
+    case ChildResult::kdc_unreachable: return OnlineChange::unavailable;
+    case ChildResult::password_expired:
+    case ChildResult::clock_skew:
+    case ChildResult::validation_failed:
+    case ChildResult::ccache_failed:
+    case ChildResult::bad_request:
+    case ChildResult::error: break;
+    }
+    return OnlineChange::error;
+}
+
+namespace {
+
+Krb5User who(const sysdb::CachedUser &user)
+{
+    return Krb5User{user.record.name, user.record.uid, user.record.gid, user.record.home};
+}
+
+} // namespace
+
+void plug_into(Krb5Auth &auth, bool authenticate, bool change_password, PamHandler::Directory &directory)
+{
+    if (authenticate) {
+        directory.authenticate = [&auth](const sysdb::CachedUser &user, const Secret &password,
+                                         PamHandler::Directory::AuthDone done) {
+            auth.authenticate(who(user), password, [done](Krb5Answer a) {
+                std::vector<std::string> env;
+                if (a.result == ChildResult::ok && !a.ccname.empty()) env.push_back("KRB5CCNAME=" + a.ccname);
+                done(online_auth(a.result), a.message, std::move(env));
+            });
+        };
+    }
+    if (change_password) {
+        directory.change_password = [&auth](const sysdb::CachedUser &user, const Secret &old_password,
+                                            const Secret &new_password,
+                                            std::function<void(OnlineChange, std::string)> done) {
+            auth.change_password(who(user), old_password, new_password,
+                                 [done](Krb5Answer a) { done(online_change(a.result), a.message); });
+        };
+    }
+}
+
+} // namespace vigil::krb5
