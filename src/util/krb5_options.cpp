@@ -57,6 +57,7 @@ namespace {
 
 constexpr std::string_view file_prefix = "FILE:";
 constexpr std::string_view dir_prefix = "DIR:";
+constexpr std::string_view persistent_keyring = "KEYRING:persistent:%U";
 
 // The escapes, shared by the check and the expansion.
 Status check_escapes(std::string_view body)
@@ -76,9 +77,12 @@ Result<std::pair<CcacheType, std::string_view>> split_type(std::string_view tmpl
 {
     if (tmpl.starts_with(file_prefix)) return std::pair{CcacheType::file, tmpl.substr(file_prefix.size())};
     if (tmpl.starts_with(dir_prefix)) return std::pair{CcacheType::dir, tmpl.substr(dir_prefix.size())};
+    if (tmpl == persistent_keyring) return std::pair{CcacheType::keyring, tmpl.substr(tmpl.size())};
     if (tmpl.starts_with("KEYRING:"))
-        return invalid("krb5_ccname_template: KEYRING ccaches are not supported yet (use FILE: or DIR:)");
-    return invalid("krb5_ccname_template '" + std::string(tmpl) + "' must start with FILE: or DIR:");
+        return invalid("krb5_ccname_template: of the keyrings only KEYRING:persistent:%U is supported (a session "
+                       "keyring would be the daemon's, another uid's keyring is not the user's)");
+    return invalid("krb5_ccname_template '" + std::string(tmpl) +
+                   "' must start with FILE: or DIR:, or be KEYRING:persistent:%U");
 }
 
 } // namespace
@@ -87,6 +91,7 @@ Status check_ccname_template(std::string_view tmpl)
 {
     auto split = split_type(tmpl);
     if (!split) return std::move(split).error();
+    if (split->first == CcacheType::keyring) return {};
     const std::string_view body = split->second;
     if (body.empty()) return invalid("krb5_ccname_template has no path");
     Status st = check_escapes(body);
@@ -104,6 +109,10 @@ Result<CcacheName> expand_ccname_template(std::string_view tmpl, const TemplateV
     auto split = split_type(tmpl);
     CcacheName out;
     out.type = split->first;
+    if (out.type == CcacheType::keyring) {
+        out.path = std::to_string(v.uid);
+        return out;
+    }
     const std::string_view body = split->second;
     for (std::size_t i = 0; i < body.size(); ++i) {
         if (body[i] != '%') {

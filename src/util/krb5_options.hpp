@@ -6,8 +6,9 @@
 //     with units s, m, h, d in that order ("90", "10h", "1d12h", "30m15s").
 //   krb5_ccname_template: FILE:PATH or DIR:PATH (PATH absolute after
 //     expansion), with %u user name, %U uid, %p principal, %r realm,
-//     %h home directory, %d krb5_ccachedir, %% a percent sign.
-//     KEYRING: is refused for now (doc/krb5.md says why).
+//     %h home directory, %d krb5_ccachedir, %% a percent sign; or exactly
+//     KEYRING:persistent:%U (the user's persistent keyring: the child
+//     descends from a daemon, so a session keyring would be the daemon's).
 #pragma once
 
 #include "util/result.hpp"
@@ -32,12 +33,20 @@ struct TemplateValues {
     std::string ccachedir; // %d
 };
 
-enum class CcacheType { file, dir };
+enum class CcacheType { file, dir, keyring };
 
 struct CcacheName {
     CcacheType type = CcacheType::file;
-    std::string path; // absolute, no ".." component
-    std::string full() const { return (type == CcacheType::file ? "FILE:" : "DIR:") + path; }
+    std::string path; // absolute, no ".." component; keyring: the uid
+    std::string full() const
+    {
+        switch (type) {
+        case CcacheType::file: return "FILE:" + path;
+        case CcacheType::dir: return "DIR:" + path;
+        case CcacheType::keyring: return "KEYRING:persistent:" + path;
+        }
+        return path;
+    }
 };
 
 // The template alone (config-check): type prefix, known % escapes only.

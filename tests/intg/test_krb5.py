@@ -227,6 +227,40 @@ def test_a_dir_collection_is_created_private_and_the_principals_cache_reused(bui
     assert principal == f"alice@{kdc.realm}"
 
 
+def klist_as(uid, ccname):
+    """klist run by `uid` itself (a persistent keyring is the uid's own)."""
+    env = {"KRB5_CONFIG": "/dev/null", "KRB5CCNAME": ccname, "LC_ALL": "C", "PATH": os.environ["PATH"]}
+    return subprocess.run(["klist"], env=env, capture_output=True, text=True, timeout=30, user=uid, cwd="/")
+
+
+@contextlib.contextmanager
+def persistent_keyring_of(uid):
+    """Empties the uid's persistent keyring collection before and after."""
+    env = {"KRB5_CONFIG": "/dev/null", "KRB5CCNAME": f"KEYRING:persistent:{uid}", "PATH": os.environ["PATH"]}
+    subprocess.run(["kdestroy", "-A"], env=env, capture_output=True, timeout=30, user=uid, cwd="/")
+    try:
+        yield
+    finally:
+        subprocess.run(["kdestroy", "-A"], env=env, capture_output=True, timeout=30, user=uid, cwd="/")
+
+
+def test_the_users_persistent_keyring_holds_the_tgt(builddir, kdc):
+    ccname = f"KEYRING:persistent:{UID['bob']}"
+    with persistent_keyring_of(UID["bob"]):
+        for _ in range(2):
+            code, answer = login(builddir, kdc, "bob", PASSWORDS["bob"], ccname)
+            assert answer["result"] == "ok" and answer["ccname"] == ccname, answer
+        out = klist_as(UID["bob"], ccname)
+        assert out.returncode == 0 and f"Default principal: bob@{kdc.realm}" in out.stdout, out
+        listed = subprocess.run(["klist", "-l"], env={"KRB5_CONFIG": "/dev/null", "KRB5CCNAME": ccname,
+                                                      "PATH": os.environ["PATH"]},
+                                capture_output=True, text=True, timeout=30, user=UID["bob"], cwd="/")
+        assert listed.stdout.count(f"bob@{kdc.realm}") == 1, listed.stdout  # the second login reused the cache
+        # Another uid's keyring is never written.
+        code, answer = login(builddir, kdc, "alice", PASSWORDS["alice"], ccname)
+        assert answer["result"] == "ccache_failed", answer
+
+
 def test_a_ccache_in_a_directory_the_user_cannot_write_fails_as_such(builddir, kdc, tmp_path):
     private = tmp_path / "root-only"
     private.mkdir(mode=0o700)
@@ -377,6 +411,17 @@ def test_pam_login_stores_the_ccache_and_sets_krb5ccname(builddir, slapd, kdc, t
         assert PASSWORDS["alice"] not in all_logs(v)
 
 
+def test_pam_keyring_template(builddir, slapd, kdc, tmp_path):
+    ccname = f"KEYRING:persistent:{UID['bob']}"
+    with persistent_keyring_of(UID["bob"]), \
+            running_vigil(builddir, slapd, kdc, "krb5_ccname_template = KEYRING:persistent:%U") as v:
+        res = pam_run(tmp_path, builddir, v, "bob", [("authenticate", PAM["SUCCESS"]), ("getenvlist", 0)],
+                      [PASSWORDS["bob"]])
+        assert res["ok"] and res["env"].get("KRB5CCNAME") == ccname, res
+        out = klist_as(UID["bob"], ccname)
+        assert out.returncode == 0 and f"Default principal: bob@{kdc.realm}" in out.stdout, out
+
+
 def test_pam_dir_template_and_validation(builddir, slapd, kdc, tmp_path):
     with running_vigil(builddir, slapd, kdc, "krb5_ccname_template = DIR:%d/%u_dir", "krb5_validate = true",
                        f"krb5_keytab = {kdc.keytab}") as v:
@@ -435,11 +480,11 @@ def test_kdc_unreachable_falls_back_to_cached_credentials(builddir, slapd, own_k
 def test_config_check_knows_the_krb5_options(builddir, tmp_path):
     v = Vigil(tmp_path / "vigil", builddir, extra={"domain/LDAP": [
         "auth_provider = krb5", "krb5_realm = EXAMPLE.COM", "krb5_lifetime = 1d12", "krb5_renewable_lifetime = 7d",
-        "krb5_ccname_template = KEYRING:persistent:%U", "krb5_validate = maybe", "krb5_auth_timeout = 0"]})
+        "krb5_ccname_template = KEYRING:session:%U", "krb5_validate = maybe", "krb5_auth_timeout = 0"]})
     out = v.vigilctl("config-check")
     assert out.returncode == 1
     text = out.stdout + out.stderr
-    for expected in ("krb5_lifetime", "KEYRING ccaches are not supported yet", "krb5_validate",
+    for expected in ("krb5_lifetime", "only KEYRING:persistent:%U is supported", "krb5_validate",
                      "krb5_auth_timeout"):
         assert expected in text, text
     assert "krb5_renewable_lifetime" not in text, text

@@ -42,6 +42,10 @@ void templates_expand_every_escape(void **)
     assert_int_equal(r->type, CcacheType::file);
     assert_string_equal(r->path.c_str(), "/tmp/krb5cc_10001_alice_EXAMPLE.COM_%");
     assert_string_equal(r->full().c_str(), "FILE:/tmp/krb5cc_10001_alice_EXAMPLE.COM_%");
+    r = expand_ccname_template("KEYRING:persistent:%U", alice());
+    assert_true(r.ok());
+    assert_int_equal(r->type, CcacheType::keyring);
+    assert_string_equal(r->full().c_str(), "KEYRING:persistent:10001");
     r = expand_ccname_template("DIR:%h/.krb5/%p", alice());
     assert_true(r.ok());
     assert_int_equal(r->type, CcacheType::dir);
@@ -53,7 +57,9 @@ void templates_are_checked_before_use(void **)
     assert_true(check_ccname_template("FILE:%d/krb5cc_%U").ok());
     assert_true(check_ccname_template("DIR:/run/user/%U/krb5cc").ok());
     assert_true(check_ccname_template("FILE:%h/.ccache").ok());
-    for (const char *bad : {"KEYRING:persistent:%U", "MEMORY:x", "/tmp/krb5cc_%U", "FILE:", "FILE:tmp/x",
+    assert_true(check_ccname_template("KEYRING:persistent:%U").ok());
+    for (const char *bad : {"KEYRING:session:%U", "KEYRING:persistent:10001", "KEYRING:persistent:%U:x",
+                            "KEYRING:%U", "MEMORY:x", "/tmp/krb5cc_%U", "FILE:", "FILE:tmp/x",
                             "FILE:%d/%x", "FILE:%d/krb5cc_%", "FILE:%U/x"}) {
         Status st = check_ccname_template(bad);
         if (st.ok()) fail_msg("'%s' was accepted", bad);

@@ -286,6 +286,24 @@ std::string store_file(Krb5 &k, const std::string &path)
     return {};
 }
 
+// A collection (DIR:, KEYRING:persistent:): the principal's cache in it is
+// reused, else a new one is made; either way it becomes the primary.
+std::string store_in_collection(Krb5 &k, const std::string &collection, const char *type)
+{
+    krb5_error_code rc = krb5_cc_set_default_name(k.ctx, collection.c_str());
+    if (rc != 0) return "cannot use " + collection + ": " + k.error_text(rc);
+    // The principal's cache in the collection is reused; else a new one.
+    krb5_ccache cc = nullptr;
+    rc = krb5_cc_cache_match(k.ctx, k.client, &cc);
+    if (rc != 0) rc = krb5_cc_new_unique(k.ctx, type, nullptr, &cc);
+    if (rc == 0) rc = krb5_cc_initialize(k.ctx, cc, k.client);
+    if (rc == 0) rc = krb5_cc_store_cred(k.ctx, cc, &k.creds);
+    if (rc == 0) rc = krb5_cc_switch(k.ctx, cc);
+    if (cc) krb5_cc_close(k.ctx, cc);
+    if (rc != 0) return "cannot store the TGT in " + collection + ": " + k.error_text(rc);
+    return {};
+}
+
 std::string store_dir(Krb5 &k, const std::string &path)
 {
     if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return "cannot create " + path + ": " + std::strerror(errno);
@@ -293,19 +311,7 @@ std::string store_dir(Krb5 &k, const std::string &path)
     if (lstat(path.c_str(), &st) != 0) return "cannot stat " + path + ": " + std::strerror(errno);
     if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077) != 0)
         return path + " is not a private directory of the user's";
-    const std::string collection = "DIR:" + path;
-    krb5_error_code rc = krb5_cc_set_default_name(k.ctx, collection.c_str());
-    if (rc != 0) return "cannot use " + collection + ": " + k.error_text(rc);
-    // The principal's cache in the collection is reused; else a new one.
-    krb5_ccache cc = nullptr;
-    rc = krb5_cc_cache_match(k.ctx, k.client, &cc);
-    if (rc != 0) rc = krb5_cc_new_unique(k.ctx, "DIR", nullptr, &cc);
-    if (rc == 0) rc = krb5_cc_initialize(k.ctx, cc, k.client);
-    if (rc == 0) rc = krb5_cc_store_cred(k.ctx, cc, &k.creds);
-    if (rc == 0) rc = krb5_cc_switch(k.ctx, cc);
-    if (cc) krb5_cc_close(k.ctx, cc);
-    if (rc != 0) return "cannot store the TGT in " + collection + ": " + k.error_text(rc);
-    return {};
+    return store_in_collection(k, "DIR:" + path, "DIR");
 }
 
 int run(ChildRequest &req)
@@ -341,19 +347,21 @@ int run(ChildRequest &req)
     auto [result, message] = get_tgt(k, req);
     req.password.wipe();
     message = changed + message;
-    if (result != ChildResult::ok) {
-        // The change itself stands.
-        if (!changed.empty()) return answer(ChildResult::ok, message + " (no TGT with the new password)");
-        return answer(result, message);
-    }
+    // After a change, whatever fails next, the change itself stands: the
+    // answer is ok, without a ccache.
+    auto failure = [&](ChildResult r, const std::string &why) {
+        if (!changed.empty()) return answer(ChildResult::ok, message + "; but no ccache: " + why);
+        return answer(r, why);
+    };
+    if (result != ChildResult::ok) return failure(result, message);
     if (req.validate) {
         auto [validated, said] = validate(k, req);
-        if (validated != ChildResult::ok) return answer(validated, said);
+        if (validated != ChildResult::ok) return failure(validated, said);
         message += "; " + said;
     }
 
     if (std::string failed = drop_to(req.uid, req.gid); !failed.empty())
-        return answer(ChildResult::ccache_failed, failed);
+        return failure(ChildResult::ccache_failed, failed);
     std::string failed;
     std::string path;
     if (req.ccname.starts_with("FILE:")) {
@@ -362,10 +370,14 @@ int run(ChildRequest &req)
     } else if (req.ccname.starts_with("DIR:")) {
         path = req.ccname.substr(4);
         failed = store_dir(k, path);
+    } else if (req.ccname == "KEYRING:persistent:" + std::to_string(req.uid)) {
+        // The user's own persistent keyring only (the kernel would refuse
+        // another uid's after the drop anyway).
+        failed = store_in_collection(k, req.ccname, "KEYRING");
     } else {
-        failed = "unsupported ccache type in " + req.ccname;
+        failed = "unsupported ccache name " + req.ccname;
     }
-    if (!failed.empty()) return answer(ChildResult::ccache_failed, failed);
+    if (!failed.empty()) return failure(ChildResult::ccache_failed, failed);
     return answer(ChildResult::ok, message + "; stored in " + req.ccname, req.ccname,
                   static_cast<std::uint64_t>(k.creds.times.endtime));
 }
