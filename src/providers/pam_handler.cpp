@@ -240,7 +240,7 @@ void PamHandler::chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user
         done(verdict(VIGIL_PAM_AUTHTOK_ERR).error("An empty password cannot be set."));
         return;
     }
-    auto finished = [this, call, done](OnlineChange outcome, std::string message) {
+    auto finished = [this, call, done](OnlineChange outcome, std::string message, std::vector<std::string> env) {
         switch (outcome) {
         case OnlineChange::ok: {
             VLOG(info, "chauthtok %s: the password was changed", call->user.c_str());
@@ -251,7 +251,9 @@ void PamHandler::chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user
                     if (!st) VLOG(error, "chauthtok %s: %s", name.c_str(), st.error().message.c_str());
                 });
             }
-            done(verdict(VIGIL_PAM_SUCCESS));
+            PamVerdict v = verdict(VIGIL_PAM_SUCCESS);
+            v.env = std::move(env);
+            done(std::move(v));
             return;
         }
         case OnlineChange::wrong_password: done(verdict(VIGIL_PAM_AUTHTOK_RECOVERY_ERR)); return;

@@ -66,13 +66,13 @@ public:
         // e.g. KRB5CCNAME) goes to the PAM environment on success.
         using AuthDone = std::function<void(OnlineAuth, std::string message, std::vector<std::string> env)>;
         std::function<void(const sysdb::CachedUser &, const Secret &, AuthDone)> authenticate;
-        // A new password: with the old one, or (root) without.
+        // A new password: with the old one, or (root) without. `env` as for
+        // authenticate (a TGT got with the new password).
+        using ChangeDone = std::function<void(OnlineChange, std::string message, std::vector<std::string> env)>;
         std::function<void(const sysdb::CachedUser &, const Secret &old_password, const Secret &new_password,
-                           std::function<void(OnlineChange, std::string)>)>
+                           ChangeDone)>
             change_password;
-        std::function<void(const sysdb::CachedUser &, const Secret &new_password,
-                           std::function<void(OnlineChange, std::string)>)>
-            reset_password;
+        std::function<void(const sysdb::CachedUser &, const Secret &new_password, ChangeDone)> reset_password;
         // access_provider: who may log in (from the cache; works offline).
         // Unset: everyone.
         std::function<void(const sysdb::CachedUser &, std::function<void(PamVerdict)>)> access;

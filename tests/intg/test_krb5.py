@@ -632,9 +632,13 @@ def test_pam_expired_password_changed_through_kpasswd(builddir, slapd, own_kdc, 
                       [PASSWORDS["dave"], "Short-1", "Short-1"], as_uid=UID["dave"])
         assert res["ok"], res
         assert any(e.startswith("The new password was refused: ") and "short" in e.lower() for e in res["errors"]), res
-        res = pam_run(tmp_path, builddir, v, "dave", [("chauthtok", PAM["SUCCESS"])],
+        ccfile = v.ccdir / f"krb5cc_{UID['dave']}"
+        assert not ccfile.exists()  # an expired password got no TGT
+        res = pam_run(tmp_path, builddir, v, "dave", [("chauthtok", PAM["SUCCESS"]), ("getenvlist", 0)],
                       [PASSWORDS["dave"], new, new], as_uid=UID["dave"])
-        assert res["ok"], res
+        # The new password's TGT, and KRB5CCNAME for the session that follows.
+        assert res["ok"] and res["env"].get("KRB5CCNAME") == f"FILE:{ccfile}", res
+        assert os.stat(ccfile).st_uid == UID["dave"]
         res = pam_run(tmp_path, builddir, v, "dave", [("authenticate", PAM["SUCCESS"]), ("account", PAM["SUCCESS"]),
                                                      ("getenvlist", 0)], [new])
         assert res["ok"] and res["env"].get("KRB5CCNAME") == f"FILE:{v.ccdir}/krb5cc_{UID['dave']}", res

@@ -47,6 +47,13 @@ Krb5User who(const sysdb::CachedUser &user)
     return Krb5User{user.record.name, user.record.uid, user.record.gid, user.record.home};
 }
 
+// KRB5CCNAME for the PAM environment, when a ccache was stored.
+std::vector<std::string> ccname_env(const Krb5Answer &a)
+{
+    if (a.result != ChildResult::ok || a.ccname.empty()) return {};
+    return {"KRB5CCNAME=" + a.ccname};
+}
+
 } // namespace
 
 void plug_into(Krb5Auth &auth, bool authenticate, bool change_password, PamHandler::Directory &directory)
@@ -54,19 +61,17 @@ void plug_into(Krb5Auth &auth, bool authenticate, bool change_password, PamHandl
     if (authenticate) {
         directory.authenticate = [&auth](const sysdb::CachedUser &user, const Secret &password,
                                          PamHandler::Directory::AuthDone done) {
-            auth.authenticate(who(user), password, [done](Krb5Answer a) {
-                std::vector<std::string> env;
-                if (a.result == ChildResult::ok && !a.ccname.empty()) env.push_back("KRB5CCNAME=" + a.ccname);
-                done(online_auth(a.result), a.message, std::move(env));
-            });
+            auth.authenticate(who(user), password,
+                              [done](Krb5Answer a) { done(online_auth(a.result), a.message, ccname_env(a)); });
         };
     }
     if (change_password) {
         directory.change_password = [&auth](const sysdb::CachedUser &user, const Secret &old_password,
                                             const Secret &new_password,
-                                            std::function<void(OnlineChange, std::string)> done) {
-            auth.change_password(who(user), old_password, new_password,
-                                 [done](Krb5Answer a) { done(online_change(a.result), a.message); });
+                                            PamHandler::Directory::ChangeDone done) {
+            auth.change_password(who(user), old_password, new_password, [done](Krb5Answer a) {
+                done(online_change(a.result), a.message, ccname_env(a));
+            });
         };
     }
 }
