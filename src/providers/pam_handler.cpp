@@ -71,10 +71,10 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
         return;
     }
     if (!directory_.online()) {
-        offline_login(call, std::move(done));
+        offline_login(call, user, std::move(done));
         return;
     }
-    directory_.authenticate(user, *call->authtok, [this, call, done](OnlineAuth outcome, std::string message,
+    directory_.authenticate(user, *call->authtok, [this, call, user, done](OnlineAuth outcome, std::string message,
                                                                      std::vector<std::string> env) {
         switch (outcome) {
         case OnlineAuth::ok:
@@ -117,7 +117,7 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
         case OnlineAuth::unavailable:
             VLOG(minor, "authenticate %s: the directory did not answer (%s): cached credentials decide",
                  call->user.c_str(), message.c_str());
-            offline_login(call, done);
+            offline_login(call, user, done);
             return;
         case OnlineAuth::clock_skew:
             VLOG(error, "authenticate %s: clock skew: %s", call->user.c_str(), message.c_str());
@@ -130,15 +130,17 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
     });
 }
 
-void PamHandler::offline_login(std::shared_ptr<PamCall> call, Done done)
+void PamHandler::offline_login(std::shared_ptr<PamCall> call, const sysdb::CachedUser &user, Done done)
 {
     if (offline_ == nullptr) {
         done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL));
         return;
     }
     auto shared = std::make_shared<Done>(std::move(done));
+    auto accepted = directory_.offline_login_accepted;
     Status st = offline_->authenticate(
-        call->user, *call->authtok, [call, shared](Result<creds::OfflineAuthenticator::Outcome> r) {
+        call->user, *call->authtok,
+        [call, user, accepted, shared](Result<creds::OfflineAuthenticator::Outcome> r) {
             if (!r) {
                 VLOG(error, "offline authenticate %s: %s", call->user.c_str(), r.error().message.c_str());
                 (*shared)(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL));
@@ -147,6 +149,7 @@ void PamHandler::offline_login(std::shared_ptr<PamCall> call, Done done)
             VLOG(info, "offline authenticate %s: %s", call->user.c_str(), creds::verdict_name(r->verdict));
             switch (r->verdict) {
             case creds::OfflineVerdict::allowed:
+                if (accepted) accepted(user, *call->authtok);
                 (*shared)(verdict(VIGIL_PAM_SUCCESS).info("Authenticated with cached credentials."));
                 return;
             case creds::OfflineVerdict::wrong_password: {

@@ -76,6 +76,10 @@ public:
         // access_provider: who may log in (from the cache; works offline).
         // Unset: everyone.
         std::function<void(const sysdb::CachedUser &, std::function<void(PamVerdict)>)> access;
+        // Told when cached credentials let the user in while the directory
+        // (or KDC) was unreachable: krb5_store_password_if_offline gets the
+        // TGT once the KDC answers. Unset: nothing to do.
+        std::function<void(const sysdb::CachedUser &, const Secret &password)> offline_login_accepted;
         // The password policy on the cached user (ldap_pwd_policy): a verdict
         // that is not SUCCESS refuses, a SUCCESS may carry a warning.
         std::function<PamVerdict(const sysdb::CachedUser &)> password_policy;
@@ -88,7 +92,7 @@ public:
 
 private:
     void authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser user, Done done);
-    void offline_login(std::shared_ptr<PamCall> call, Done done);
+    void offline_login(std::shared_ptr<PamCall> call, const sysdb::CachedUser &user, Done done);
     void chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user, Done done);
     void acct_mgmt(std::shared_ptr<PamCall> call, sysdb::CachedUser user, Done done);
 

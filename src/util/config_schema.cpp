@@ -76,6 +76,7 @@ constexpr auto table = std::to_array<OptionSpec>({
     {domain, "krb5_realm", string, ""},
     {domain, "krb5_renewable_lifetime", duration, ""},
     {domain, "krb5_server", list, ""},
+    {domain, "krb5_store_password_if_offline", boolean, "false"},
     {domain, "krb5_validate", boolean, "false"},
     {domain, "ldap_auth_disable_tls_never_use_in_production", boolean, "false"},
     {domain, "ldap_chpass_uri", ldap_uris, ""},

@@ -80,6 +80,8 @@ Result<Krb5Settings> Krb5Settings::from_config(const Config &config, const std::
     if (!st) return std::move(st).error();
     s.ccachedir = config.get_string(section, "krb5_ccachedir");
     s.auth_timeout = std::chrono::seconds(config.get_int(section, "krb5_auth_timeout"));
+    s.store_password_if_offline = config.get_bool(section, "krb5_store_password_if_offline");
+    s.offline_retry = std::chrono::seconds(config.get_int(section, "offline_timeout"));
     const char *base = std::getenv("KRB5_CONFIG");
     s.base_config = base != nullptr && *base != '\0' ? base : "/etc/krb5.conf";
     s.profile_path = config.get_string("vigil", "state_dir") + "/krb5/" + domain + ".conf";
@@ -151,7 +153,12 @@ void Krb5Auth::authenticate(const Krb5User &user, const Secret &password, Done d
     ChildRequest request;
     request.command = ChildCommand::authenticate;
     request.password = password;
-    run(user, std::move(request), std::move(done));
+    const std::string name = user.name;
+    run(user, std::move(request), [this, name, done](Krb5Answer a) {
+        // A login that got its TGT makes a kept password pointless.
+        if (a.result == ChildResult::ok) kept_.erase(name);
+        done(std::move(a));
+    });
 }
 
 void Krb5Auth::change_password(const Krb5User &user, const Secret &old_password, const Secret &new_password,
@@ -171,6 +178,50 @@ void Krb5Auth::change_password(const Krb5User &user, const Secret &old_password,
     request.password = old_password;
     request.new_password = new_password;
     run(user, std::move(request), std::move(done));
+}
+
+void Krb5Auth::keep_for_later(const Krb5User &user, const Secret &password)
+{
+    if (!settings_.store_password_if_offline || password.empty()) return;
+    auto it = kept_.find(user.name);
+    if (it == kept_.end()) {
+        if (kept_.size() >= max_kept) {
+            VLOG(minor, "krb5: %zu passwords kept for the KDC already; not keeping %s's", kept_.size(),
+                 user.name.c_str());
+            return;
+        }
+        it = kept_.emplace(user.name, Kept{user, password, false}).first;
+    } else {
+        it->second.user = user;
+        it->second.password = password;
+    }
+    VLOG(info, "krb5: %s logged in offline; the TGT will be got when the KDC answers", user.name.c_str());
+    if (!retry_timer_.pending()) retry_timer_ = loop_.after(settings_.offline_retry, [this] { retry_kept(); });
+}
+
+void Krb5Auth::retry_kept()
+{
+    for (auto &[name, kept] : kept_) {
+        if (kept.trying) continue;
+        kept.trying = true;
+        ChildRequest request;
+        request.command = ChildCommand::authenticate;
+        request.password = kept.password;
+        const std::string user_name = name;
+        run(kept.user, std::move(request), [this, user_name](Krb5Answer a) {
+            auto it = kept_.find(user_name);
+            if (it == kept_.end()) return;
+            if (a.result == ChildResult::kdc_unreachable) {
+                it->second.trying = false;
+                return;
+            }
+            // Got it, or the KDC said no (a password changed meanwhile): forget it.
+            VLOG(info, "krb5: the kept password of %s: %s (%s)", user_name.c_str(), child_result_name(a.result),
+                 a.message.c_str());
+            kept_.erase(it);
+        });
+    }
+    if (!kept_.empty()) retry_timer_ = loop_.after(settings_.offline_retry, [this] { retry_kept(); });
 }
 
 void Krb5Auth::run(const Krb5User &user, ChildRequest request, Done done)

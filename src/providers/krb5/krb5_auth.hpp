@@ -47,6 +47,8 @@ struct Krb5Settings {
     std::string ccname_template;             // krb5_ccname_template
     std::string ccachedir;                   // krb5_ccachedir (%d)
     std::chrono::seconds auth_timeout{6};    // krb5_auth_timeout
+    bool store_password_if_offline = false;  // krb5_store_password_if_offline
+    std::chrono::seconds offline_retry{60};  // offline_timeout: how often a kept password is tried
     std::string base_config;                 // KRB5_CONFIG of vigil_be, or /etc/krb5.conf
     std::string profile_path;                // the generated profile
     std::string child_path;                  // vigil_krb5_child
@@ -92,11 +94,22 @@ public:
     // with the KDC's reason as the message.
     void change_password(const Krb5User &user, const Secret &old_password, const Secret &new_password, Done done);
 
+    // krb5_store_password_if_offline: a password that logged in from the
+    // cached credentials while the KDC was unreachable is kept in memory
+    // (never on disk) and tried every offline_timeout until the KDC answers;
+    // then the TGT is stored as for a login and the password forgotten. A
+    // KDC that refuses it (changed meanwhile) also forgets it. At most
+    // max_kept users; a newer login replaces a user's kept password.
+    void keep_for_later(const Krb5User &user, const Secret &password);
+    std::size_t kept() const { return kept_.size(); }
+    static constexpr std::size_t max_kept = 256;
+
     std::size_t in_flight() const { return running_.size(); }
     const Krb5Settings &settings() const { return settings_; }
 
 private:
     void run(const Krb5User &user, ChildRequest request, Done done);
+    void retry_kept();
     void conclude_later(Krb5Answer answer, Done done);
 
     EventLoop &loop_;
@@ -104,6 +117,13 @@ private:
     std::uint64_t next_id_ = 1;
     std::map<std::uint64_t, std::unique_ptr<AsyncChild>> running_;
     std::map<std::uint64_t, Timer> answering_; // refusals answered on the next turn
+    struct Kept {
+        Krb5User user;
+        Secret password;
+        bool trying = false;
+    };
+    std::map<std::string, Kept> kept_; // by user name
+    Timer retry_timer_;
 };
 
 } // namespace vigil::krb5

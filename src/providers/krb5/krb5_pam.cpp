@@ -65,6 +65,11 @@ void plug_into(Krb5Auth &auth, bool authenticate, bool change_password, PamHandl
                               [done](Krb5Answer a) { done(online_auth(a.result), a.message, ccname_env(a)); });
         };
     }
+    if (authenticate && auth.settings().store_password_if_offline) {
+        directory.offline_login_accepted = [&auth](const sysdb::CachedUser &user, const Secret &password) {
+            auth.keep_for_later(who(user), password);
+        };
+    }
     if (change_password) {
         directory.change_password = [&auth](const sysdb::CachedUser &user, const Secret &old_password,
                                             const Secret &new_password,
