@@ -74,8 +74,9 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
         offline_login(call, user, std::move(done));
         return;
     }
-    directory_.authenticate(user, *call->authtok, [this, call, user, done](OnlineAuth outcome, std::string message,
-                                                                     std::vector<std::string> env) {
+    directory_.authenticate(user, *call->authtok, [this, call, user, done](DirectoryAnswer answer) {
+        const OnlineAuth outcome = answer.outcome;
+        const std::string &message = answer.message;
         switch (outcome) {
         case OnlineAuth::ok:
         case OnlineAuth::password_expired: {
@@ -97,7 +98,8 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
             if (outcome == OnlineAuth::password_expired) expired_[call->user] = std::chrono::steady_clock::now();
             else expired_.erase(call->user);
             PamVerdict v = verdict(VIGIL_PAM_SUCCESS);
-            v.env = std::move(env);
+            v.env = std::move(answer.env);
+            for (const std::string &notice : answer.notices) v.info(notice);
             done(std::move(v));
             return;
         }
@@ -222,9 +224,9 @@ void PamHandler::chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user
             done(verdict(VIGIL_PAM_AUTHTOK_RECOVERY_ERR));
             return;
         }
-        directory_.authenticate(user, *call->authtok, [call, done](OnlineAuth outcome, std::string message,
-                                                                   std::vector<std::string>) {
-            switch (outcome) {
+        directory_.authenticate(user, *call->authtok, [call, done](DirectoryAnswer answer) {
+            const std::string &message = answer.message;
+            switch (answer.outcome) {
             case OnlineAuth::ok:
             case OnlineAuth::password_expired: done(verdict(VIGIL_PAM_SUCCESS)); return;
             case OnlineAuth::wrong_password: done(verdict(VIGIL_PAM_AUTHTOK_RECOVERY_ERR)); return;

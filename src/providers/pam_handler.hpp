@@ -56,15 +56,22 @@ struct PamVerdict {
 enum class OnlineAuth { ok, wrong_password, password_expired, account_locked, unavailable, clock_skew, error };
 enum class OnlineChange { ok, wrong_password, account_locked, rejected, unavailable, error };
 
+// The directory's answer to a password.
+struct DirectoryAnswer {
+    OnlineAuth outcome = OnlineAuth::error;
+    std::string message;              // for the log
+    std::vector<std::string> env;     // NAME=value for the PAM environment on success (KRB5CCNAME)
+    std::vector<std::string> notices; // for the user on success (the password expires soon, grace logins left)
+};
+
 class PamHandler {
 public:
     using Done = std::function<void(PamVerdict)>;
     // The parts that ask the directory, given by the provider.
     struct Directory {
         std::function<bool()> online;
-        // The user's password against the directory. `env` (NAME=value,
-        // e.g. KRB5CCNAME) goes to the PAM environment on success.
-        using AuthDone = std::function<void(OnlineAuth, std::string message, std::vector<std::string> env)>;
+        // The user's password against the directory.
+        using AuthDone = std::function<void(DirectoryAnswer)>;
         std::function<void(const sysdb::CachedUser &, const Secret &, AuthDone)> authenticate;
         // A new password: with the old one, or (root) without. `env` as for
         // authenticate (a TGT got with the new password).

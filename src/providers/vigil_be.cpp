@@ -166,7 +166,7 @@ private:
             directory.authenticate = [this](const sysdb::CachedUser &user, const Secret &password,
                                             PamHandler::Directory::AuthDone done) {
                 password_auth_->authenticate(user.record.original_dn, password, [done](ldap::AuthAnswer a) {
-                    done(online_auth(a.outcome), a.message, {});
+                    done(DirectoryAnswer{online_auth(a.outcome), a.message, {}, ldap::policy_notices(a)});
                 });
             };
         }

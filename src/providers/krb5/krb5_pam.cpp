@@ -61,8 +61,9 @@ void plug_into(Krb5Auth &auth, bool authenticate, bool change_password, PamHandl
     if (authenticate) {
         directory.authenticate = [&auth](const sysdb::CachedUser &user, const Secret &password,
                                          PamHandler::Directory::AuthDone done) {
-            auth.authenticate(who(user), password,
-                              [done](Krb5Answer a) { done(online_auth(a.result), a.message, ccname_env(a)); });
+            auth.authenticate(who(user), password, [done](Krb5Answer a) {
+                done(DirectoryAnswer{online_auth(a.result), a.message, ccname_env(a), {}});
+            });
         };
     }
     if (authenticate && auth.settings().store_password_if_offline) {
