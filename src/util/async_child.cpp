@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <map>
 #include <spawn.h>
 // glibc 2.36's header lacks its own extern "C".
 extern "C" {
@@ -20,6 +21,48 @@ void close_fd(int &fd)
 {
     if (fd >= 0) ::close(fd);
     fd = -1;
+}
+
+// Children killed but not gone yet: SIGKILL waits for a process stuck in
+// the kernel (a ccache on a hung NFS home), and the loop must not. Each is
+// reaped when its pidfd says it exited; none is ever waited for.
+class Reaper {
+public:
+    void adopt(EventLoop &loop, pid_t pid, int pidfd)
+    {
+        auto watch = loop.on_readable(pidfd, [this, pid] { reap(pid); });
+        if (!watch) {
+            // Cannot watch: a zombie until we exit beats a stalled loop.
+            ::close(pidfd);
+            return;
+        }
+        pending_[pid] = Pending{pidfd, std::move(*watch)};
+    }
+
+private:
+    struct Pending {
+        int pidfd = -1;
+        Watch watch;
+    };
+    void reap(pid_t pid)
+    {
+        auto it = pending_.find(pid);
+        if (it == pending_.end()) return;
+        siginfo_t info{};
+        if (waitid(P_PIDFD, static_cast<id_t>(it->second.pidfd), &info, WEXITED | WNOHANG) == 0 && info.si_pid == 0)
+            return; // not yet
+        it->second.watch.reset();
+        ::close(it->second.pidfd);
+        pending_.erase(it);
+    }
+
+    std::map<pid_t, Pending> pending_;
+};
+
+Reaper &reaper()
+{
+    static Reaper r;
+    return r;
 }
 
 // The pipe ends the child gets, closed in the parent once it runs.
@@ -173,13 +216,23 @@ void AsyncChild::exited()
 void AsyncChild::kill_now()
 {
     if (reaped_ || pid_ <= 0) return;
-    if (pidfd_ >= 0) pidfd_send_signal(pidfd_, SIGKILL, nullptr, 0);
-    else kill(pid_, SIGKILL);
-    // SIGKILL cannot be caught: the wait is short.
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
     reaped_ = true;
+    exit_watch_.reset();
+    if (pidfd_ < 0) {
+        // Only before the pidfd exists (start() failing): the child was
+        // just spawned and runs our code, not a stuck system call.
+        kill(pid_, SIGKILL);
+        int status = 0;
+        while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+        }
+        return;
+    }
+    pidfd_send_signal(pidfd_, SIGKILL, nullptr, 0);
+    siginfo_t info{};
+    if (waitid(P_PIDFD, static_cast<id_t>(pidfd_), &info, WEXITED | WNOHANG) == 0 && info.si_pid != 0) return;
+    // Not gone yet: reaped from the loop when it is.
+    reaper().adopt(loop_, pid_, pidfd_);
+    pidfd_ = -1;
 }
 
 void AsyncChild::maybe_finish()

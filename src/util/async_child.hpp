@@ -2,7 +2,9 @@
 // blocking it: the input is written, the output read and the exit noticed
 // (a pidfd) by loop callbacks. The run is bounded in time and output; past
 // either bound the child is killed by its pidfd (so never a recycled PID)
-// and reaped. The same ideas as policy/child_process, which blocks.
+// and reaped from the loop once it is gone (never waited for: a process
+// stuck in the kernel, on a hung NFS home say, dies only when the call
+// returns). The same ideas as policy/child_process, which blocks.
 //
 // The child gets argv, an environment of _VIGIL_LOOPS=NO only, the input on
 // stdin (a socket: it may exit before reading all of it), stdout to us and
@@ -46,7 +48,8 @@ public:
     // The input is wiped once written (it may hold a password).
     static Result<std::unique_ptr<AsyncChild>> start(EventLoop &loop, const std::vector<std::string> &argv,
                                                      Secret input, AsyncChildLimits limits, Done done);
-    // A child still running is killed and reaped; `done` is not called.
+    // A child still running is killed (and reaped from the loop once it is
+    // gone); `done` is not called.
     ~AsyncChild();
     AsyncChild(const AsyncChild &) = delete;
     AsyncChild &operator=(const AsyncChild &) = delete;
