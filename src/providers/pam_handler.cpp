@@ -224,7 +224,8 @@ void PamHandler::chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user
             done(verdict(VIGIL_PAM_AUTHTOK_RECOVERY_ERR));
             return;
         }
-        directory_.authenticate(user, *call->authtok, [call, done](DirectoryAnswer answer) {
+        const auto &check = directory_.check_old_password ? directory_.check_old_password : directory_.authenticate;
+        check(user, *call->authtok, [call, done](DirectoryAnswer answer) {
             const std::string &message = answer.message;
             switch (answer.outcome) {
             case OnlineAuth::ok:

@@ -73,6 +73,9 @@ public:
         // The user's password against the directory.
         using AuthDone = std::function<void(DirectoryAnswer)>;
         std::function<void(const sysdb::CachedUser &, const Secret &, AuthDone)> authenticate;
+        // The old password before a change (PAM_PRELIM_CHECK), with no side
+        // effect such as a stored ccache. Unset: authenticate does it.
+        std::function<void(const sysdb::CachedUser &, const Secret &, AuthDone)> check_old_password;
         // A new password: with the old one, or (root) without. `env` as for
         // authenticate (a TGT got with the new password).
         using ChangeDone = std::function<void(OnlineChange, std::string message, std::vector<std::string> env)>;

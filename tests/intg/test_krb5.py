@@ -35,7 +35,7 @@ GID = {name: int(entry["gidNumber"][0]) for name, entry in USERS.items()}
 HOST = "client.example.com"
 
 PAM = {"SUCCESS": 0, "PERM_DENIED": 6, "AUTH_ERR": 7, "AUTHINFO_UNAVAIL": 9, "USER_UNKNOWN": 10,
-       "NEW_AUTHTOK_REQD": 12, "AUTHTOK_ERR": 20}
+       "NEW_AUTHTOK_REQD": 12, "AUTHTOK_ERR": 20, "AUTHTOK_RECOVERY_ERR": 21}
 RESULT = {"ok": 0, "wrong_password": 1, "unknown_principal": 2, "password_expired": 3, "clock_skew": 4,
           "kdc_unreachable": 5, "account_locked": 6, "validation_failed": 7, "ccache_failed": 8,
           "bad_request": 9, "error": 10, "password_rejected": 11}
@@ -628,6 +628,34 @@ def test_kpasswd_changes_the_password_and_stores_a_tgt_for_the_new_one(builddir,
     assert principal == f"chpw@{kdc.realm}"
     assert login(builddir, kdc, "chpw", "New-Passw0rd-2", ccname)[1]["result"] == "ok"
     assert login(builddir, kdc, "chpw", "Old-Passw0rd-1", ccname)[1]["result"] == "wrong_password"
+
+
+def test_a_password_check_proves_the_password_and_stores_nothing(builddir, kdc, ccdir, expired_user):
+    def check(user, password):
+        return run_child(builddir, encode_request(
+            command=3, user=user, realm=kdc.realm, password=password, uid=UID[user], gid=GID[user],
+            ccname=f"FILE:{ccdir}/cc", krb5_config=str(kdc.krb5_conf)))[1]
+
+    assert check("alice", PASSWORDS["alice"])["result"] == "ok"
+    assert check("alice", "not-" + PASSWORDS["alice"])["result"] == "wrong_password"
+    # An expired password is right, and can be changed: the check says ok.
+    assert check(expired_user, PASSWORDS[expired_user])["result"] == "ok"
+    assert check(expired_user, "not-" + PASSWORDS[expired_user])["result"] == "wrong_password"
+    assert list(ccdir.iterdir()) == []
+
+
+def test_pam_chauthtok_checks_the_old_password_without_storing_a_ccache(builddir, slapd, own_kdc, tmp_path):
+    own_kdc.kadmin_local("addpol -minlength 12 vigil-twelve")
+    own_kdc.kadmin_local("modprinc -policy vigil-twelve alice")
+    with running_vigil(builddir, slapd, own_kdc, f"krb5_kpasswd = 127.0.0.1:{own_kdc.kpasswd_port}") as v:
+        res = pam_run(tmp_path, builddir, v, "alice", [("chauthtok", PAM["AUTHTOK_RECOVERY_ERR"])],
+                      ["not-" + PASSWORDS["alice"], "Alice-New-Passw0rd", "Alice-New-Passw0rd"], as_uid=UID["alice"])
+        assert res["ok"], res
+        # The old password right (PRELIM passes), the new one refused: no ccache.
+        res = pam_run(tmp_path, builddir, v, "alice", [("chauthtok", PAM["AUTHTOK_ERR"])],
+                      [PASSWORDS["alice"], "Short-1", "Short-1"], as_uid=UID["alice"])
+        assert res["ok"], res
+        assert list(v.ccdir.iterdir()) == []
 
 
 def test_a_new_password_the_policy_refuses_comes_back_with_the_kdcs_reason(builddir, kdc, ccdir):

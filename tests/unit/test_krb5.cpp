@@ -98,6 +98,14 @@ void a_password_change_carries_the_new_password_and_nothing_else_does(void **)
     assert_int_equal(out->command, ChildCommand::change_password);
     assert_true(out->password.reveal() == in.password.reveal());
     assert_string_equal(out->new_password.reveal().c_str(), "N3w password");
+    // A check is a command of its own, with no new password.
+    std::string check = required_fields(1) + field(1, u32(3));
+    auto checked = decode_request(frame(check));
+    assert_true(checked.ok());
+    assert_int_equal(checked->command, ChildCommand::check_password);
+    assert_false(decode_request(frame(check + field(13, "new"))).ok());
+    assert_false(decode_request(frame(required_fields(1) + field(1, u32(4)))).ok());
+    assert_false(decode_request(frame(required_fields(1) + field(1, u32(0)))).ok());
     // A change without a new password, a login with one: refused.
     std::string body = required_fields(1) + field(1, u32(2));
     assert_false(decode_request(frame(body)).ok());

@@ -180,6 +180,19 @@ void Krb5Auth::change_password(const Krb5User &user, const Secret &old_password,
     run(user, std::move(request), std::move(done));
 }
 
+void Krb5Auth::check_password(const Krb5User &user, const Secret &password, Done done)
+{
+    if (password.empty()) {
+        conclude_later({ChildResult::wrong_password, "an empty password is refused without asking the KDC", {}},
+                       std::move(done));
+        return;
+    }
+    ChildRequest request;
+    request.command = ChildCommand::check_password;
+    request.password = password;
+    run(user, std::move(request), std::move(done));
+}
+
 void Krb5Auth::keep_for_later(const Krb5User &user, const Secret &password)
 {
     if (!settings_.store_password_if_offline || password.empty()) return;
@@ -247,7 +260,9 @@ void Krb5Auth::run(const Krb5User &user, ChildRequest request, Done done)
     Secret message = encode_request(request);
     request.password.wipe();
     request.new_password.wipe();
-    const char *what = request.command == ChildCommand::change_password ? "password change" : "authentication";
+    const char *what = request.command == ChildCommand::change_password  ? "password change"
+                     : request.command == ChildCommand::check_password ? "password check"
+                                                                       : "authentication";
 
     const std::uint64_t id = next_id_++;
     const std::string name = user.name;

@@ -93,6 +93,9 @@ public:
     // for a login). A refusal of the new password is password_rejected,
     // with the KDC's reason as the message.
     void change_password(const Krb5User &user, const Secret &old_password, const Secret &new_password, Done done);
+    // The password proven with a kadmin/changepw ticket (expired or not);
+    // nothing stored (chauthtok's PAM_PRELIM_CHECK).
+    void check_password(const Krb5User &user, const Secret &password, Done done);
 
     // krb5_store_password_if_offline: a password that logged in from the
     // cached credentials while the KDC was unreachable is kept in memory

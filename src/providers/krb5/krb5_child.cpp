@@ -198,23 +198,30 @@ std::pair<ChildResult, std::string> validate(Krb5 &k, const ChildRequest &req)
                                                : "TGT not validated: " + who + " (verify_ap_req_nofail decides)"};
 }
 
-// kpasswd (RFC 3244) with a kadmin/changepw ticket got with the old
-// password; a refusal comes back with the KDC's reason for the user.
-std::pair<ChildResult, std::string> change_password(Krb5 &k, const ChildRequest &req)
+// A short-lived, single-use kadmin/changepw ticket with the password: the
+// KDC issues it for an expired key too, so it proves the password either way.
+krb5_error_code changepw_ticket(Krb5 &k, const Secret &password, krb5_creds &out)
 {
     krb5_get_init_creds_opt *options = nullptr;
     krb5_error_code rc = krb5_get_init_creds_opt_alloc(k.ctx, &options);
-    if (rc != 0) return {ChildResult::error, "krb5_get_init_creds_opt_alloc: " + k.error_text(rc)};
-    // A short-lived, single-use ticket.
+    if (rc != 0) return rc;
     krb5_get_init_creds_opt_set_tkt_life(options, 300);
     krb5_get_init_creds_opt_set_renew_life(options, 0);
     krb5_get_init_creds_opt_set_forwardable(options, 0);
     krb5_get_init_creds_opt_set_proxiable(options, 0);
     krb5_get_init_creds_opt_set_change_password_prompt(options, 0);
-    krb5_creds changepw{};
-    rc = krb5_get_init_creds_password(k.ctx, &changepw, k.client, req.password.reveal().c_str(), nullptr, nullptr, 0,
+    rc = krb5_get_init_creds_password(k.ctx, &out, k.client, password.reveal().c_str(), nullptr, nullptr, 0,
                                       "kadmin/changepw", options);
     krb5_get_init_creds_opt_free(k.ctx, options);
+    return rc;
+}
+
+// kpasswd (RFC 3244) with a kadmin/changepw ticket got with the old
+// password; a refusal comes back with the KDC's reason for the user.
+std::pair<ChildResult, std::string> change_password(Krb5 &k, const ChildRequest &req)
+{
+    krb5_creds changepw{};
+    krb5_error_code rc = changepw_ticket(k, req.password, changepw);
     if (rc != 0) return {classify(rc), "the old password: " + k.error_text(rc)};
     int result_code = 0;
     krb5_data code_string{}, result_string{};
@@ -335,6 +342,14 @@ int run(ChildRequest &req)
     if (req.renewable_lifetime != 0)
         krb5_get_init_creds_opt_set_renew_life(k.options, static_cast<krb5_deltat>(req.renewable_lifetime));
 
+    if (req.command == ChildCommand::check_password) {
+        krb5_creds changepw{};
+        rc = changepw_ticket(k, req.password, changepw);
+        req.password.wipe();
+        if (rc != 0) return answer(classify(rc), k.error_text(rc));
+        krb5_free_cred_contents(k.ctx, &changepw);
+        return answer(ChildResult::ok, "the password is right (nothing stored)");
+    }
     std::string changed;
     if (req.command == ChildCommand::change_password) {
         auto [result, said] = change_password(k, req);

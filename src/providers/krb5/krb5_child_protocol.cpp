@@ -214,8 +214,8 @@ Result<ChildRequest> decode_request(std::string_view message)
         case t_command: {
             auto n = number(tag, value);
             if (!n) return std::move(n).error();
-            if (*n != static_cast<std::uint32_t>(ChildCommand::authenticate) &&
-                *n != static_cast<std::uint32_t>(ChildCommand::change_password))
+            if (*n < static_cast<std::uint32_t>(ChildCommand::authenticate) ||
+                *n > static_cast<std::uint32_t>(ChildCommand::check_password))
                 return bad("unknown command " + std::to_string(*n));
             r.command = static_cast<ChildCommand>(*n);
             return {};

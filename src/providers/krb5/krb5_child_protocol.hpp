@@ -18,7 +18,9 @@
 // Request fields (R required):
 //   command (R)        u32   1 = authenticate (get a TGT and store it),
 //                            2 = change_password (kpasswd with the old password,
-//                                then a TGT with the new one, stored)
+//                                then a TGT with the new one, stored),
+//                            3 = check_password (a kadmin/changepw ticket proves
+//                                the password, expired or not; nothing stored)
 //   user (R)           str   the user's name: the one component of the principal
 //   realm (R)          str   krb5_realm
 //   password (R)       str   the password
@@ -51,7 +53,7 @@ inline constexpr std::uint32_t child_protocol_version = 1;
 inline constexpr std::size_t header_size = 12;
 inline constexpr std::size_t max_body = 16 * 1024;
 
-enum class ChildCommand : std::uint32_t { authenticate = 1, change_password = 2 };
+enum class ChildCommand : std::uint32_t { authenticate = 1, change_password = 2, check_password = 3 };
 
 enum class ChildResult : std::uint32_t {
     ok = 0,

@@ -72,6 +72,13 @@ void plug_into(Krb5Auth &auth, bool authenticate, bool change_password, PamHandl
         };
     }
     if (change_password) {
+        directory.check_old_password = [&auth](const sysdb::CachedUser &user, const Secret &password,
+                                               PamHandler::Directory::AuthDone done) {
+            auth.check_password(who(user), password, [done](Krb5Answer a) {
+                // "Right" is all a check says; an expired password is fine to change.
+                done(DirectoryAnswer{online_auth(a.result), a.message, {}, {}});
+            });
+        };
         directory.change_password = [&auth](const sysdb::CachedUser &user, const Secret &old_password,
                                             const Secret &new_password,
                                             PamHandler::Directory::ChangeDone done) {

@@ -14,8 +14,8 @@ OnlineAuth online_auth(ChildResult result);
 OnlineChange online_change(ChildResult result);
 
 // Sets directory.authenticate (auth_provider = krb5: KRB5CCNAME in the
-// reply's environment on success) and directory.change_password
-// (chpass_provider = krb5). No reset_password: kpasswd needs the old
+// reply's environment on success), and directory.check_old_password and
+// change_password (chpass_provider = krb5). No reset_password: kpasswd needs the old
 // password, and a reset would need kadmin rights.
 void plug_into(Krb5Auth &auth, bool authenticate, bool change_password, PamHandler::Directory &directory);
 
