@@ -123,6 +123,7 @@ constexpr auto table = std::to_array<OptionSpec>({
     {domain, "ldap_user_not_after", string, "aeNotAfter"},
     {domain, "ldap_user_not_before", string, "aeNotBefore"},
     {domain, "ldap_user_object_class", string, "posixAccount"},
+    {domain, "ldap_user_principal", string, "krb5PrincipalName"},
     {domain, "ldap_user_search_base", string, ""},
     {domain, "ldap_user_shadow_expire", string, "shadowExpire"},
     {domain, "ldap_user_shell", string, "loginShell"},

@@ -28,7 +28,7 @@ bool same(const ChildRequest &a, const ChildRequest &b)
            a.password.reveal() == b.password.reveal() && a.uid == b.uid && a.gid == b.gid && a.ccname == b.ccname &&
            a.krb5_config == b.krb5_config && a.lifetime == b.lifetime &&
            a.renewable_lifetime == b.renewable_lifetime && a.validate == b.validate && a.keytab == b.keytab &&
-           a.new_password.reveal() == b.new_password.reveal();
+           a.new_password.reveal() == b.new_password.reveal() && a.principal == b.principal;
 }
 
 } // namespace

@@ -47,7 +47,7 @@ DRIVER = Path(__file__).parent / "fixtures" / "pam_driver.py"
 
 TAGS = {"command": 1, "user": 2, "realm": 3, "password": 4, "uid": 5, "gid": 6, "ccname": 7,
         "krb5_config": 8, "lifetime": 9, "renewable_lifetime": 10, "validate": 11, "keytab": 12,
-        "new_password": 13}
+        "new_password": 13, "principal": 14}
 NUMBERS = {"command", "uid", "gid", "lifetime", "renewable_lifetime", "validate"}
 
 
@@ -199,6 +199,16 @@ def test_a_user_name_is_never_parsed_into_another_principal(builddir, kdc, ccdir
     assert answer["result"] == "unknown_principal", answer
     code, answer = login(builddir, kdc, f"alice@{kdc.realm}", PASSWORDS["alice"], f"FILE:{ccdir}/cc")
     assert answer["result"] == "unknown_principal", answer
+
+
+def test_the_directorys_principal_is_used_in_the_realm_only(builddir, kdc, ccdir):
+    kdc.add_principal("carol.k", PASSWORDS["carol"])
+    ccname = f"FILE:{ccdir}/cc"
+    code, answer = login(builddir, kdc, "carol", PASSWORDS["carol"], ccname, principal=f"carol.k@{kdc.realm}")
+    assert answer["result"] == "ok", answer
+    assert klist(kdc, ccname)[0] == f"carol.k@{kdc.realm}"
+    code, answer = login(builddir, kdc, "carol", PASSWORDS["carol"], ccname, principal="carol.k@OTHER.REALM")
+    assert answer["result"] == "error" and "is not in EXAMPLE.COM" in answer["message"], answer
 
 
 def test_lifetime_and_renewable_lifetime_are_asked_for(builddir, kdc, ccdir):
@@ -421,6 +431,22 @@ def test_pam_keyring_template(builddir, slapd, kdc, tmp_path):
         assert res["ok"] and res["env"].get("KRB5CCNAME") == ccname, res
         out = klist_as(UID["bob"], ccname)
         assert out.returncode == 0 and f"Default principal: bob@{kdc.realm}" in out.stdout, out
+
+
+def test_pam_login_with_the_principal_the_directory_names(builddir, slapd, kdc, tmp_path):
+    """ldap_user_principal: carol's principal is carol.k (her entry's
+    description here, a standard attribute the test slapd has)."""
+    if not any(p == f"carol.k@{kdc.realm}" for p in kdc.kadmin_local("listprincs").stdout.split()):
+        kdc.add_principal("carol.k", PASSWORDS["carol"])
+    slapd.modify_ldif(f"dn: uid=carol,ou=People,{slapd.base_dn}\nchangetype: modify\nreplace: description\n"
+                      f"description: carol.k@{kdc.realm}\n")
+    with running_vigil(builddir, slapd, kdc, "ldap_user_principal = description",
+                       "krb5_ccname_template = FILE:%d/cc_%p") as v:
+        res = pam_run(tmp_path, builddir, v, "carol", [("authenticate", PAM["SUCCESS"]), ("getenvlist", 0)],
+                      [PASSWORDS["carol"]])
+        ccname = f"FILE:{v.ccdir}/cc_carol.k@{kdc.realm}"
+        assert res["ok"] and res["env"].get("KRB5CCNAME") == ccname, res
+        assert klist(kdc, ccname)[0] == f"carol.k@{kdc.realm}"
 
 
 def test_pam_dir_template_and_validation(builddir, slapd, kdc, tmp_path):

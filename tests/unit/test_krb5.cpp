@@ -24,6 +24,7 @@ ChildRequest full_request()
     r.renewable_lifetime = 7 * 86400;
     r.validate = true;
     r.keytab = "/etc/krb5.keytab";
+    r.principal = "alice.k@EXAMPLE.COM";
     return r;
 }
 
@@ -86,6 +87,7 @@ void request_round_trips_every_field(void **)
     assert_int_equal(out->renewable_lifetime, 7 * 86400);
     assert_true(out->validate);
     assert_string_equal(out->keytab.c_str(), "/etc/krb5.keytab");
+    assert_string_equal(out->principal.c_str(), "alice.k@EXAMPLE.COM");
 }
 
 void a_password_change_carries_the_new_password_and_nothing_else_does(void **)
@@ -126,6 +128,7 @@ void optional_request_fields_default_to_off(void **)
     assert_int_equal(out->renewable_lifetime, 0);
     assert_false(out->validate);
     assert_true(out->keytab.empty());
+    assert_true(out->principal.empty());
 }
 
 void answer_round_trips(void **)

@@ -86,6 +86,7 @@ Result<Krb5Settings> Krb5Settings::from_config(const Config &config, const std::
     s.base_config = base != nullptr && *base != '\0' ? base : "/etc/krb5.conf";
     s.profile_path = config.get_string("vigil", "state_dir") + "/krb5/" + domain + ".conf";
     s.child_path = libexec_dir + "/vigil_krb5_child";
+    s.principal_attribute = config.get_string(section, "ldap_user_principal");
     return s;
 }
 
@@ -239,7 +240,9 @@ void Krb5Auth::retry_kept()
 
 void Krb5Auth::run(const Krb5User &user, ChildRequest request, Done done)
 {
-    krb5opt::TemplateValues values{user.name, user.uid, krb5opt::principal_text(user.name, settings_.realm),
+    krb5opt::TemplateValues values{user.name, user.uid,
+                                   user.principal.empty() ? krb5opt::principal_text(user.name, settings_.realm)
+                                                          : user.principal,
                                    settings_.realm, user.home, settings_.ccachedir};
     auto ccname = krb5opt::expand_ccname_template(settings_.ccname_template, values);
     if (!ccname) {
@@ -248,6 +251,7 @@ void Krb5Auth::run(const Krb5User &user, ChildRequest request, Done done)
         return;
     }
     request.user = user.name;
+    request.principal = user.principal;
     request.realm = settings_.realm;
     request.uid = user.uid;
     request.gid = user.gid;

@@ -52,6 +52,7 @@ struct Krb5Settings {
     std::string base_config;                 // KRB5_CONFIG of vigil_be, or /etc/krb5.conf
     std::string profile_path;                // the generated profile
     std::string child_path;                  // vigil_krb5_child
+    std::string principal_attribute;         // ldap_user_principal
 
     // `state_dir` holds the generated profile, `libexec_dir` the child.
     static Result<Krb5Settings> from_config(const Config &config, const std::string &domain,
@@ -67,6 +68,7 @@ struct Krb5User {
     std::uint32_t uid = 0;
     std::uint32_t gid = 0;
     std::string home;
+    std::string principal; // the directory's (ldap_user_principal); empty: name@krb5_realm
 };
 
 struct Krb5Answer {

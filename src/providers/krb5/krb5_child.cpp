@@ -331,10 +331,20 @@ int run(ChildRequest &req)
     Krb5 k;
     krb5_error_code rc = krb5_init_context(&k.ctx);
     if (rc != 0) return answer(ChildResult::error, "krb5_init_context failed: error " + std::to_string(rc));
-    // One component, never parsed: a name with '/' or '@' stays a user name.
-    rc = krb5_build_principal_ext(k.ctx, &k.client, static_cast<unsigned>(req.realm.size()), req.realm.data(),
-                                  static_cast<unsigned>(req.user.size()), req.user.data(), 0);
-    if (rc != 0) return answer(ChildResult::error, "cannot build the principal: " + k.error_text(rc));
+    if (!req.principal.empty()) {
+        // The directory's principal for the user, in our realm only (the
+        // KDC list is that realm's).
+        rc = krb5_parse_name_flags(k.ctx, req.principal.c_str(), KRB5_PRINCIPAL_PARSE_REQUIRE_REALM, &k.client);
+        if (rc != 0) return answer(ChildResult::error, "the principal " + req.principal + ": " + k.error_text(rc));
+        const krb5_data &realm = k.client->realm;
+        if (realm.length != req.realm.size() || std::memcmp(realm.data, req.realm.data(), realm.length) != 0)
+            return answer(ChildResult::error, "the principal " + req.principal + " is not in " + req.realm);
+    } else {
+        // One component, never parsed: a name with '/' or '@' stays a user name.
+        rc = krb5_build_principal_ext(k.ctx, &k.client, static_cast<unsigned>(req.realm.size()), req.realm.data(),
+                                      static_cast<unsigned>(req.user.size()), req.user.data(), 0);
+        if (rc != 0) return answer(ChildResult::error, "cannot build the principal: " + k.error_text(rc));
+    }
     rc = krb5_get_init_creds_opt_alloc(k.ctx, &k.options);
     if (rc != 0) return answer(ChildResult::error, "krb5_get_init_creds_opt_alloc: " + k.error_text(rc));
     krb5_get_init_creds_opt_set_change_password_prompt(k.options, 0);

@@ -24,6 +24,7 @@ enum Tag : std::uint16_t {
     t_validate = 11,
     t_keytab = 12,
     t_new_password = 13,
+    t_principal = 14,
     // answer
     t_result = 32,
     t_answer_ccname = 33,
@@ -163,6 +164,7 @@ Secret encode_request(const ChildRequest &r)
     if (r.validate) put_number(body, t_validate, 1);
     if (!r.keytab.empty()) put_field(body, t_keytab, r.keytab);
     if (r.command == ChildCommand::change_password) put_field(body, t_new_password, r.new_password.reveal());
+    if (!r.principal.empty()) put_field(body, t_principal, r.principal);
     std::string message;
     frame(message, request_magic, body);
     Secret out(message);
@@ -245,6 +247,7 @@ Result<ChildRequest> decode_request(std::string_view message)
         case t_ccname: return text(tag, value, r.ccname);
         case t_krb5_config: return text(tag, value, r.krb5_config);
         case t_keytab: return text(tag, value, r.keytab);
+        case t_principal: return text(tag, value, r.principal);
         default: return bad("field " + std::to_string(tag) + " does not belong in a request");
         }
     });

@@ -32,6 +32,8 @@
 //   validate           u32   1 = check the TGT against `keytab`
 //   keytab             str   the host keytab (default: the profile's)
 //   new_password       str   change_password only, and required there
+//   principal          str   the directory's principal for the user (NAME@REALM,
+//                            REALM = realm); absent: the one component `user`
 //
 // Answer fields:
 //   result (R)         u32   ChildResult
@@ -87,6 +89,7 @@ struct ChildRequest {
     bool validate = false;
     std::string keytab;
     Secret new_password; // change_password
+    std::string principal; // from the directory (ldap_user_principal); empty: user@realm
 };
 
 struct ChildAnswer {

@@ -1,5 +1,7 @@
 #include "providers/krb5/krb5_pam.hpp"
 
+#include <strings.h>
+
 namespace vigil::krb5 {
 
 OnlineAuth online_auth(ChildResult r)
@@ -42,9 +44,18 @@ OnlineChange online_change(ChildResult r)
 
 namespace {
 
-Krb5User who(const sysdb::CachedUser &user)
+// The cached user, with the principal the directory names (the attribute
+// by any case, as the cache keeps the server's spelling).
+Krb5User who(const sysdb::CachedUser &user, const std::string &principal_attribute)
 {
-    return Krb5User{user.record.name, user.record.uid, user.record.gid, user.record.home};
+    Krb5User u{user.record.name, user.record.uid, user.record.gid, user.record.home, {}};
+    for (const auto &[name, values] : user.record.extra) {
+        if (!values.empty() && strcasecmp(name.c_str(), principal_attribute.c_str()) == 0) {
+            u.principal = values.front();
+            break;
+        }
+    }
+    return u;
 }
 
 // KRB5CCNAME for the PAM environment, when a ccache was stored.
@@ -61,20 +72,20 @@ void plug_into(Krb5Auth &auth, bool authenticate, bool change_password, PamHandl
     if (authenticate) {
         directory.authenticate = [&auth](const sysdb::CachedUser &user, const Secret &password,
                                          PamHandler::Directory::AuthDone done) {
-            auth.authenticate(who(user), password, [done](Krb5Answer a) {
+            auth.authenticate(who(user, auth.settings().principal_attribute), password, [done](Krb5Answer a) {
                 done(DirectoryAnswer{online_auth(a.result), a.message, ccname_env(a), {}});
             });
         };
     }
     if (authenticate && auth.settings().store_password_if_offline) {
         directory.offline_login_accepted = [&auth](const sysdb::CachedUser &user, const Secret &password) {
-            auth.keep_for_later(who(user), password);
+            auth.keep_for_later(who(user, auth.settings().principal_attribute), password);
         };
     }
     if (change_password) {
         directory.check_old_password = [&auth](const sysdb::CachedUser &user, const Secret &password,
                                                PamHandler::Directory::AuthDone done) {
-            auth.check_password(who(user), password, [done](Krb5Answer a) {
+            auth.check_password(who(user, auth.settings().principal_attribute), password, [done](Krb5Answer a) {
                 // "Right" is all a check says; an expired password is fine to change.
                 done(DirectoryAnswer{online_auth(a.result), a.message, {}, {}});
             });
@@ -82,9 +93,9 @@ void plug_into(Krb5Auth &auth, bool authenticate, bool change_password, PamHandl
         directory.change_password = [&auth](const sysdb::CachedUser &user, const Secret &old_password,
                                             const Secret &new_password,
                                             PamHandler::Directory::ChangeDone done) {
-            auth.change_password(who(user), old_password, new_password, [done](Krb5Answer a) {
-                done(online_change(a.result), a.message, ccname_env(a));
-            });
+            auth.change_password(
+                who(user, auth.settings().principal_attribute), old_password, new_password,
+                [done](Krb5Answer a) { done(online_change(a.result), a.message, ccname_env(a)); });
         };
     }
 }
