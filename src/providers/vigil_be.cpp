@@ -184,12 +184,16 @@ private:
             directory.change_password = [this](const sysdb::CachedUser &user, const Secret &old_pw,
                                                const Secret &new_pw, PamHandler::Directory::ChangeDone done) {
                 password_auth_->change_password(user.record.original_dn, old_pw, new_pw,
-                                                [done](ldap::ChangeAnswer a) { done(online_change(a.outcome), a.message, {}); });
+                                                [done](ldap::ChangeAnswer a) {
+                                                    done(online_change(a.outcome), a.message, {});
+                                                });
             };
             directory.reset_password = [this](const sysdb::CachedUser &user, const Secret &new_pw,
                                               PamHandler::Directory::ChangeDone done) {
                 password_auth_->reset_password(user.record.original_dn, new_pw,
-                                               [done](ldap::ChangeAnswer a) { done(online_change(a.outcome), a.message, {}); });
+                                               [done](ldap::ChangeAnswer a) {
+                                                   done(online_change(a.outcome), a.message, {});
+                                               });
             };
         }
         access_ = std::make_unique<access::AccessChecker>(

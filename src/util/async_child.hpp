@@ -57,7 +57,10 @@ public:
     pid_t pid() const { return pid_; }
 
 private:
-    AsyncChild(EventLoop &loop, AsyncChildLimits limits, Done done) : loop_(loop), limits_(std::move(limits)), done_(std::move(done)) {}
+    AsyncChild(EventLoop &loop, AsyncChildLimits limits, Done done)
+        : loop_(loop), limits_(std::move(limits)), done_(std::move(done))
+    {
+    }
     void writable();
     void readable();
     void exited();

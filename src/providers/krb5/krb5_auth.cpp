@@ -246,8 +246,9 @@ void Krb5Auth::run(const Krb5User &user, ChildRequest request, Done done)
                                    settings_.realm, user.home, settings_.ccachedir};
     auto ccname = krb5opt::expand_ccname_template(settings_.ccname_template, values);
     if (!ccname) {
-        conclude_later({ChildResult::error, "krb5_ccname_template for " + user.name + ": " + ccname.error().message, {}},
-                       std::move(done));
+        conclude_later(
+            {ChildResult::error, "krb5_ccname_template for " + user.name + ": " + ccname.error().message, {}},
+            std::move(done));
         return;
     }
     request.user = user.name;
