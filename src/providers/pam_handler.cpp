@@ -17,6 +17,9 @@ std::string local_time(creds::WallTime t)
     return text;
 }
 
+constexpr const char *clock_skew_text =
+    "The clocks of this computer and the Kerberos server differ too much: ask an administrator.";
+
 PamVerdict verdict(vigil_pam_result result)
 {
     PamVerdict v;
@@ -68,10 +71,12 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
         return;
     }
     if (!directory_.online()) {
-        offline_login(call, std::move(done));
+        offline_login(call, user, std::move(done));
         return;
     }
-    directory_.authenticate(user, *call->authtok, [this, call, done](OnlineAuth outcome, std::string message) {
+    directory_.authenticate(user, *call->authtok, [this, call, user, done](DirectoryAnswer answer) {
+        const OnlineAuth outcome = answer.outcome;
+        const std::string &message = answer.message;
         switch (outcome) {
         case OnlineAuth::ok:
         case OnlineAuth::password_expired: {
@@ -91,7 +96,10 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
             // Right but expired: NEW_AUTHTOK_REQD, which pam_vigil.so turns
             // into a success that marks this PAM handle, so that its
             // acct_mgmt (where applications look) asks for a change.
-            done(verdict(outcome == OnlineAuth::ok ? VIGIL_PAM_SUCCESS : VIGIL_PAM_NEW_AUTHTOK_REQD));
+            PamVerdict v = verdict(outcome == OnlineAuth::ok ? VIGIL_PAM_SUCCESS : VIGIL_PAM_NEW_AUTHTOK_REQD);
+            v.env = std::move(answer.env);
+            for (const std::string &notice : answer.notices) v.info(notice);
+            done(std::move(v));
             return;
         }
         case OnlineAuth::wrong_password:
@@ -110,7 +118,11 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
         case OnlineAuth::unavailable:
             VLOG(minor, "authenticate %s: the directory did not answer (%s): cached credentials decide",
                  call->user.c_str(), message.c_str());
-            offline_login(call, done);
+            offline_login(call, user, done);
+            return;
+        case OnlineAuth::clock_skew:
+            VLOG(error, "authenticate %s: clock skew: %s", call->user.c_str(), message.c_str());
+            done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL).error(clock_skew_text));
             return;
         case OnlineAuth::error: break;
         }
@@ -119,15 +131,17 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
     });
 }
 
-void PamHandler::offline_login(std::shared_ptr<PamCall> call, Done done)
+void PamHandler::offline_login(std::shared_ptr<PamCall> call, const sysdb::CachedUser &user, Done done)
 {
     if (offline_ == nullptr) {
         done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL));
         return;
     }
     auto shared = std::make_shared<Done>(std::move(done));
+    auto accepted = directory_.offline_login_accepted;
     Status st = offline_->authenticate(
-        call->user, *call->authtok, [call, shared](Result<creds::OfflineAuthenticator::Outcome> r) {
+        call->user, *call->authtok,
+        [call, user, accepted, shared](Result<creds::OfflineAuthenticator::Outcome> r) {
             if (!r) {
                 VLOG(error, "offline authenticate %s: %s", call->user.c_str(), r.error().message.c_str());
                 (*shared)(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL));
@@ -136,6 +150,7 @@ void PamHandler::offline_login(std::shared_ptr<PamCall> call, Done done)
             VLOG(info, "offline authenticate %s: %s", call->user.c_str(), creds::verdict_name(r->verdict));
             switch (r->verdict) {
             case creds::OfflineVerdict::allowed:
+                if (accepted) accepted(user, *call->authtok);
                 (*shared)(verdict(VIGIL_PAM_SUCCESS).info("Authenticated with cached credentials."));
                 return;
             case creds::OfflineVerdict::wrong_password: {
@@ -204,13 +219,16 @@ void PamHandler::chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user
             done(verdict(VIGIL_PAM_AUTHTOK_RECOVERY_ERR));
             return;
         }
-        directory_.authenticate(user, *call->authtok, [call, done](OnlineAuth outcome, std::string message) {
-            switch (outcome) {
+        const auto &check = directory_.check_old_password ? directory_.check_old_password : directory_.authenticate;
+        check(user, *call->authtok, [call, done](DirectoryAnswer answer) {
+            const std::string &message = answer.message;
+            switch (answer.outcome) {
             case OnlineAuth::ok:
             case OnlineAuth::password_expired: done(verdict(VIGIL_PAM_SUCCESS)); return;
             case OnlineAuth::wrong_password: done(verdict(VIGIL_PAM_AUTHTOK_RECOVERY_ERR)); return;
             case OnlineAuth::account_locked: done(verdict(VIGIL_PAM_PERM_DENIED).error("Your account is locked.")); return;
             case OnlineAuth::unavailable: done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL)); return;
+            case OnlineAuth::clock_skew: done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL).error(clock_skew_text)); return;
             case OnlineAuth::error: break;
             }
             VLOG(error, "chauthtok %s: %s", call->user.c_str(), message.c_str());
@@ -223,7 +241,7 @@ void PamHandler::chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user
         done(verdict(VIGIL_PAM_AUTHTOK_ERR).error("An empty password cannot be set."));
         return;
     }
-    auto finished = [this, call, done](OnlineChange outcome, std::string message) {
+    auto finished = [this, call, done](OnlineChange outcome, std::string message, std::vector<std::string> env) {
         switch (outcome) {
         case OnlineChange::ok: {
             VLOG(info, "chauthtok %s: the password was changed", call->user.c_str());
@@ -233,7 +251,9 @@ void PamHandler::chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user
                     if (!st) VLOG(error, "chauthtok %s: %s", name.c_str(), st.error().message.c_str());
                 });
             }
-            done(verdict(VIGIL_PAM_SUCCESS));
+            PamVerdict v = verdict(VIGIL_PAM_SUCCESS);
+            v.env = std::move(env);
+            done(std::move(v));
             return;
         }
         case OnlineChange::wrong_password: done(verdict(VIGIL_PAM_AUTHTOK_RECOVERY_ERR)); return;

@@ -52,8 +52,18 @@ struct PamVerdict {
 };
 
 // What the directory said.
-enum class OnlineAuth { ok, wrong_password, password_expired, account_locked, unavailable, error };
+// clock_skew: this host's clock and the KDC's differ too much (Kerberos);
+// said as such to the user and in the log, never as a wrong password.
+enum class OnlineAuth { ok, wrong_password, password_expired, account_locked, unavailable, clock_skew, error };
 enum class OnlineChange { ok, wrong_password, account_locked, rejected, unavailable, error };
+
+// The directory's answer to a password.
+struct DirectoryAnswer {
+    OnlineAuth outcome = OnlineAuth::error;
+    std::string message;              // for the log
+    std::vector<std::string> env;     // NAME=value for the PAM environment on success (KRB5CCNAME)
+    std::vector<std::string> notices; // for the user on success (the password expires soon, grace logins left)
+};
 
 class PamHandler {
 public:
@@ -62,18 +72,25 @@ public:
     struct Directory {
         std::function<bool()> online;
         // The user's password against the directory.
-        std::function<void(const sysdb::CachedUser &, const Secret &, std::function<void(OnlineAuth, std::string)>)>
-            authenticate;
-        // A new password: with the old one, or (root) without.
+        using AuthDone = std::function<void(DirectoryAnswer)>;
+        std::function<void(const sysdb::CachedUser &, const Secret &, AuthDone)> authenticate;
+        // The old password before a change (PAM_PRELIM_CHECK), with no side
+        // effect such as a stored ccache. Unset: authenticate does it.
+        std::function<void(const sysdb::CachedUser &, const Secret &, AuthDone)> check_old_password;
+        // A new password: with the old one, or (root) without. `env` as for
+        // authenticate (a TGT got with the new password).
+        using ChangeDone = std::function<void(OnlineChange, std::string message, std::vector<std::string> env)>;
         std::function<void(const sysdb::CachedUser &, const Secret &old_password, const Secret &new_password,
-                           std::function<void(OnlineChange, std::string)>)>
+                           ChangeDone)>
             change_password;
-        std::function<void(const sysdb::CachedUser &, const Secret &new_password,
-                           std::function<void(OnlineChange, std::string)>)>
-            reset_password;
+        std::function<void(const sysdb::CachedUser &, const Secret &new_password, ChangeDone)> reset_password;
         // access_provider: who may log in (from the cache; works offline).
         // Unset: everyone.
         std::function<void(const sysdb::CachedUser &, std::function<void(PamVerdict)>)> access;
+        // Told when cached credentials let the user in while the directory
+        // (or KDC) was unreachable: krb5_store_password_if_offline gets the
+        // TGT once the KDC answers. Unset: nothing to do.
+        std::function<void(const sysdb::CachedUser &, const Secret &password)> offline_login_accepted;
         // The password policy on the cached user (ldap_pwd_policy): a verdict
         // that is not SUCCESS refuses, a SUCCESS may carry a warning.
         std::function<PamVerdict(const sysdb::CachedUser &)> password_policy;
@@ -86,7 +103,7 @@ public:
 
 private:
     void authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser user, Done done);
-    void offline_login(std::shared_ptr<PamCall> call, Done done);
+    void offline_login(std::shared_ptr<PamCall> call, const sysdb::CachedUser &user, Done done);
     void chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user, Done done);
     void acct_mgmt(std::shared_ptr<PamCall> call, sysdb::CachedUser user, Done done);
 

@@ -3,6 +3,7 @@
 // whether the directory can be reached.
 #include "providers/access/access_checker.hpp"
 #include "providers/access/access_rules.hpp"
+#include "providers/krb5/krb5_pam.hpp"
 #include "providers/ldap/shadow_policy.hpp"
 #include "providers/ldap/ldap_auth.hpp"
 #include "providers/ldap/ldap_id.hpp"
@@ -163,10 +164,16 @@ private:
             if (!auth) return std::move(auth).error();
             password_auth_ = std::make_unique<ldap::PasswordAuth>(svc_.loop(), std::move(*auth));
             directory.authenticate = [this](const sysdb::CachedUser &user, const Secret &password,
-                                            std::function<void(OnlineAuth, std::string)> done) {
-                password_auth_->authenticate(user.record.original_dn, password,
-                                             [done](ldap::AuthAnswer a) { done(online_auth(a.outcome), a.message); });
+                                            PamHandler::Directory::AuthDone done) {
+                password_auth_->authenticate(user.record.original_dn, password, [done](ldap::AuthAnswer a) {
+                    done(DirectoryAnswer{online_auth(a.outcome), a.message, {}, ldap::policy_notices(a)});
+                });
             };
+        }
+        if (c.get_string(svc_.section(), "auth_provider") == "krb5" ||
+            c.get_string(svc_.section(), "chpass_provider") == "krb5") {
+            Status st = start_krb5(c, domain, directory);
+            if (!st) return st;
         }
         if (c.get_string(svc_.section(), "chpass_provider") == "ldap" && password_auth_ == nullptr) {
             auto auth = ldap::AuthSettings::from_config(c, domain);
@@ -175,14 +182,18 @@ private:
         }
         if (c.get_string(svc_.section(), "chpass_provider") == "ldap") {
             directory.change_password = [this](const sysdb::CachedUser &user, const Secret &old_pw,
-                                               const Secret &new_pw, std::function<void(OnlineChange, std::string)> done) {
+                                               const Secret &new_pw, PamHandler::Directory::ChangeDone done) {
                 password_auth_->change_password(user.record.original_dn, old_pw, new_pw,
-                                                [done](ldap::ChangeAnswer a) { done(online_change(a.outcome), a.message); });
+                                                [done](ldap::ChangeAnswer a) {
+                                                    done(online_change(a.outcome), a.message, {});
+                                                });
             };
             directory.reset_password = [this](const sysdb::CachedUser &user, const Secret &new_pw,
-                                              std::function<void(OnlineChange, std::string)> done) {
+                                              PamHandler::Directory::ChangeDone done) {
                 password_auth_->reset_password(user.record.original_dn, new_pw,
-                                               [done](ldap::ChangeAnswer a) { done(online_change(a.outcome), a.message); });
+                                               [done](ldap::ChangeAnswer a) {
+                                                   done(online_change(a.outcome), a.message, {});
+                                               });
             };
         }
         access_ = std::make_unique<access::AccessChecker>(
@@ -240,6 +251,20 @@ private:
             };
         }
         pam_ = std::make_unique<PamHandler>(*cache_, std::move(directory), offline_.get());
+        return {};
+    }
+
+    // auth_provider or chpass_provider = krb5: each in a vigil_krb5_child.
+    Status start_krb5(const Config &c, const std::string &domain, PamHandler::Directory &directory)
+    {
+        const char *dir = secure_getenv("VIGIL_LIBEXEC_DIR"); // tests run the build tree
+        auto settings = krb5::Krb5Settings::from_config(c, domain, dir && *dir ? dir : VIGIL_LIBEXEC_DIR);
+        if (!settings) return std::move(settings).error();
+        krb5_auth_ = std::make_unique<krb5::Krb5Auth>(svc_.loop(), std::move(*settings));
+        Status st = krb5_auth_->write_profile();
+        if (!st) return st;
+        krb5::plug_into(*krb5_auth_, c.get_string(svc_.section(), "auth_provider") == "krb5",
+                        c.get_string(svc_.section(), "chpass_provider") == "krb5", directory);
         return {};
     }
 
@@ -353,6 +378,7 @@ private:
     std::optional<access::AccessSettings> access_settings_;
     std::unique_ptr<access::AccessChecker> access_;
     std::unique_ptr<ldap::PasswordAuth> password_auth_;
+    std::unique_ptr<krb5::Krb5Auth> krb5_auth_;
     std::unique_ptr<PamHandler> pam_;
     std::unique_ptr<sbus::Server> server_;
 };

@@ -1,5 +1,6 @@
 #include "util/config.hpp"
 
+#include "util/krb5_options.hpp"
 #include "util/secret.hpp"
 
 #include <algorithm>
@@ -87,6 +88,14 @@ std::string check_value(const OptionSpec &spec, std::string_view value)
             if (!ok) return quoted(uri) + " is not an ldap:// or ldaps:// URI";
         }
         return {};
+    }
+    case OptType::duration: {
+        auto seconds = krb5opt::parse_duration(value);
+        return seconds ? std::string() : seconds.error().message;
+    }
+    case OptType::ccname: {
+        Status st = krb5opt::check_ccname_template(value);
+        return st ? std::string() : st.error().message;
     }
     }
     return "unknown option type";

@@ -66,8 +66,18 @@ constexpr auto table = std::to_array<OptionSpec>({
     {domain, "entry_cache_timeout", integer, "5400", 0, 365 * day},
     {domain, "enumerate", boolean, "false"},
     {domain, "id_provider", choice, "", 0, 0, "ldap", true},
+    {domain, "krb5_auth_timeout", integer, "6", 1, 600},
+    {domain, "krb5_backup_server", list, ""},
+    {domain, "krb5_ccachedir", path, "/tmp"},
+    {domain, "krb5_ccname_template", ccname, "FILE:%d/krb5cc_%U"},
+    {domain, "krb5_keytab", path, ""},
+    {domain, "krb5_kpasswd", list, ""},
+    {domain, "krb5_lifetime", duration, ""},
     {domain, "krb5_realm", string, ""},
+    {domain, "krb5_renewable_lifetime", duration, ""},
     {domain, "krb5_server", list, ""},
+    {domain, "krb5_store_password_if_offline", boolean, "false"},
+    {domain, "krb5_validate", boolean, "false"},
     {domain, "ldap_auth_disable_tls_never_use_in_production", boolean, "false"},
     {domain, "ldap_chpass_uri", ldap_uris, ""},
     {domain, "ldap_default_authtok", string, "", 0, 0, {}, false, true},
@@ -113,6 +123,7 @@ constexpr auto table = std::to_array<OptionSpec>({
     {domain, "ldap_user_not_after", string, "aeNotAfter"},
     {domain, "ldap_user_not_before", string, "aeNotBefore"},
     {domain, "ldap_user_object_class", string, "posixAccount"},
+    {domain, "ldap_user_principal", string, "krb5PrincipalName"},
     {domain, "ldap_user_search_base", string, ""},
     {domain, "ldap_user_shadow_expire", string, "shadowExpire"},
     {domain, "ldap_user_shell", string, "loginShell"},
@@ -184,6 +195,8 @@ std::string_view opt_type_name(OptType type)
     case list: return "list";
     case path: return "path";
     case ldap_uris: return "LDAP URI list";
+    case duration: return "duration";
+    case ccname: return "ccache template";
     }
     return "?";
 }

@@ -17,6 +17,8 @@ enum class OptType {
     list,      // comma-separated; each item one of `choices` when choices is set
     path,      // absolute path
     ldap_uris, // comma-separated ldap:// or ldaps:// URIs
+    duration,  // seconds, or amounts with d, h, m, s (krb5_lifetime: util/krb5_options.hpp)
+    ccname,    // a ccache name template (krb5_ccname_template: util/krb5_options.hpp)
 };
 
 // Which kind of section an option lives in. A domain section is "domain/NAME".

@@ -201,6 +201,31 @@ void destroying_the_authenticator_drops_the_callbacks(void **)
     assert_false(called);
 }
 
+void the_policy_response_becomes_a_notice_for_the_user(void **)
+{
+    AuthAnswer a{AuthOutcome::ok, "bind succeeded"};
+    assert_true(policy_notices(a).empty());
+    // Rounded up: what is left is at most what it says.
+    a.expires_in = 3 * 86400 - 1;
+    assert_string_equal(policy_notices(a).at(0).c_str(), "Your password will expire in 3 day(s).");
+    a.expires_in = 86400;
+    assert_string_equal(policy_notices(a).at(0).c_str(), "Your password will expire in 24 hour(s).");
+    a.expires_in = 7200;
+    assert_string_equal(policy_notices(a).at(0).c_str(), "Your password will expire in 2 hour(s).");
+    a.expires_in = 61;
+    assert_string_equal(policy_notices(a).at(0).c_str(), "Your password will expire in 2 minute(s).");
+    a.expires_in = 1;
+    assert_string_equal(policy_notices(a).at(0).c_str(), "Your password will expire in 1 minute(s).");
+    // Grace logins say more than the time (the password has expired).
+    a.outcome = AuthOutcome::password_expired;
+    a.grace_logins_left = 0;
+    assert_string_equal(policy_notices(a).at(0).c_str(),
+                        "Your password has expired: 0 grace login(s) left. Change it now.");
+    // Nothing for a refused bind.
+    a.outcome = AuthOutcome::wrong_password;
+    assert_true(policy_notices(a).empty());
+}
+
 } // namespace
 
 int main()
@@ -221,6 +246,7 @@ int main()
         cmocka_unit_test(a_reset_without_a_bind_dn_is_an_error),
         cmocka_unit_test(an_empty_new_password_is_rejected),
         cmocka_unit_test(destroying_the_authenticator_drops_the_callbacks),
+        cmocka_unit_test(the_policy_response_becomes_a_notice_for_the_user),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -24,6 +24,22 @@ Result<AuthSettings> AuthSettings::from_config(const Config &config, const std::
 
 // ---- what the server said ----------------------------------------------------
 
+std::vector<std::string> policy_notices(const AuthAnswer &a)
+{
+    if (a.outcome != AuthOutcome::ok && a.outcome != AuthOutcome::password_expired) return {};
+    if (a.grace_logins_left >= 0)
+        return {"Your password has expired: " + std::to_string(a.grace_logins_left) +
+                " grace login(s) left. Change it now."};
+    if (a.expires_in <= 0) return {};
+    // Rounded up: 2 days and 23 hours are "3 days" to a person.
+    const int seconds = a.expires_in;
+    auto up = [seconds](int unit) { return std::to_string((seconds + unit - 1) / unit); };
+    std::string when = seconds > 86400 ? up(86400) + " day(s)"
+                     : seconds > 3600  ? up(3600) + " hour(s)"
+                                       : up(60) + " minute(s)";
+    return {"Your password will expire in " + when + "."};
+}
+
 const char *auth_outcome_name(AuthOutcome o) noexcept
 {
     switch (o) {
@@ -497,6 +513,13 @@ void PasswordAuth::answered(std::uint64_t id, LDAPMessage *msg)
         AuthAnswer a = classify_bind(code, diag, ppolicy_error);
         a.expires_in = expire;
         a.grace_logins_left = grace;
+        // A grace login: the bind took, but only because the server allows
+        // a few after the password expired: it must be changed.
+        if (a.outcome == AuthOutcome::ok && grace >= 0) {
+            a.outcome = AuthOutcome::password_expired;
+            a.message = "the password has expired; the server allowed a grace login (" + std::to_string(grace) +
+                        " left)";
+        }
         if (req.kind == Request::Kind::authenticate) {
             conclude(id, Verdict{a, {}});
             return;

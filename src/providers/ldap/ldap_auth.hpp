@@ -96,6 +96,11 @@ struct ChangeAnswer {
 };
 
 const char *auth_outcome_name(AuthOutcome o) noexcept;
+
+// What the password policy response says to the user after a bind that
+// took: the grace logins left (the password has expired), or the time
+// until it expires. Empty when the server sent neither.
+std::vector<std::string> policy_notices(const AuthAnswer &answer);
 const char *change_outcome_name(ChangeOutcome o) noexcept;
 
 // What one bind result means; pure, so every code is unit-tested.

@@ -123,6 +123,12 @@ Result<IdSettings> IdSettings::from_config(const Config &c, const std::string &d
         if (!attr.empty() && std::find(s.user.extra.begin(), s.user.extra.end(), attr) == s.user.extra.end())
             s.user.extra.push_back(std::move(attr));
     }
+    // A krb5 domain logs users in with the principal the directory names.
+    if (c.get_string(sec, "auth_provider") == "krb5" || c.get_string(sec, "chpass_provider") == "krb5") {
+        std::string attr = c.get_string(sec, "ldap_user_principal");
+        if (!attr.empty() && std::find(s.user.extra.begin(), s.user.extra.end(), attr) == s.user.extra.end())
+            s.user.extra.push_back(std::move(attr));
+    }
     // ldap_pwd_policy = shadow decides from the shadow attributes: cached
     // with the user, so acct_mgmt decides offline as well.
     if (c.get_string(sec, "ldap_pwd_policy") == "shadow") {
