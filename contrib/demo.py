@@ -7,6 +7,7 @@ login through pam_vigil.so (pamtester under pam_wrapper: /etc/pam.d is not
 touched either); then the same with the directory stopped, served from the
 cache, the login from the cached credentials. Usage: demo.py BUILDDIR"""
 
+import base64
 import os
 import subprocess
 import sys
@@ -68,6 +69,42 @@ def wait_for_cached_password(vigil, name, bound=20):
         time.sleep(0.1)
 
 
+POLICY_HOST = "demo-host.demo.example"
+
+
+def policy_ldif(base):
+    """The demo's host, host group and sudoRole (contrib/demo/policies.ldif),
+    and a vigilPolicy entry for each contrib/demo/policy-*.xml."""
+    text = (top / "contrib" / "demo" / "policies.ldif").read_text() + "\n"
+    for name, priority, applies in (("workstation-base", 10,
+                                     f"vigilPolicyHostGroup: cn=workstations,ou=hostgroups,{base}"),
+                                    ("no-root-shells", 90, f"vigilPolicyHost: {POLICY_HOST}")):
+        doc = (top / "contrib" / "demo" / f"policy-{name}.xml").read_text()
+        text += (f"dn: cn={name},ou=policies,{base}\nobjectClass: vigilPolicy\ncn: {name}\n"
+                 f"vigilPolicyType: sudo\nvigilPolicyPriority: {priority}\n{applies}\n"
+                 f"vigilPolicyDocument:: {base64.b64encode(doc.encode()).decode()}\n\n")
+    return text
+
+
+def wait_for_policy(vigil, target, bound=30):
+    """The refresh at start: done once the status names the sudo type."""
+    status = vigil.state_dir / "policy" / "status"
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        if status.exists() and "[sudo]" in status.read_text() and target.exists():
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"demo: no policy installed within {bound}s:\n{vigil.log('vigil_policy')}")
+
+
+def show_policy(vigil, target):
+    print(f"\n== policy: vigil_policy found this host's policies, merged them by priority, rendered "
+          f"sudoers, had visudo check it and installed it at {target} (a temp dir: /etc is never touched)")
+    print(target.read_text().rstrip())
+    print("\n== vigilctl policy status")
+    print(vigil.vigilctl("policy", "status").stdout.rstrip())
+
+
 def main():
     builddir = Path(sys.argv[1]).resolve()
     module = builddir / ".libs" / "libnss_vigil.so.2"
@@ -75,17 +112,24 @@ def main():
     with tempfile.TemporaryDirectory(prefix="vigil-demo-") as tmp:
         tmp = Path(tmp)
         # TLS (ldaps://, a throwaway CA): passwords never cross plain LDAP.
-        server = Slapd(tmp / "slapd", suffix="dc=demo,dc=example", tls=True, loglevel="none")
+        schemas = (top / "contrib/ldap/vigil-policy.schema", top / "tests/intg/data/sudo.schema")
+        server = Slapd(tmp / "slapd", suffix="dc=demo,dc=example", tls=True, loglevel="none",
+                       extra_schemas=schemas)
         server.load_ldif((top / "contrib" / "demo" / "directory.ldif").read_text())
+        server.load_ldif(policy_ldif(server.base_dn))
         server.start()
         print(f"== the demo directory: slapd on {server.ldaps_uri} (base {server.base_dn})")
+        (tmp / "sudoers.d").mkdir()
+        sudoers = tmp / "sudoers.d" / "vigil"
         vigil = Vigil(tmp / "vigil", builddir, domains=("demo",), extra={
-            "vigil": ["services = nss, pam"],
+            "vigil": ["services = nss, pam, policy"],
+            "policy": [f"policy_host_fqdn = {POLICY_HOST}", f"policy_data_dir = {top / 'data/policy'}",
+                       f"policy_sudo_target = {sudoers}"],
             "domain/demo": [f"ldap_uri = {server.ldaps_uri}", f"ldap_tls_cacert = {server.ca_cert}",
                             f"ldap_search_base = {server.base_dn}", "offline_timeout = 30",
                             "auth_provider = ldap", "cache_credentials = true"]})
         try:
-            vigil.start_supervised(("nss", "pam"))
+            vigil.start_supervised(("nss", "pam", "policy"))
             print("\n== vigilctl status")
             print(vigil.vigilctl("status").stdout.rstrip())
             base = dict(os.environ, VIGIL_PIPES_DIR=str(vigil.state_dir / "pipes"), VIGIL_PEER_UID=str(os.getuid()))
@@ -96,6 +140,8 @@ def main():
             wait_for_cached_password(vigil, PAM_USER)
             print("\n== vigilctl domain-status demo")
             print(vigil.vigilctl("domain-status", "demo").stdout.rstrip())
+            wait_for_policy(vigil, sudoers)
+            show_policy(vigil, sudoers)
             server.stop()
             print("\n== the directory is stopped, and every cache entry marked expired")
             print(vigil.vigilctl("cache-expire", "--everything").stdout.rstrip())
