@@ -59,6 +59,7 @@ fi
 
 step "sanitizer build (ASan+UBSan): unit and integration tests"
 wait "$asan_build" || { cat build-asan.log; exit 1; }
+export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     make -s -C build-asan -j"$jobs" check || { cat build-asan/tests/unit/*.log 2>/dev/null; exit 1; }
 # The daemons under the sanitizers too: a leak or overflow there fails the run.
