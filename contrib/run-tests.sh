@@ -32,7 +32,10 @@ make -s -C build -j"$jobs" check || { cat build/tests/unit/*.log 2>/dev/null; ex
 
 step "integration tests (sanitizer build compiling alongside)"
 mkdir -p build-asan
-(cd build-asan && ../configure -q --enable-werror --enable-sanitizers && make -s -j"$jobs" all check TESTS=) \
+# all, then the check programs (TESTS= runs none): two makes, never one with
+# both goals (automake's check re-enters make and would build all twice at once).
+(cd build-asan && ../configure -q --enable-werror --enable-sanitizers && make -s -j"$jobs" all &&
+    make -s -j"$jobs" check TESTS=) \
     >build-asan.log 2>&1 &
 asan_build=$!
 if ! make -s -C build intgcheck; then
