@@ -268,6 +268,30 @@ bool tls_planned(const std::string &uri, const LdapSettings &s)
     return uri.starts_with("ldaps://") || (uri.starts_with("ldap://") && s.start_tls);
 }
 
+// The password policy request control, asked for with every bind and change
+// (non-critical: servers without ppolicy ignore it) so that a locked or
+// expired account says so. Freed with the object.
+class PolicyRequestControl {
+public:
+    explicit PolicyRequestControl(LDAP *ld)
+    {
+        (void)ldap_create_passwordpolicy_control(ld, &control_);
+        list_[0] = control_;
+    }
+    ~PolicyRequestControl()
+    {
+        if (control_) ldap_control_free(control_);
+    }
+    PolicyRequestControl(const PolicyRequestControl &) = delete;
+    PolicyRequestControl &operator=(const PolicyRequestControl &) = delete;
+    // The server controls to pass; null when the control could not be made.
+    LDAPControl **list() { return control_ ? list_ : nullptr; }
+
+private:
+    LDAPControl *control_ = nullptr;
+    LDAPControl *list_[2] = {nullptr, nullptr};
+};
+
 } // namespace
 
 std::uint64_t PasswordAuth::admit(std::unique_ptr<Request> req)
@@ -396,27 +420,29 @@ void PasswordAuth::send_bind(std::uint64_t id)
 {
     Request &req = *requests_.at(id);
     req.step = Request::Step::binding;
-    // Ask for the password policy response (non-critical: servers without
-    // ppolicy ignore it) so that a locked or expired account says so.
-    LDAPControl *ppolicy = nullptr;
-    (void)ldap_create_passwordpolicy_control(req.handle.get(), &ppolicy);
-    LDAPControl *controls[] = {ppolicy, nullptr};
+    PolicyRequestControl ppolicy(req.handle.get());
     berval cred{static_cast<ber_len_t>(req.bind_password.reveal().size()),
                 const_cast<char *>(req.bind_password.reveal().data())};
     VLOG(trace, "%s for %s: binding as %s to %s", req.what(), req.user_dn.c_str(), req.bind_dn.c_str(),
          req.uri().c_str());
     int msgid = -1;
-    int rc = ldap_sasl_bind(req.handle.get(), req.bind_dn.c_str(), LDAP_SASL_SIMPLE, &cred,
-                            ppolicy ? controls : nullptr, nullptr, &msgid);
-    if (ppolicy) ldap_control_free(ppolicy);
+    int rc = ldap_sasl_bind(req.handle.get(), req.bind_dn.c_str(), LDAP_SASL_SIMPLE, &cred, ppolicy.list(), nullptr,
+                            &msgid);
     req.bind_password.wipe(); // sent; a change sends old_password again, a reset nothing more
     if (rc != LDAP_SUCCESS) {
         conclude_later(id, Verdict::unavailable(describe(req.handle.get(), rc, "sending the bind to " + req.uri())));
         return;
     }
     req.msgid = msgid;
+    arm_deadline(id);
+}
+
+// ldap_opt_timeout for the operation now in flight (a change restarts the
+// bound its bind had).
+void PasswordAuth::arm_deadline(std::uint64_t id)
+{
     const auto bound = settings_.ldap.opt_timeout;
-    req.deadline = loop_.after(bound, [this, id, bound] {
+    requests_.at(id)->deadline = loop_.after(bound, [this, id, bound] {
         auto it = requests_.find(id);
         if (it == requests_.end()) return;
         const Request &r = *it->second;
@@ -431,9 +457,7 @@ void PasswordAuth::send_change(std::uint64_t id)
 {
     Request &req = *requests_.at(id);
     req.step = Request::Step::changing;
-    LDAPControl *ppolicy = nullptr;
-    (void)ldap_create_passwordpolicy_control(req.handle.get(), &ppolicy);
-    LDAPControl *controls[] = {ppolicy, nullptr};
+    PolicyRequestControl ppolicy(req.handle.get());
     berval user{static_cast<ber_len_t>(req.user_dn.size()), req.user_dn.data()};
     berval old_pw{static_cast<ber_len_t>(req.old_password.reveal().size()),
                   const_cast<char *>(req.old_password.reveal().data())};
@@ -442,8 +466,7 @@ void PasswordAuth::send_change(std::uint64_t id)
     VLOG(trace, "%s for %s: password modify on %s", req.what(), req.user_dn.c_str(), req.uri().c_str());
     int msgid = -1;
     int rc = ldap_passwd(req.handle.get(), &user, req.old_password.empty() ? nullptr : &old_pw, &new_pw,
-                         ppolicy ? controls : nullptr, nullptr, &msgid);
-    if (ppolicy) ldap_control_free(ppolicy);
+                         ppolicy.list(), nullptr, &msgid);
     req.old_password.wipe();
     req.new_password.wipe();
     if (rc != LDAP_SUCCESS) {
@@ -451,15 +474,7 @@ void PasswordAuth::send_change(std::uint64_t id)
         return;
     }
     req.msgid = msgid;
-    // The deadline set for the bind covers the change as well: restart it.
-    const auto bound = settings_.ldap.opt_timeout;
-    req.deadline = loop_.after(bound, [this, id, bound] {
-        auto it = requests_.find(id);
-        if (it == requests_.end()) return;
-        conclude(id, Verdict::unavailable("no answer from " + it->second->uri() + " within ldap_opt_timeout = " +
-                                          std::to_string(bound.count()) + " s to the password change of " +
-                                          it->second->user_dn));
-    });
+    arm_deadline(id);
 }
 
 void PasswordAuth::readable(std::uint64_t id)

@@ -142,6 +142,7 @@ private:
     void connected(std::uint64_t id, Result<Connected> result);
     void send_bind(std::uint64_t id);
     void send_change(std::uint64_t id);
+    void arm_deadline(std::uint64_t id);
     void readable(std::uint64_t id);
     void answered(std::uint64_t id, LDAPMessage *msg);
     void conclude(std::uint64_t id, Verdict verdict);
