@@ -151,7 +151,7 @@ private:
             auto store = creds::CredentialStore::open(cc.db_dir, domain);
             if (!store) return std::move(store).error();
             creds_store_ = std::make_unique<creds::CredentialStore>(std::move(*store));
-            auto worker = creds::HashWorker::start(svc_.loop(), {});
+            auto worker = creds::HashWorker::start(svc_.loop(), {}, cc.hash_cost);
             if (!worker) return std::move(worker).error();
             hash_worker_ = std::move(*worker);
             offline_ = std::make_unique<creds::OfflineAuthenticator>(*creds_store_, *hash_worker_, cc.naming,

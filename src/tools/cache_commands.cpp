@@ -6,6 +6,7 @@
 #include "util/creds/canonical_name.hpp"
 #include "util/creds/credential_store.hpp"
 #include "util/creds/credentials_config.hpp"
+#include "util/creds/password_hash.hpp"
 #include "util/sbus/dp_iface.hpp"
 #include "util/sbus/monitor_iface.hpp"
 #include "util/sysdb/sysdb.hpp"
@@ -164,8 +165,10 @@ void print_credentials(const vigil::Config &config, const std::string &domain, c
     }
     const auto &r = **record;
     auto secs = [](vigil::creds::WallTime t) { return static_cast<std::int64_t>(t.time_since_epoch().count()); };
-    std::printf("cached password: stored %s\nfailed logins:   %u (offline, since the last success)\n",
-                when(secs(r.stored_at), now).c_str(), r.failed_attempts);
+    std::printf("cached password: stored %s (%s; new hashes: cost %u)\nfailed logins:   %u (offline, since the last "
+                "success)\n",
+                when(secs(r.stored_at), now).c_str(), vigil::creds::describe_hash(r.hash).c_str(), cc.hash_cost,
+                r.failed_attempts);
     if (r.locked_until) std::printf("locked until:    %s\n", when(secs(*r.locked_until), now).c_str());
 }
 

@@ -321,6 +321,50 @@ def test_offline_logins_with_cached_credentials_lockout_and_restart(builddir, ow
         assert pam.run("alice", [("account", PAM["SUCCESS"])])["ok"]
 
 
+def test_cache_credentials_hash_cost_is_used_and_a_change_reaches_the_next_online_login(builddir, own_slapd, tmp_path):
+    """The cost a hash is made with is the configured one; after a change
+    of cache_credentials_hash_cost the hash stored before still logs in
+    offline, and the next online login replaces it with one of the new cost."""
+    server = own_slapd
+
+    def configure(v, cost):
+        v.write_config(extra={"vigil": ["services = nss, pam"], "domain/LDAP": domain_lines(
+            server, "ldap_auth_disable_tls_never_use_in_production = true", "cache_credentials = true",
+            f"cache_credentials_hash_cost = {cost}", "offline_timeout = 1", "offline_timeout_max = 1")})
+        v.stop_all()
+        v.start_supervised(("nss", "pam"))
+
+    def stored_cost(v):
+        match = re.search(r"cached password: stored .*\(yescrypt, cost (\d+); new hashes: cost (\d+)\)",
+                          v.vigilctl("user-show", "alice").stdout)
+        return (int(match.group(1)), int(match.group(2))) if match else None
+
+    with running_vigil(builddir, server) as v:
+        configure(v, 1)
+        pam = Pam(tmp_path, builddir, v)
+        assert pam.run("alice", [("authenticate", PAM["SUCCESS"])], [PASSWORDS["alice"]])["ok"]
+        procs.wait_until(lambda: stored_cost(v) == (1, 1), 20, "a cost 1 hash of alice's password")
+
+        configure(v, 3)
+        assert stored_cost(v) == (1, 3)
+        server.stop()
+        res = pam.run("alice", [("authenticate", PAM["SUCCESS"])], [PASSWORDS["alice"]])
+        assert res["ok"] and "Authenticated with cached credentials." in res["info"], res
+        assert stored_cost(v) == (1, 3), "an offline login stores nothing"
+        server.start()
+        procs.wait_until(lambda: v.domain_status().get("state") == "online", 20, "the domain back online")
+        res = pam.run("alice", [("authenticate", PAM["SUCCESS"])], [PASSWORDS["alice"]])
+        assert res["ok"] and "Authenticated with cached credentials." not in res["info"], res
+        procs.wait_until(lambda: stored_cost(v) == (3, 3), 20, "alice's password hashed again at cost 3")
+
+    # A cost outside 1..11 is a configuration error, named.
+    with running_vigil(builddir, server) as v:
+        v.write_config(extra={"vigil": ["services = nss, pam"], "domain/LDAP": domain_lines(
+            server, "cache_credentials = true", "cache_credentials_hash_cost = 12")})
+        out = v.vigilctl("config-check")
+        assert out.returncode != 0 and "cache_credentials_hash_cost" in out.stdout + out.stderr
+
+
 def lock_seconds_left(v, name):
     """The seconds `vigilctl user-show` says the offline lock has left, or None."""
     match = re.search(r"locked until: .*\(in (\d+) s\)", v.vigilctl("user-show", name).stdout)

@@ -26,7 +26,7 @@ constexpr const char *good = "correct horse battery staple";
 
 std::string hash_of(const char *password)
 {
-    auto h = hash_password(Secret(password));
+    auto h = hash_password(Secret(password), 2);
     assert_true(h.ok());
     return *h;
 }
@@ -102,13 +102,77 @@ void sha512_hash_still_verifies(void **)
     assert_true(bad.ok() && !*bad);
 }
 
+// The parameter field of a crypt string: "$y$j85$salt$hash" -> "j85".
+std::string parameters_of(const std::string &h)
+{
+    const std::size_t start = h.find('$', 1) + 1;
+    return h.substr(start, h.find('$', start) - start);
+}
+
+void hash_cost_is_the_configured_one(void **)
+{
+    // Each cost makes the same parameter field as libxcrypt's own setting
+    // for it, and different costs make different ones.
+    std::string seen[3];
+    for (unsigned cost = 1; cost <= 3; ++cost) {
+        auto h = hash_password(Secret(good), cost);
+        assert_true(h.ok());
+        auto reference = hash_password_with(Secret(good), "$y$", cost);
+        assert_true(reference.ok());
+        assert_string_equal(parameters_of(*h).c_str(), parameters_of(*reference).c_str());
+        seen[cost - 1] = parameters_of(*h);
+        auto ok = password_matches(Secret(good), *h);
+        assert_true(ok.ok() && *ok);
+    }
+    assert_string_not_equal(seen[0].c_str(), seen[1].c_str());
+    assert_string_not_equal(seen[1].c_str(), seen[2].c_str());
+}
+
+void hash_cost_out_of_range_is_refused(void **)
+{
+    for (unsigned cost : {0U, max_hash_cost + 1}) {
+        auto h = hash_password(Secret(good), cost);
+        assert_false(h.ok());
+        assert_int_equal(static_cast<int>(h.error().code), static_cast<int>(Errc::invalid_argument));
+    }
+}
+
+void sha512_rounds_scale_with_the_cost(void **)
+{
+    assert_int_equal(sha512_rounds(1), 2500);
+    assert_int_equal(sha512_rounds(2), 5000); // glibc's default: "$6$salt" with no rounds= field
+    assert_int_equal(sha512_rounds(3), 10000);
+    assert_int_equal(sha512_rounds(11), 5000UL << 9);
+    auto h = hash_password_with(Secret(good), "$6$", sha512_rounds(3));
+    assert_true(h.ok());
+    assert_true(h->starts_with("$6$rounds=10000$"));
+}
+
+void stored_hash_is_described_by_method_and_cost(void **)
+{
+    for (unsigned cost : {1U, 2U, 4U}) {
+        auto h = hash_password(Secret(good), cost);
+        assert_true(h.ok());
+        assert_string_equal(describe_hash(*h).c_str(), ("yescrypt, cost " + std::to_string(cost)).c_str());
+    }
+    auto sha = hash_password_with(Secret(good), "$6$", 0);
+    assert_true(sha.ok());
+    assert_string_equal(describe_hash(*sha).c_str(), "SHA-512, 5000 rounds");
+    auto sha_more = hash_password_with(Secret(good), "$6$", 20000);
+    assert_true(sha_more.ok());
+    assert_string_equal(describe_hash(*sha_more).c_str(), "SHA-512, 20000 rounds");
+    assert_string_equal(describe_hash("$2b$10$abcdefghijklmnopqrstuv").c_str(), "crypt method $2b$");
+    assert_string_equal(describe_hash("plaintext").c_str(), "not a crypt hash");
+    assert_string_equal(describe_hash("$y$").c_str(), "yescrypt, other parameters");
+}
+
 void empty_or_nul_password_is_refused(void **)
 {
-    auto empty = hash_password(Secret(""));
+    auto empty = hash_password(Secret(""), 2);
     assert_false(empty.ok());
     assert_int_equal(static_cast<int>(empty.error().code), static_cast<int>(Errc::invalid_argument));
     // "abc\0def" would otherwise hash as "abc".
-    auto nul = hash_password(Secret(std::string_view("abc\0def", 7)));
+    auto nul = hash_password(Secret(std::string_view("abc\0def", 7)), 2);
     assert_false(nul.ok());
     auto cmp = password_matches(Secret(std::string_view("abc\0def", 7)), hash_of("abc"));
     assert_false(cmp.ok());
@@ -483,6 +547,10 @@ int main()
         cmocka_unit_test(two_stores_of_one_password_use_different_salts),
         cmocka_unit_test(hash_is_yescrypt_or_sha512),
         cmocka_unit_test(sha512_hash_still_verifies),
+        cmocka_unit_test(hash_cost_is_the_configured_one),
+        cmocka_unit_test(hash_cost_out_of_range_is_refused),
+        cmocka_unit_test(sha512_rounds_scale_with_the_cost),
+        cmocka_unit_test(stored_hash_is_described_by_method_and_cost),
         cmocka_unit_test(empty_or_nul_password_is_refused),
         cmocka_unit_test(unusable_stored_hash_is_an_error_not_a_mismatch),
         cmocka_unit_test(canonical_name_folds_case_and_own_domain),

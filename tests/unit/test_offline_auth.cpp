@@ -32,7 +32,7 @@ std::unique_ptr<EventLoop> make_loop()
 
 std::unique_ptr<HashWorker> make_worker(EventLoop &loop, HashWorker::Limits limits = {})
 {
-    auto worker = HashWorker::start(loop, limits);
+    auto worker = HashWorker::start(loop, limits, 2);
     assert_true(worker.ok());
     return std::move(*worker);
 }
@@ -78,7 +78,7 @@ void loop_keeps_running_while_a_hash_is_computed(void **)
     Status queued = worker->run<std::string>(
         [&] {
             saw_ticks = wait_for(five_ticks);
-            return hash_password(Secret(good));
+            return hash_password(Secret(good), 2);
         },
         [&](Result<std::string> r) {
             hashed.emplace(std::move(r));
@@ -95,7 +95,7 @@ void worker_verifies_good_and_bad_passwords(void **)
 {
     auto loop = make_loop();
     auto worker = make_worker(*loop);
-    auto stored = hash_password(Secret(good));
+    auto stored = hash_password(Secret(good), 2);
     assert_true(stored.ok());
     std::optional<bool> good_matched, bad_matched;
     auto maybe_quit = [&] {
@@ -114,6 +114,30 @@ void worker_verifies_good_and_bad_passwords(void **)
     run_bounded(*loop);
     assert_true(*good_matched);
     assert_false(*bad_matched);
+}
+
+// New hashes carry the worker's cost: the same parameter field as
+// libxcrypt's setting for that cost; a cost out of range never starts.
+void worker_hashes_with_its_cost(void **)
+{
+    auto loop = make_loop();
+    assert_false(HashWorker::start(*loop, {}, 0).ok());
+    assert_false(HashWorker::start(*loop, {}, max_hash_cost + 1).ok());
+    auto started = HashWorker::start(*loop, {}, 3);
+    assert_true(started.ok());
+    std::optional<Result<std::string>> hashed;
+    assert_true((*started)->hash(Secret(good), [&](Result<std::string> r) {
+        hashed.emplace(std::move(r));
+        loop->quit(0);
+    }).ok());
+    run_bounded(*loop);
+    assert_true(hashed && hashed->ok());
+    auto reference = hash_password_with(Secret(good), "$y$", 3);
+    assert_true(reference.ok());
+    const std::string &h = **hashed;
+    assert_string_equal(h.substr(0, h.find('$', 3)).c_str(), reference->substr(0, reference->find('$', 3)).c_str());
+    auto ok = password_matches(Secret(good), h);
+    assert_true(ok.ok() && *ok);
 }
 
 void worker_refuses_jobs_beyond_its_bound(void **)
@@ -356,6 +380,7 @@ int main()
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loop_keeps_running_while_a_hash_is_computed),
         cmocka_unit_test(worker_verifies_good_and_bad_passwords),
+        cmocka_unit_test(worker_hashes_with_its_cost),
         cmocka_unit_test(worker_refuses_jobs_beyond_its_bound),
         cmocka_unit_test(destroying_the_worker_joins_and_runs_no_callback),
         cmocka_unit_test(an_exception_in_a_job_arrives_as_an_error),

@@ -13,6 +13,7 @@ namespace vigil::creds {
 
 struct CredentialsConfig {
     bool cache_credentials = false; // false: no hash is stored and offline logins are refused
+    unsigned hash_cost = 0;         // cache_credentials_hash_cost (creds/password_hash.hpp)
     std::string db_dir;             // state_dir/db, beside the cache files
     DomainNaming naming;
     OfflineSettings settings;

@@ -4,16 +4,18 @@
 
 namespace vigil::creds {
 
-Result<std::unique_ptr<HashWorker>> HashWorker::start(EventLoop &loop, Limits limits)
+Result<std::unique_ptr<HashWorker>> HashWorker::start(EventLoop &loop, Limits limits, unsigned hash_cost)
 {
-    std::unique_ptr<HashWorker> worker(new HashWorker(limits));
+    if (hash_cost < min_hash_cost || hash_cost > max_hash_cost)
+        return Error{Errc::invalid_argument, "password hash cost " + std::to_string(hash_cost) + " is out of range"};
+    std::unique_ptr<HashWorker> worker(new HashWorker(limits, hash_cost));
     if (Status st = worker->launch(loop); !st) return std::move(st).error();
     return worker;
 }
 
 Status HashWorker::hash(Secret password, std::function<void(Result<std::string>)> done)
 {
-    return run<std::string>([password = std::move(password)] { return hash_password(password); }, std::move(done));
+    return run<std::string>([password = std::move(password), cost = hash_cost_] { return hash_password(password, cost); }, std::move(done));
 }
 
 Status HashWorker::verify(Secret password, std::string stored_hash, std::function<void(Result<bool>)> done)

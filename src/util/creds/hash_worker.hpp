@@ -15,7 +15,8 @@ namespace vigil::creds {
 
 class HashWorker : public WorkerPool {
 public:
-    static Result<std::unique_ptr<HashWorker>> start(EventLoop &loop, Limits limits);
+    // New hashes are made with `hash_cost` (creds/password_hash.hpp).
+    static Result<std::unique_ptr<HashWorker>> start(EventLoop &loop, Limits limits, unsigned hash_cost);
 
     // hash_password / password_matches (creds/password_hash.hpp) in a thread.
     // A job dropped at destruction wipes its password.
@@ -23,7 +24,8 @@ public:
     Status verify(Secret password, std::string stored_hash, std::function<void(Result<bool>)> done);
 
 private:
-    explicit HashWorker(Limits limits) : WorkerPool("hash worker", limits) {}
+    HashWorker(Limits limits, unsigned hash_cost) : WorkerPool("hash worker", limits), hash_cost_(hash_cost) {}
+    unsigned hash_cost_;
 };
 
 } // namespace vigil::creds

@@ -1,9 +1,11 @@
 #include "util/creds/password_hash.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <crypt.h>
 #include <cstring>
 #include <memory>
+#include <string_view>
 #include <strings.h>
 #include <sys/random.h>
 
@@ -86,15 +88,62 @@ Result<std::string> hash_password_with(const Secret &password, const char *prefi
     return run_crypt(password, *setting, scratch);
 }
 
-Result<std::string> hash_password(const Secret &password)
+unsigned long sha512_rounds(unsigned cost) noexcept
 {
+    cost = std::clamp(cost, min_hash_cost, max_hash_cost);
+    return cost == 1 ? 2500UL : 5000UL << (cost - 2);
+}
+
+Result<std::string> hash_password(const Secret &password, unsigned cost)
+{
+    if (cost < min_hash_cost || cost > max_hash_cost)
+        return Error{Errc::invalid_argument, "password hash cost " + std::to_string(cost) + " is outside " +
+                                                 std::to_string(min_hash_cost) + ".." + std::to_string(max_hash_cost)};
     Error last{Errc::internal, "no password hashing method is available"};
     for (const char *prefix : preferred_hash_prefixes) {
-        auto hashed = hash_password_with(password, prefix, 0);
+        const unsigned long parameter = std::string_view(prefix) == "$6$" ? sha512_rounds(cost) : cost;
+        auto hashed = hash_password_with(password, prefix, parameter);
         if (hashed || hashed.error().code == Errc::invalid_argument) return hashed;
         last = std::move(hashed).error();
     }
     return last;
+}
+
+std::string describe_hash(const std::string &stored)
+{
+    // "$id$params$..." : the parameter field, without salt or hash.
+    auto field = [&](std::size_t n) -> std::string_view {
+        std::size_t start = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            start = stored.find('$', start);
+            if (start == std::string::npos) return {};
+            ++start;
+        }
+        const std::size_t end = stored.find('$', start);
+        return end == std::string::npos ? std::string_view{} : std::string_view(stored).substr(start, end - start);
+    };
+    if (stored.starts_with("$y$")) {
+        // yescrypt's parameters are libxcrypt's encoding: compare with the
+        // setting it makes for each cost.
+        const std::string_view params = field(2);
+        for (unsigned cost = min_hash_cost; cost <= max_hash_cost; ++cost) {
+            char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+            static const char zero_entropy[16] = {};
+            if (crypt_gensalt_rn("$y$", cost, zero_entropy, sizeof zero_entropy, setting, sizeof setting) == nullptr)
+                break;
+            const std::string made(setting);
+            if (made.substr(3, made.find('$', 3) - 3) == params) return "yescrypt, cost " + std::to_string(cost);
+        }
+        return "yescrypt, other parameters";
+    }
+    if (stored.starts_with("$6$")) {
+        const std::string_view params = field(2);
+        if (params.starts_with("rounds=")) return "SHA-512, " + std::string(params.substr(7)) + " rounds";
+        return "SHA-512, 5000 rounds";
+    }
+    const std::size_t end = stored.find('$', 1);
+    if (stored.starts_with("$") && end != std::string::npos) return "crypt method " + stored.substr(0, end + 1);
+    return "not a crypt hash";
 }
 
 Result<bool> password_matches(const Secret &password, const std::string &stored)
