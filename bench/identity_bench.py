@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from identity_setup import (BIG_GROUP, BIG_MEMBERS, MULTI_GROUPS, MULTI_USER, SUFFIX, USER_FMT,  # noqa: E402
                             USERS_GID, BenchSlapd, SssdSide, VigilSide, comm, cpu_ns, directory_ldif,
                             pin, procs, pss_kib, user_name)
+from outage import measure_outage, print_outage  # noqa: E402
 
 HOT_NAMES = 1000      # distinct names cycled by hot getpwnam
 COLD_NAMES = 20       # cold getpwnam: this many users a run
@@ -408,6 +409,8 @@ def print_report(fig, sides, placements, args, pss, disk, reason):
             print(f"| {WHAT[test]} | {cell(fig, (test, 'fast'), 'SSSD')} |")
     print_cold(fig)
     print_p99(fig, names)
+    if not args.no_outage:
+        print_outage(fig, names)
     print("\nMemory after the same lookups on both sides: PSS in MiB (/proc/PID/smaps_rollup); cache on disk\n")
     print("| side | processes | PSS total | cache on disk |\n|---|---|---|---|")
     for name in names:
@@ -433,6 +436,7 @@ def main():
                     help="we run in a private mount namespace, made from this one (readlink /proc/self/ns/mnt)")
     ap.add_argument("--no-sssd", metavar="REASON", help="measure vigil only, and say why")
     ap.add_argument("--vigil-only", action="store_true")
+    ap.add_argument("--no-outage", action="store_true", help="skip the rows with the directory down")
     args = ap.parse_args()
     if args.users < HOT_NAMES or not 1 <= args.runs <= 101:
         ap.error(f"--users must be at least {HOT_NAMES}, --runs 1 to 101")
@@ -491,6 +495,9 @@ def main():
         measure_p99_while_writing(fig, sides, slapd, args.runs)
         pss = {s.name: [(comm(p), pss_kib(p)) for p in s.pids()] for s in sides}
         disk = {s.name: s.cache_bytes() for s in sides}
+        if not args.no_outage:
+            print("uncached names while the directory is down ...", flush=True)
+            measure_outage(fig, sides, slapd, min(args.runs, 3))
         for side in sides:
             if not procs.pid_alive(side.responder):
                 print(f"note: {side.name}'s responder (pid {side.responder}) was restarted during the run, "

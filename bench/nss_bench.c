@@ -18,6 +18,9 @@
  * Usage: nss_bench [-r RUNS] [-n CALLS] [-p PROCS] [-w] [-l] TEST ARGS...
  *   pwnam MODULE PREFIX FORMAT COUNT   getpwnam of COUNT names (FORMAT, e.g.
  *                                      user%06d, with 0..COUNT-1), cycled
+ *   miss MODULE PREFIX FORMAT COUNT    the same for names that must not resolve
+ *                                      (no server, or no such user): any answer
+ *                                      but SUCCESS counts; prints miss_STATUS N
  *   grnam MODULE PREFIX NAME MEMBERS   getgrnam of one group of MEMBERS members
  *   initgr MODULE PREFIX NAME GID N    initgroups_dyn of a user in N groups
  *                                      (besides GID, which the caller adds)
@@ -160,6 +163,27 @@ static void one_pwnam(struct bench *b, long i)
     }
 }
 
+/* miss: how often each status came back. */
+static long miss_counts[4];
+
+static void one_miss(struct bench *b, long i)
+{
+    const char *name = b->names[i % b->count];
+    struct passwd pwd;
+    char buf[4096];
+    int err = 0;
+    enum nss_status st = b->getpwnam(name, &pwd, buf, sizeof(buf), &err);
+    switch (st) {
+    case NSS_STATUS_SUCCESS:
+        fprintf(stderr, "nss_bench: getpwnam(%s) resolved, but it must not\n", name);
+        exit(1);
+    case NSS_STATUS_NOTFOUND: miss_counts[0]++; break;
+    case NSS_STATUS_UNAVAIL: miss_counts[1]++; break;
+    case NSS_STATUS_TRYAGAIN: miss_counts[2]++; break;
+    default: miss_counts[3]++; break;
+    }
+}
+
 static void one_grnam(struct bench *b)
 {
     struct group grp;
@@ -223,6 +247,7 @@ static void one_call(struct bench *b, long i)
     calls_made++;
     switch (b->test[0]) {
     case 'p': one_pwnam(b, i); break;
+    case 'm': one_miss(b, i); break;
     case 'g': one_grnam(b); break;
     case 'i': one_initgr(b); break;
     default: one_bare(b); break;
@@ -247,7 +272,7 @@ static void prime(struct bench *b)
 static void warm_up(struct bench *b)
 {
     if (b->warm) {
-        long pass = b->test[0] == 'p' ? b->count : b->calls / 10 + 1;
+        long pass = b->names != NULL ? b->count : b->calls / 10 + 1;
         for (long i = 0; i < pass; i++) {
             one_call(b, i);
         }
@@ -537,7 +562,7 @@ static int parse_args(struct bench *b, int argc, char **argv)
         return usage();
     }
     load_module(b, a[1], a[2]);
-    if (strcmp(b->test, "pwnam") == 0 && n == 5) {
+    if ((strcmp(b->test, "pwnam") == 0 || strcmp(b->test, "miss") == 0) && n == 5) {
         b->count = atol(a[4]);
         if (b->count < 1 || b->count > MAX_NAMES) {
             return usage();
@@ -635,6 +660,10 @@ int main(int argc, char **argv)
         print_values(b.test, "_rate", rate, b.runs);
     }
     print_percentiles(b.test);
+    if (b.test[0] == 'm') {
+        printf("miss_notfound %ld\nmiss_unavail %ld\nmiss_tryagain %ld\nmiss_other %ld\n", miss_counts[0],
+               miss_counts[1], miss_counts[2], miss_counts[3]);
+    }
     free(latency);
     printf("calls %ld\n", calls_made);
     return 0;
