@@ -19,6 +19,8 @@ std::string local_time(creds::WallTime t)
 
 constexpr const char *clock_skew_text =
     "The clocks of this computer and the Kerberos server differ too much: ask an administrator.";
+constexpr const char *expired_no_grace_text =
+    "Your password has expired and no grace login is left: ask an administrator to reset it.";
 
 PamVerdict verdict(vigil_pam_result result)
 {
@@ -114,6 +116,14 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
             VLOG(info, "authenticate %s: the directory says the account is locked: %s", call->user.c_str(),
                  message.c_str());
             done(verdict(VIGIL_PAM_PERM_DENIED).error("Your account is locked."));
+            return;
+        case OnlineAuth::expired_no_grace:
+            // The password is right but the directory will not let it log in
+            // again, not even to change it: an offline login must not let in
+            // what the directory keeps out.
+            if (offline_ != nullptr) (void)offline_->forget(call->user);
+            VLOG(info, "authenticate %s: %s", call->user.c_str(), message.c_str());
+            done(verdict(VIGIL_PAM_ACCT_EXPIRED).error(expired_no_grace_text));
             return;
         case OnlineAuth::unavailable:
             VLOG(minor, "authenticate %s: the directory did not answer (%s): cached credentials decide",
@@ -227,6 +237,7 @@ void PamHandler::chauthtok(std::shared_ptr<PamCall> call, sysdb::CachedUser user
             case OnlineAuth::password_expired: done(verdict(VIGIL_PAM_SUCCESS)); return;
             case OnlineAuth::wrong_password: done(verdict(VIGIL_PAM_AUTHTOK_RECOVERY_ERR)); return;
             case OnlineAuth::account_locked: done(verdict(VIGIL_PAM_PERM_DENIED).error("Your account is locked.")); return;
+            case OnlineAuth::expired_no_grace: done(verdict(VIGIL_PAM_PERM_DENIED).error(expired_no_grace_text)); return;
             case OnlineAuth::unavailable: done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL)); return;
             case OnlineAuth::clock_skew: done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL).error(clock_skew_text)); return;
             case OnlineAuth::error: break;

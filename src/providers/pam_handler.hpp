@@ -54,7 +54,16 @@ struct PamVerdict {
 // What the directory said.
 // clock_skew: this host's clock and the KDC's differ too much (Kerberos);
 // said as such to the user and in the log, never as a wrong password.
-enum class OnlineAuth { ok, wrong_password, password_expired, account_locked, unavailable, clock_skew, error };
+enum class OnlineAuth {
+    ok,
+    wrong_password,
+    password_expired, // right, must be changed: NEW_AUTHTOK_REQD at acct_mgmt
+    expired_no_grace, // right, expired, and the directory allows no login to change it: ACCT_EXPIRED
+    account_locked,
+    unavailable,
+    clock_skew,
+    error
+};
 enum class OnlineChange { ok, wrong_password, account_locked, rejected, unavailable, error };
 
 // The directory's answer to a password.

@@ -59,6 +59,7 @@ OnlineAuth online_auth(ldap::AuthOutcome o)
     case ldap::AuthOutcome::wrong_password: return OnlineAuth::wrong_password;
     case ldap::AuthOutcome::account_locked: return OnlineAuth::account_locked;
     case ldap::AuthOutcome::password_expired: return OnlineAuth::password_expired;
+    case ldap::AuthOutcome::expired_no_grace: return OnlineAuth::expired_no_grace;
     case ldap::AuthOutcome::unavailable: return OnlineAuth::unavailable;
     case ldap::AuthOutcome::error: break;
     }

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from fixtures import procs
 from fixtures.slapd import Slapd, standard_users
 from fixtures.vigil import Vigil
-from test_krb5 import PAM, pam_run
+from test_krb5 import PAM as KRB5_PAM, pam_run
+
+PAM = {**KRB5_PAM, "ACCT_EXPIRED": 13}
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="PAM logins as the directory's users: root only")
 
@@ -56,7 +59,7 @@ def running_vigil(builddir, server):
     os.chmod(workdir, 0o755)
     v = Vigil(workdir / "vigil", builddir, extra={"vigil": ["services = nss, pam"], "domain/LDAP": [
         f"ldap_uri = {server.uri}", f"ldap_search_base = {SUFFIX}", "min_id = 1000",
-        "ldap_auth_disable_tls_never_use_in_production = true"]})
+        "ldap_auth_disable_tls_never_use_in_production = true", "cache_credentials = true"]})
     try:
         v.start_supervised(("nss", "pam"))
         yield v
@@ -75,9 +78,14 @@ def test_a_password_about_to_expire_logs_in_with_a_warning(builddir, ppolicy_sla
 
 
 def test_a_grace_login_authenticates_and_then_a_new_password_is_required(builddir, ppolicy_slapd, tmp_path):
-    set_password(ppolicy_slapd, "bob", PASSWORDS["bob"], policy=GRACED)
-    time.sleep(3)  # past pwdMaxAge (a wait of a bound, not a timing assertion)
     with running_vigil(builddir, ppolicy_slapd) as v:
+        # A login under the default policy keeps bob's password for offline use.
+        set_password(ppolicy_slapd, "bob", PASSWORDS["bob"])
+        assert pam_run(tmp_path, builddir, v, "bob", [("authenticate", PAM["SUCCESS"])], [PASSWORDS["bob"]])["ok"]
+        procs.wait_until(lambda: "cached password: stored" in v.vigilctl("user-show", "bob").stdout, 20,
+                         "bob's password to be cached")
+        set_password(ppolicy_slapd, "bob", PASSWORDS["bob"], policy=GRACED)
+        time.sleep(3)  # past pwdMaxAge (a wait of a bound, not a timing assertion)
         res = pam_run(tmp_path, builddir, v, "bob",
                       [("authenticate", PAM["SUCCESS"]), ("account", PAM["NEW_AUTHTOK_REQD"])], [PASSWORDS["bob"]])
         assert res["ok"], res
@@ -86,9 +94,17 @@ def test_a_grace_login_authenticates_and_then_a_new_password_is_required(builddi
         res = pam_run(tmp_path, builddir, v, "bob", [("authenticate", PAM["SUCCESS"])], [PASSWORDS["bob"]])
         assert res["ok"] and res["info"] == ["Your password has expired: 0 grace login(s) left. Change it now."], res
         # No grace left: slapd refuses the bind and says the (right)
-        # password has expired, which is still "must change", without a count.
-        res = pam_run(tmp_path, builddir, v, "bob",
-                      [("authenticate", PAM["SUCCESS"]), ("account", PAM["NEW_AUTHTOK_REQD"])], [PASSWORDS["bob"]])
-        assert res["ok"] and res["info"] == [], res
+        # password has expired. bob cannot bind any more, so cannot change
+        # it either: the account is expired until an administrator resets it,
+        # and a password change says so before asking for a new password.
+        no_grace = "Your password has expired and no grace login is left: ask an administrator to reset it."
+        res = pam_run(tmp_path, builddir, v, "bob", [("authenticate", PAM["ACCT_EXPIRED"])], [PASSWORDS["bob"]])
+        assert res["ok"] and res["errors"] == [no_grace], res
+        # (as login does for an expired password: PAM_CHANGE_EXPIRED_AUTHTOK)
+        res = pam_run(tmp_path, builddir, v, "bob", [("chauthtok", PAM["PERM_DENIED"], 0x20)],
+                      [PASSWORDS["bob"], "Graced-New-Passw0rd", "Graced-New-Passw0rd"])
+        assert res["ok"] and no_grace in res["errors"], res
+        # What the directory keeps out, an offline login must not let in.
+        assert "cached password: none" in v.vigilctl("user-show", "bob").stdout
         # A wrong password is still wrong.
         assert pam_run(tmp_path, builddir, v, "bob", [("authenticate", PAM["AUTH_ERR"])], ["not-bobs"])["ok"]

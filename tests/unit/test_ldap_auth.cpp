@@ -23,8 +23,11 @@ void the_password_policy_control_says_locked_or_expired(void **)
 {
     assert_int_equal(classify_bind(LDAP_INVALID_CREDENTIALS, "", PP_accountLocked).outcome,
                      AuthOutcome::account_locked);
+    // A refused bind that says passwordExpired: right, but no grace left.
     assert_int_equal(classify_bind(LDAP_INVALID_CREDENTIALS, "", PP_passwordExpired).outcome,
-                     AuthOutcome::password_expired);
+                     AuthOutcome::expired_no_grace);
+    // A bind that took but says so: the password must be changed now.
+    assert_int_equal(classify_bind(LDAP_SUCCESS, "", PP_passwordExpired).outcome, AuthOutcome::password_expired);
     assert_int_equal(classify_bind(LDAP_SUCCESS, "", PP_changeAfterReset).outcome, AuthOutcome::password_expired);
 }
 

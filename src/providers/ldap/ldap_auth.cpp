@@ -47,6 +47,7 @@ const char *auth_outcome_name(AuthOutcome o) noexcept
     case AuthOutcome::wrong_password: return "wrong_password";
     case AuthOutcome::account_locked: return "account_locked";
     case AuthOutcome::password_expired: return "password_expired";
+    case AuthOutcome::expired_no_grace: return "expired_no_grace";
     case AuthOutcome::unavailable: return "unavailable";
     case AuthOutcome::error: return "error";
     }
@@ -110,7 +111,14 @@ AuthAnswer classify_bind(int code, std::string_view diag, int ppolicy_error)
     if (unreachable_code(code)) return {AuthOutcome::unavailable, said};
     switch (code) {
     case LDAP_INVALID_CREDENTIALS:
-        if (ppolicy_error == PP_passwordExpired || ad_says(diag, "532") || ad_says(diag, "773"))
+        // slapd's and 389-ds's ppolicy refuse the bind of a right password
+        // that expired with no grace login left: the user can no longer bind,
+        // so cannot change it either (a change is a bind first).
+        if (ppolicy_error == PP_passwordExpired)
+            return {AuthOutcome::expired_no_grace,
+                    "the server says the password has expired and no grace login is left: " + said};
+        // Active Directory lets the user change such a password (kpasswd).
+        if (ad_says(diag, "532") || ad_says(diag, "773"))
             return {AuthOutcome::password_expired, "the server says the password has expired: " + said};
         if (ad_says(diag, "533") || ad_says(diag, "775") || ad_says(diag, "701"))
             return {AuthOutcome::account_locked, "the server says the account is disabled or locked: " + said};

@@ -69,6 +69,8 @@ enum class AuthOutcome {
     wrong_password,   // also an unknown DN and an empty password (PAM_AUTH_ERR)
     account_locked,   // locked or disabled, as the server said (PAM_PERM_DENIED)
     password_expired, // the password is right but must be changed (PAM_NEW_AUTHTOK_REQD)
+    expired_no_grace, // right, but expired and the server allows no more logins, not even to change it:
+                      // only an administrator's reset helps (PAM_ACCT_EXPIRED)
     unavailable,      // no server answered in time (PAM_AUTHINFO_UNAVAIL; offline rules apply)
     error,            // refused by configuration (no TLS) or a server error (PAM_SYSTEM_ERR)
 };
