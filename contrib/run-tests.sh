@@ -20,6 +20,14 @@ if [ "$(id -u)" -eq 0 ]; then
     contrib/install-deps.sh
 fi
 
+# The integration tests mostly wait (for daemons, timeouts, the directory):
+# with pytest-xdist (Debian's python3-pytest-xdist) three run at once, each
+# with its own slapd, KDC and temp dirs. Without it they run one by one.
+parallel=""
+if "$python" -c 'import xdist' 2>/dev/null; then
+    parallel="-n 3"
+fi
+
 step "bootstrap"
 autoreconf -fi >/dev/null
 
@@ -38,7 +46,7 @@ mkdir -p build-asan
     make -s -j"$jobs" check TESTS=) \
     >build-asan.log 2>&1 &
 asan_build=$!
-if ! make -s -C build intgcheck; then
+if ! make -s -C build intgcheck PYTEST_ARGS="$parallel"; then
     kill "$asan_build" 2>/dev/null || true
     wait "$asan_build" 2>/dev/null || true
     exit 1
@@ -57,7 +65,7 @@ if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null; then
     chmod 0755 "$copy"
     runuser -u nobody -- env -i PATH="$PATH" HOME="$copy/home" TMPDIR="$copy/home" \
         VIGIL_BUILDDIR="$copy/tree/build" VIGIL_SRCDIR="$copy/tree" \
-        sh -c "cd '$copy/tree' && $python -m pytest -p no:cacheprovider -q -m 'not heavy' tests/intg"
+        sh -c "cd '$copy/tree' && $python -m pytest -p no:cacheprovider -q $parallel -m 'not heavy' tests/intg"
 fi
 
 step "sanitizer build (ASan+UBSan): unit and integration tests"
@@ -67,6 +75,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
     make -s -C build-asan -j"$jobs" check || { cat build-asan/tests/unit/*.log 2>/dev/null; exit 1; }
 # The daemons under the sanitizers too: a leak or overflow there fails the run.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    make -s -C build-asan intgcheck
+    make -s -C build-asan intgcheck PYTEST_ARGS="$parallel"
 
 step "all tests passed"
