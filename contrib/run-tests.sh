@@ -56,7 +56,9 @@ if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null; then
     # The same suite without privileges: a copy of the built tree that the
     # unprivileged user owns (the clone itself may sit where it cannot read).
     step "integration tests as an unprivileged user"
-    copy=$(mktemp -d /tmp/vu.XXXXXX)  # short: UNIX socket paths have a length limit
+    # Short paths: UNIX socket paths have a length limit, and pytest-xdist
+    # adds a directory per worker to every test's temp dir.
+    copy=$(mktemp -d /tmp/vu.XXXXXX)
     trap 'rm -rf "$copy"' EXIT
     mkdir "$copy/tree"
     tar -C "$top" --exclude=./build-asan --exclude=./build-asan.log -cf - . | tar -C "$copy/tree" -xf -
@@ -65,7 +67,7 @@ if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null; then
     chmod 0755 "$copy"
     runuser -u nobody -- env -i PATH="$PATH" HOME="$copy/home" TMPDIR="$copy/home" \
         VIGIL_BUILDDIR="$copy/tree/build" VIGIL_SRCDIR="$copy/tree" \
-        sh -c "cd '$copy/tree' && $python -m pytest -p no:cacheprovider -q $parallel -m 'not heavy' tests/intg"
+        sh -c "cd '$copy/tree' && $python -m pytest -p no:cacheprovider -q $parallel --basetemp='$copy/t' -m 'not heavy' tests/intg"
 fi
 
 step "sanitizer build (ASan+UBSan): unit and integration tests"
