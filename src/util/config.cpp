@@ -241,6 +241,11 @@ private:
             whole_problem(section.file, section.line,
                           "[" + name + "] needs 'krb5_realm' (" + krb5_user + " = krb5)");
         }
+        if (config_.get_string(name, "ldap_sasl_mech") == "GSSAPI" && missing("krb5_realm") &&
+            missing("ldap_sasl_realm")) {
+            whole_problem(section.file, section.line,
+                          "[" + name + "] needs 'krb5_realm' (ldap_sasl_mech = GSSAPI)");
+        }
         auto max_it = section.options.find("max_id");
         std::int64_t min_id = config_.get_int(name, "min_id");
         std::int64_t max_id = config_.get_int(name, "max_id");

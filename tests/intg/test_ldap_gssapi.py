@@ -1,0 +1,306 @@
+"""The identity connection bound with SASL GSSAPI (ldap_sasl_mech = GSSAPI):
+a real MIT KDC, a slapd that accepts GSSAPI for ldap/localhost and maps
+host/client.example.com to the one DN that may read, and vigil_be getting
+the host's TGT from a keytab through vigil_krb5_child.
+
+Anonymous may read nothing in that slapd, so a lookup that silently fell
+back to an anonymous bind would come back "not found", never "ok"; each
+test that expects success also reads slapd's log for the GSSAPI bind.
+
+Root only: the host TGT's ccache is root's (and the child runs as root).
+"""
+
+import os
+import re
+import signal
+import socket
+import time
+
+import pytest
+
+from fixtures import procs
+from fixtures.kdc import Kdc
+from fixtures.slapd import Slapd
+from fixtures.vigil import Vigil
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the host ccache is root's: root only")
+
+HOST = "client.example.com"
+READER = "cn=host-reader,dc=example,dc=com"
+
+
+def gssapi_slapd(workdir, kdc, keytab):
+    """slapd with the standard data, GSSAPI for ldap/localhost, and read
+    access for the host principal's mapped DN only."""
+    realm = kdc.realm
+    server = Slapd(workdir, tls=False, global_lines=[
+        "sasl-host localhost",
+        f"sasl-realm {realm}",
+        # The authentication DN of a Kerberos principal: uid=<name>[,cn=<realm>],cn=gssapi,cn=auth
+        # (the realm is left out when it is slapd's default realm).
+        f'authz-regexp "^uid=host/{re.escape(HOST)}(,cn={re.escape(realm.lower())})?,cn=gssapi,cn=auth$" '
+        f'"{READER}"',
+    ], access=[
+        "access to attrs=userPassword,shadowLastChange",
+        "    by * none",
+        "access to *",
+        f'    by dn.exact="{READER}" read',
+        "    by * none",
+    ], env={"KRB5_CONFIG": str(kdc.krb5_conf), "KRB5_KTNAME": f"FILE:{keytab}",
+            "KRB5RCACHEDIR": str(kdc.workdir / "rcache")})
+    server.load_standard_data()
+    return server
+
+
+def this_hosts_names():
+    """What libldap calls this host when it canonicalizes a loopback
+    address: the host name, and its canonical name."""
+    names = {socket.gethostname().lower()}
+    try:
+        names.add(socket.getaddrinfo(socket.gethostname(), None, flags=socket.AI_CANONNAME)[0][3].lower())
+    except (OSError, IndexError):
+        pass
+    return sorted(n for n in names if n)
+
+
+def new_kdc(workdir):
+    """A realm with ldap/localhost and ldap/<this host> (slapd's keytab) and
+    host/client.example.com (the host keytab)."""
+    kdc = Kdc(workdir)
+    kdc.create()
+    slapd_keytab = kdc.workdir / "slapd.keytab"
+    for name in ["localhost", *this_hosts_names()]:
+        kdc.add_principal(f"ldap/{name}")
+        kdc.kadmin_local(f"ktadd -k {slapd_keytab} ldap/{name}@{kdc.realm}")
+    kdc.add_host_keytab(HOST)
+    return kdc, slapd_keytab
+
+
+@pytest.fixture(scope="module")
+def realm(tmp_path_factory):
+    kdc, slapd_keytab = new_kdc(tmp_path_factory.mktemp("gssapi-kdc"))
+    kdc.start()
+    server = gssapi_slapd(tmp_path_factory.mktemp("gssapi-slapd"), kdc, slapd_keytab)
+    server.start()
+    yield kdc, server
+    server.stop()
+    kdc.stop()
+
+
+def start_vigil(tmp_path, builddir, kdc, server, *more):
+    """vigil with the GSSAPI-bound domain; `more` adds options or replaces
+    the ones set here."""
+    lines = [f"ldap_uri = ldap://localhost:{server.port}", f"ldap_search_base = {server.base_dn}", "min_id = 1000",
+             "ldap_sasl_mech = GSSAPI", f"ldap_sasl_authid = host/{HOST}", f"ldap_krb5_keytab = {kdc.keytab}",
+             f"krb5_realm = {kdc.realm}", f"krb5_server = 127.0.0.1:{kdc.kdc_port}"]
+    replaced = {line.split("=", 1)[0].strip() for line in more}
+    lines = [line for line in lines if line.split("=", 1)[0].strip() not in replaced] + list(more)
+    v = Vigil(tmp_path / "vigil", builddir, extra={"vigil": ["services = nss"], "domain/LDAP": lines})
+    # The KDC fixture's krb5.conf is the base profile (never /etc/krb5.conf);
+    # no usable KRB5CCNAME: only the host ccache vigil makes may be used.
+    env = v.env(KRB5_CONFIG=str(kdc.krb5_conf), KRB5CCNAME=f"FILE:{tmp_path}/no-such-ccache",
+                KRB5RCACHEDIR=str(kdc.workdir / "rcache"))
+    env.pop("KRB5_KTNAME", None)
+    env.pop("KRB5_CLIENT_KTNAME", None)
+    v.start_supervised(("nss",), env=env)
+    return v
+
+
+def be_log(v):
+    return v.log("vigil_be_LDAP")
+
+
+def gssapi_binds(server):
+    """slapd's successful binds as the host principal (stats log lines)."""
+    return [line for line in server.log_path.read_text(errors="replace").splitlines()
+            if "mech=GSSAPI" in line and f'dn="{READER}"' in line]
+
+
+def host_ccache(v):
+    return v.state_dir / "krb5" / "host" / "LDAP.ccache"
+
+
+def klist_start(kdc, ccache):
+    """The TGT's start time as klist prints it (compared, never asserted)."""
+    out = procs.run(["klist", f"FILE:{ccache}"], env={**kdc.env(), "LC_ALL": "C", "TZ": "UTC"}).stdout
+    for line in out.splitlines():
+        if f"krbtgt/{kdc.realm}@{kdc.realm}" in line:
+            return " ".join(line.split()[:2])
+    raise AssertionError(out)
+
+
+def test_lookups_go_through_a_gssapi_bind_as_the_host(tmp_path, builddir, realm):
+    kdc, server = realm
+    binds_before = len(gssapi_binds(server))
+    v = start_vigil(tmp_path, builddir, kdc, server)
+    try:
+        assert v.dp_call("user", "alice") == ["ok "]
+        assert v.dp_call("group", "developers") == ["ok "]
+        binds = gssapi_binds(server)[binds_before:]
+        assert len(binds) == 1, binds
+        log = server.log_path.read_text(errors="replace")
+        assert f'BIND authcid="host/{HOST}@{kdc.realm}"' in log, log[-3000:]
+        # The TGT is in a root-only ccache under the state dir.
+        cc = host_ccache(v)
+        st = os.stat(cc)
+        assert (st.st_uid, st.st_mode & 0o777) == (0, 0o600)
+        assert os.stat(cc.parent).st_mode & 0o777 == 0o700
+        assert "got a TGT for host/" + HOST in be_log(v)
+        assert v.domain_status()["host_tgts_obtained"] == "1"
+    finally:
+        v.stop_all()
+
+
+def test_getent_through_the_gssapi_bound_connection(tmp_path, builddir, realm, nss_call):
+    from test_nss import Client
+    kdc, server = realm
+    v = start_vigil(tmp_path, builddir, kdc, server)
+    try:
+        client = Client(v, builddir, nss_call, tmp_path)
+        assert client.getent("passwd", "alice") == (0, "alice:*:10001:10000:Alice Adams:/home/alice:/bin/bash")
+        assert client.getent("passwd", 10002)[0] == 0
+    finally:
+        v.stop_all()
+
+
+def test_no_keytab_is_said_and_nothing_is_looked_up_anonymously(tmp_path, builddir, realm):
+    kdc, server = realm
+    searches_before = server.log_path.read_text(errors="replace").count(" SRCH ")
+    v = start_vigil(tmp_path, builddir, kdc, server, f"ldap_krb5_keytab = {tmp_path}/missing.keytab")
+    try:
+        answer = v.dp_call("user", "alice")
+        assert answer[0].startswith("unavailable "), answer
+        log = be_log(v)
+        assert "host TGT: keytab_failed" in log and f"{tmp_path}/missing.keytab" in log, log[-3000:]
+        status = v.domain_status()
+        assert status["state"] == "offline" and "keytab" in status["reason"], status
+        # No connection was made at all: nothing searched anonymously.
+        assert server.log_path.read_text(errors="replace").count(" SRCH ") == searches_before
+    finally:
+        v.stop_all()
+
+
+def test_a_principal_not_in_the_keytab_is_named(tmp_path, builddir, realm):
+    kdc, server = realm
+    v = start_vigil(tmp_path, builddir, kdc, server, "ldap_sasl_authid = host/other.example.com")
+    try:
+        answer = v.dp_call("user", "alice")
+        assert answer[0].startswith("unavailable "), answer
+        log = be_log(v)
+        assert f"host/other.example.com@{kdc.realm} is not in the keytab FILE:{kdc.keytab}" in log, log[-3000:]
+        assert f"it holds host/{HOST}@{kdc.realm}" in log, log[-3000:]
+    finally:
+        v.stop_all()
+
+
+def test_a_server_without_gssapi_for_us_fails_the_bind_not_over_to_anonymous(tmp_path, builddir, realm):
+    """A service principal the KDC does not know (the URI names 127.0.0.1,
+    not canonicalized): the bind fails, with libsasl's reason, and the
+    lookup is unavailable."""
+    kdc, server = realm
+    v = start_vigil(tmp_path, builddir, kdc, server, f"ldap_uri = ldap://127.0.0.1:{server.port}")
+    try:
+        answer = v.dp_call("user", "alice")
+        assert answer[0].startswith("unavailable "), answer
+        log = be_log(v)
+        assert "SASL GSSAPI bind to ldap://127.0.0.1" in log, log[-3000:]
+        # The failed bind got new credentials once and tried again.
+        assert "getting new Kerberos credentials for the host" in log, log[-3000:]
+    finally:
+        v.stop_all()
+
+
+def test_canonicalize_names_the_server_as_libldap_finds_it(tmp_path, builddir, realm):
+    """ldap_sasl_canonicalize = true: the service principal is built from
+    the name libldap finds for the server's address (for a loopback address,
+    this host's name), not from the URI's 127.0.0.1."""
+    kdc, server = realm
+    v = start_vigil(tmp_path, builddir, kdc, server, f"ldap_uri = ldap://127.0.0.1:{server.port}",
+                    "ldap_sasl_canonicalize = true")
+    try:
+        assert v.dp_call("user", "alice") == ["ok "]
+    finally:
+        v.stop_all()
+
+
+def test_a_removed_ccache_is_got_again_when_the_bind_fails(tmp_path, builddir, realm):
+    kdc, server = realm
+    v = start_vigil(tmp_path, builddir, kdc, server)
+    try:
+        assert v.dp_call("user", "alice") == ["ok "]
+        host_ccache(v).unlink()
+        # A new connection: forced offline, then online (vigild passes the signals on).
+        v.procs[0].send_signal(signal.SIGUSR1)
+        procs.wait_until(lambda: v.domain_status().get("state") == "offline", 10, "forced offline")
+        v.procs[0].send_signal(signal.SIGUSR2)
+        procs.wait_until(lambda: v.domain_status().get("state") == "online", 20, "online again")
+        assert v.dp_call("user", "bob") == ["ok "]
+        log = be_log(v)
+        assert "getting new Kerberos credentials for the host and binding to" in log, log[-3000:]
+        assert v.domain_status()["host_tgts_obtained"] == "2"
+        assert host_ccache(v).exists()
+    finally:
+        v.stop_all()
+
+
+def test_a_short_lived_tgt_is_replaced_before_it_ends(tmp_path, builddir, realm):
+    """ldap_krb5_ticket_lifetime = 4s: a new TGT comes at three quarters of
+    the old one's life, and binds after the first one's end still work."""
+    kdc, server = realm
+    v = start_vigil(tmp_path, builddir, kdc, server, "ldap_krb5_ticket_lifetime = 4s")
+    try:
+        assert v.dp_call("user", "alice") == ["ok "]
+        first = klist_start(kdc, host_ccache(v))
+        procs.wait_until(lambda: int(v.domain_status().get("host_tgts_obtained", "0")) >= 3, 30,
+                         "two TGTs more")
+        assert "ldap_krb5_ticket_lifetime" not in be_log(v)
+        # Past the first TGT's end (4 s): a new connection binds with a new one.
+        time.sleep(1)  # a wait for the clock, not a timing assertion
+        assert klist_start(kdc, host_ccache(v)) != first
+        before = len(gssapi_binds(server))
+        v.procs[0].send_signal(signal.SIGUSR1)
+        procs.wait_until(lambda: v.domain_status().get("state") == "offline", 10, "forced offline")
+        v.procs[0].send_signal(signal.SIGUSR2)
+        procs.wait_until(lambda: v.domain_status().get("state") == "online", 20, "online again")
+        assert v.dp_call("user", "bob") == ["ok "]
+        assert len(gssapi_binds(server)) > before
+    finally:
+        v.stop_all()
+
+
+def test_kdc_down_at_start_is_offline_until_it_comes_back(tmp_path, builddir):
+    """slapd up, the KDC not: offline with the KDC named; the probes
+    (offline_timeout) bring the domain online once it answers."""
+    down, slapd_keytab = new_kdc(tmp_path / "kdc")  # created, not started
+    server = gssapi_slapd(tmp_path / "slapd", down, slapd_keytab)
+    server.start()
+    v = None
+    try:
+        v = start_vigil(tmp_path, builddir, down, server, "offline_timeout = 1", "offline_timeout_max = 2")
+        answer = v.dp_call("user", "alice")
+        assert answer[0].startswith("unavailable "), answer
+        status = v.domain_status()
+        assert status["state"] == "offline" and "kdc_unreachable" in status["reason"], status
+        assert "host TGT: kdc_unreachable" in be_log(v)
+        down.start()
+        procs.wait_until(lambda: v.domain_status().get("state") == "online", 20, "online once the KDC answers")
+        assert v.dp_call("user", "alice") == ["ok "]
+        assert gssapi_binds(server)
+    finally:
+        if v is not None:
+            v.stop_all()
+        server.stop()
+        down.stop()
+
+
+def test_config_check_knows_the_sasl_options(builddir, tmp_path):
+    v = Vigil(tmp_path / "vigil", builddir, extra={"domain/LDAP": [
+        "ldap_sasl_mech = EXTERNAL", "ldap_sasl_maxssf = x", "ldap_krb5_ticket_lifetime = 1y"]})
+    out = v.vigilctl("config-check")
+    text = out.stdout + out.stderr
+    assert out.returncode == 1, text
+    for expected in ("ldap_sasl_mech", "not one of: GSSAPI", "ldap_sasl_maxssf", "ldap_krb5_ticket_lifetime"):
+        assert expected in text, text
+    v.write_config(extra={"domain/LDAP": ["ldap_sasl_mech = GSSAPI"]})
+    out = v.vigilctl("config-check")
+    assert out.returncode == 1 and "needs 'krb5_realm' (ldap_sasl_mech = GSSAPI)" in out.stdout, out.stdout
