@@ -15,10 +15,11 @@ import re
 import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
-from fixtures import procs
+from fixtures import procs, wrappers
 from fixtures.kdc import Kdc
 from fixtures.slapd import Slapd
 from fixtures.vigil import Vigil
@@ -128,6 +129,80 @@ def klist_start(kdc, ccache):
             return " ".join(line.split()[:2])
     raise AssertionError(out)
 
+
+# --- vigil_krb5_child's host_tgt request alone ---------------------------------------------
+
+def host_tgt(builddir, kdc, ccname, **more):
+    from test_krb5 import encode_request, run_child
+    fields = {"krb5_config": str(kdc.krb5_conf), **more}
+    return run_child(builddir, encode_request(command=4, realm=kdc.realm, ccname=ccname, **fields))
+
+
+def test_the_child_stores_the_host_tgt_in_a_root_only_ccache(builddir, realm, tmp_path):
+    kdc, _ = realm
+    ccache = tmp_path / "host.ccache"
+    code, answer = host_tgt(builddir, kdc, f"FILE:{ccache}", principal=f"host/{HOST}", keytab=str(kdc.keytab),
+                            lifetime=600)
+    assert code == 0 and answer["result"] == "ok", answer
+    assert answer["ccname"] == f"FILE:{ccache}" and answer["tgt_end"] > 0, answer
+    st = os.stat(ccache)
+    assert (st.st_uid, st.st_mode & 0o777) == (0, 0o600)
+    out = procs.run(["klist", f"FILE:{ccache}"], env=kdc.env()).stdout
+    assert f"Default principal: host/{HOST}@{kdc.realm}" in out and f"krbtgt/{kdc.realm}@{kdc.realm}" in out, out
+    assert [p.name for p in tmp_path.iterdir()] == ["host.ccache"]  # no temp file left
+
+
+def test_without_ldap_sasl_authid_the_principal_is_host_fqdn(builddir, realm, tmp_path):
+    kdc, _ = realm
+    host = socket.gethostname()
+    if "." not in host:
+        try:
+            host = socket.getaddrinfo(host, None, flags=socket.AI_CANONNAME)[0][3] or host
+        except OSError:
+            pass
+    host = host.lower()
+    keytab = kdc.add_host_keytab(host, keytab=tmp_path / "fqdn.keytab")
+    code, answer = host_tgt(builddir, kdc, f"FILE:{tmp_path}/cc", keytab=str(keytab))
+    assert answer["result"] == "ok", answer
+    assert f"got a TGT for host/{host}@{kdc.realm}" in answer["message"], answer
+
+
+def test_the_childs_failures_name_the_keytab_and_the_principal(builddir, realm, tmp_path):
+    kdc, _ = realm
+    code, answer = host_tgt(builddir, kdc, f"FILE:{tmp_path}/cc", principal=f"host/{HOST}",
+                            keytab=str(tmp_path / "none.keytab"))
+    assert answer["result"] == "keytab_failed" and f"{tmp_path}/none.keytab" in answer["message"], answer
+    code, answer = host_tgt(builddir, kdc, f"FILE:{tmp_path}/cc", principal="host/elsewhere.example.com",
+                            keytab=str(kdc.keytab))
+    assert answer["result"] == "keytab_failed", answer
+    assert f"host/elsewhere.example.com@{kdc.realm} is not in the keytab" in answer["message"], answer
+    # A key the KDC never issued: a stale keytab, said as such.
+    from test_krb5 import wrong_key_keytab
+    stale = wrong_key_keytab(tmp_path / "stale.keytab", f"host/{HOST}@{kdc.realm}")
+    code, answer = host_tgt(builddir, kdc, f"FILE:{tmp_path}/cc", principal=f"host/{HOST}", keytab=str(stale))
+    assert answer["result"] == "keytab_failed" and "not the KDC's" in answer["message"], answer
+    assert not (tmp_path / "cc").exists()
+
+
+def test_clock_skew_with_the_kdc_is_named(builddir, tmp_path):
+    from test_krb5 import SkewedKdc, profile
+    if not Path(wrappers.find_library("faketime/libfaketime.so.1")).exists():
+        pytest.fail("libfaketime is missing (contrib/install-deps.sh installs it)", pytrace=False)
+    kdc = SkewedKdc(tmp_path / "skewed-kdc")
+    kdc.create()
+    kdc.add_host_keytab(HOST)
+    kdc.start()
+    try:
+        # libkrb5 corrects an AS exchange's skew unless the profile says not to.
+        strict = profile(tmp_path, kdc, libdefaults=("kdc_timesync = 0",))
+        code, answer = host_tgt(builddir, kdc, f"FILE:{tmp_path}/cc", principal=f"host/{HOST}",
+                                keytab=str(kdc.keytab), krb5_config=strict)
+        assert answer["result"] == "clock_skew" and "skew" in answer["message"].lower(), answer
+    finally:
+        kdc.stop()
+
+
+# --- vigil_be with a GSSAPI-bound identity connection ------------------------------------
 
 def test_lookups_go_through_a_gssapi_bind_as_the_host(tmp_path, builddir, realm):
     kdc, server = realm
