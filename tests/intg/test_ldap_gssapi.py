@@ -43,6 +43,7 @@ def gssapi_slapd(workdir, kdc, keytab):
         f'"{READER}"',
     ], access=[
         "access to attrs=userPassword,shadowLastChange",
+        "    by anonymous auth",
         "    by * none",
         "access to *",
         f'    by dn.exact="{READER}" read',
@@ -366,6 +367,23 @@ def test_kdc_down_at_start_is_offline_until_it_comes_back(tmp_path, builddir):
             v.stop_all()
         server.stop()
         down.stop()
+
+
+def test_password_binds_stay_simple_binds_as_the_user(tmp_path, builddir, realm):
+    """auth_provider = ldap in a GSSAPI-bound domain: the user's password
+    bind is the user's own simple bind, not one as the host."""
+    from fixtures.slapd import standard_users
+    kdc, server = realm
+    v = Vigil(tmp_path / "vigil", builddir, extra={"domain/LDAP": [
+        f"ldap_uri = ldap://localhost:{server.port}", f"ldap_search_base = {server.base_dn}",
+        "ldap_sasl_mech = GSSAPI", f"krb5_realm = {kdc.realm}", "auth_provider = ldap",
+        "ldap_auth_disable_tls_never_use_in_production = true"]})
+    dn = f"uid=alice,ou=People,{server.base_dn}"
+    out = procs.run([builddir / "tests/tools/ldap_auth_call", "--config", v.conf, "--domain", "LDAP", "auth", dn],
+                    input=standard_users()["alice"]["userPassword"][0] + "\n", check=False, timeout=60)
+    assert out.returncode == 0 and "outcome ok" in out.stdout, out.stdout + out.stderr
+    log = server.log_path.read_text(errors="replace")
+    assert f'BIND dn="{dn}" mech=SIMPLE' in log, log[-3000:]
 
 
 def test_config_check_knows_the_sasl_options(builddir, tmp_path):
