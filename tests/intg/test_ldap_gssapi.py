@@ -30,11 +30,11 @@ HOST = "client.example.com"
 READER = "cn=host-reader,dc=example,dc=com"
 
 
-def gssapi_slapd(workdir, kdc, keytab):
+def gssapi_slapd(workdir, kdc, keytab, extra_schemas=()):
     """slapd with the standard data, GSSAPI for ldap/localhost, and read
     access for the host principal's mapped DN only."""
     realm = kdc.realm
-    server = Slapd(workdir, tls=False, global_lines=[
+    server = Slapd(workdir, tls=False, extra_schemas=extra_schemas, global_lines=[
         "sasl-host localhost",
         f"sasl-realm {realm}",
         # The authentication DN of a Kerberos principal: uid=<name>[,cn=<realm>],cn=gssapi,cn=auth
@@ -89,7 +89,7 @@ def realm(tmp_path_factory):
     kdc.stop()
 
 
-def start_vigil(tmp_path, builddir, kdc, server, *more):
+def start_vigil(tmp_path, builddir, kdc, server, *more, services=("nss",), sections=None):
     """vigil with the GSSAPI-bound domain; `more` adds options or replaces
     the ones set here."""
     lines = [f"ldap_uri = ldap://localhost:{server.port}", f"ldap_search_base = {server.base_dn}", "min_id = 1000",
@@ -97,14 +97,16 @@ def start_vigil(tmp_path, builddir, kdc, server, *more):
              f"krb5_realm = {kdc.realm}", f"krb5_server = 127.0.0.1:{kdc.kdc_port}"]
     replaced = {line.split("=", 1)[0].strip() for line in more}
     lines = [line for line in lines if line.split("=", 1)[0].strip() not in replaced] + list(more)
-    v = Vigil(tmp_path / "vigil", builddir, extra={"vigil": ["services = nss"], "domain/LDAP": lines})
+    v = Vigil(tmp_path / "vigil", builddir, extra={"vigil": ["services = " + ", ".join(services)],
+                                                   "domain/LDAP": lines, **(sections or {})})
     # The KDC fixture's krb5.conf is the base profile (never /etc/krb5.conf);
     # no usable KRB5CCNAME: only the host ccache vigil makes may be used.
     env = v.env(KRB5_CONFIG=str(kdc.krb5_conf), KRB5CCNAME=f"FILE:{tmp_path}/no-such-ccache",
                 KRB5RCACHEDIR=str(kdc.workdir / "rcache"))
     env.pop("KRB5_KTNAME", None)
     env.pop("KRB5_CLIENT_KTNAME", None)
-    v.start_supervised(("nss",), env=env)
+    v.start_supervised(services, env=env)
+    v.vigil_env = env
     return v
 
 
@@ -384,6 +386,35 @@ def test_password_binds_stay_simple_binds_as_the_user(tmp_path, builddir, realm)
     assert out.returncode == 0 and "outcome ok" in out.stdout, out.stdout + out.stderr
     log = server.log_path.read_text(errors="replace")
     assert f'BIND dn="{dn}" mech=SIMPLE' in log, log[-3000:]
+
+
+def test_policy_downloads_bind_with_the_host_ccache(tmp_path, builddir, realm):
+    """vigil_policy's downloads (here `vigilctl policy refresh`) bind with
+    GSSAPI too, with the TGT vigil_be keeps in the host ccache."""
+    import test_policy_daemon as pd
+    if not Path(pd.VISUDO).exists():
+        pytest.skip("visudo (package sudo) is not installed")
+    kdc, _ = realm
+    server = gssapi_slapd(tmp_path / "slapd", kdc, kdc.workdir / "slapd.keytab", extra_schemas=pd.SCHEMAS)
+    server.load_ldif(pd.directory_ldif(server.base_dn))
+    server.start()
+    target = tmp_path / "sudoers"
+    v = None
+    try:
+        v = start_vigil(tmp_path, builddir, kdc, server, services=("nss", "policy"), sections={
+            "policy": [f"policy_host_fqdn = {pd.HOST}", f"policy_data_dir = {pd.SRCDIR / 'data/policy'}",
+                       f"policy_sudo_target = {target}"]})
+        assert v.dp_call("user", "alice") == ["ok "]  # vigil_be has its TGT now
+        binds = len(gssapi_binds(server))
+        out = procs.run([v.binary("vigilctl"), "-c", v.conf, "policy", "refresh"], env=v.vigil_env, check=False,
+                        timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "(policy lockdown, priority 90)" in target.read_text()
+        assert len(gssapi_binds(server)) > binds
+    finally:
+        if v is not None:
+            v.stop_all()
+        server.stop()
 
 
 def test_config_check_knows_the_sasl_options(builddir, tmp_path):
