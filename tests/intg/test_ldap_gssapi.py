@@ -229,6 +229,54 @@ def test_lookups_go_through_a_gssapi_bind_as_the_host(tmp_path, builddir, realm)
         v.stop_all()
 
 
+def test_the_sasl_security_layer_follows_minssf_and_maxssf(tmp_path, builddir, realm):
+    """libsasl's default is an encrypted layer (ssf 256 with AES), under
+    which every search runs; ldap_sasl_maxssf = 0 asks for none, and a
+    minimum no mechanism reaches fails the bind rather than weakening it."""
+    kdc, server = realm
+    before = len(gssapi_binds(server))
+    v = start_vigil(tmp_path, builddir, kdc, server)
+    try:
+        assert v.dp_call("user", "alice") == ["ok "]
+        assert re.search(r"bind_ssf=(5[6-9]|[6-9]\d|\d{3})\b", gssapi_binds(server)[before]), gssapi_binds(server)
+    finally:
+        v.stop_all()
+    before = len(gssapi_binds(server))
+    v = start_vigil(tmp_path / "none", builddir, kdc, server, "ldap_sasl_maxssf = 0")
+    try:
+        assert v.dp_call("user", "alice") == ["ok "]
+        assert "bind_ssf=0 " in gssapi_binds(server)[before], gssapi_binds(server)
+    finally:
+        v.stop_all()
+    v = start_vigil(tmp_path / "strict", builddir, kdc, server, "ldap_sasl_minssf = 1000")
+    try:
+        answer = v.dp_call("user", "alice")
+        assert answer[0].startswith("unavailable ") and "libsasl has no usable GSSAPI mechanism" in answer[0], answer
+    finally:
+        v.stop_all()
+
+
+def test_a_server_that_refuses_gssapi_is_named_as_such(tmp_path, builddir, realm):
+    """slapd offering no SASL mechanism that meets its own security
+    properties: the bind is refused by the server, said so, and nothing is
+    looked up anonymously."""
+    kdc, _ = realm
+    server = gssapi_slapd(tmp_path / "slapd", kdc, kdc.workdir / "slapd.keytab")
+    server.global_lines += ("sasl-secprops minssf=100000",)
+    server._write_config()
+    server.start()
+    v = None
+    try:
+        v = start_vigil(tmp_path, builddir, kdc, server)
+        answer = v.dp_call("user", "alice")
+        assert answer[0].startswith("unavailable ") and "the server refuses GSSAPI" in answer[0], answer
+        assert " SRCH " not in server.log_path.read_text(errors="replace").split("namingContexts")[-1]
+    finally:
+        if v is not None:
+            v.stop_all()
+        server.stop()
+
+
 def test_getent_through_the_gssapi_bound_connection(tmp_path, builddir, realm, nss_call):
     from test_nss import Client
     kdc, server = realm

@@ -32,7 +32,9 @@ Errc errc_of(ChildResult r)
 
 void HostTgt::ensure(bool renew, Done done)
 {
-    if (!renew && !child_ && refresh_at_ != Clock::time_point{} && Clock::now() < refresh_at_) {
+    const auto now = Clock::now();
+    if (!renew && now < good_until_) {
+        if (now >= refresh_at_ && !child_) start_child(); // the timer's refresh failed: again
         done({});
         return;
     }
@@ -92,6 +94,7 @@ void HostTgt::child_done(Result<AsyncChildOutcome> outcome)
     const auto end = Clock::time_point(std::chrono::seconds(answer->tgt_end));
     const auto life = end > now ? end - now : Clock::duration::zero();
     refresh_at_ = now + life * 3 / 4;
+    good_until_ = now + life * 7 / 8;
     ++obtained_;
     VLOG(config, "host TGT: %s", answer->message.c_str());
     const auto in = std::chrono::duration_cast<std::chrono::milliseconds>(refresh_at_ - now);
@@ -105,8 +108,8 @@ void HostTgt::conclude(const Status &status)
 {
     if (!status) {
         VLOG(error, "%s", status.error().message.c_str());
-        // No TGT to count on; a refresh nobody waits for is tried again later.
-        refresh_at_ = {};
+        // A refresh nobody waits for is tried again later; meanwhile the
+        // old TGT (in the ccache: a failed child leaves it) serves.
         if (waiting_.empty()) refresh_timer_ = loop_.after(settings_.retry, [this] {
             if (!child_) start_child();
         });

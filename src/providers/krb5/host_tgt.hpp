@@ -7,8 +7,9 @@
 // The TGT is got before the first bind, again at three quarters of its life
 // (a timer: the next reconnect, and vigil_policy's binds, find a live one),
 // and again whenever a bind fails (ensure(renew = true): an expired ticket or
-// a ccache someone removed). One child at a time; callers that ask while it
-// runs share its outcome.
+// a ccache someone removed). A refresh that fails (the KDC is down) leaves
+// the old TGT in use while it has an eighth of its life left. One child at a
+// time; callers that ask while it runs share its outcome.
 #pragma once
 
 #include "util/async_child.hpp"
@@ -46,8 +47,8 @@ public:
     HostTgt &operator=(const HostTgt &) = delete;
 
     // `done` runs once: at once (inside this call) when a TGT got by this
-    // process is not yet due for refresh and `renew` is false, else when the
-    // child has answered. Errors: Errc::unavailable (no KDC answered, or not
+    // process is still good and `renew` is false (a refresh that is due is
+    // started meanwhile), else when the child has answered. Errors: Errc::unavailable (no KDC answered, or not
     // in krb5_auth_timeout), Errc::invalid_config (no keytab, the principal
     // not in it, a stale key), Errc::permission (clock skew, the KDC refused),
     // Errc::internal; the message says which and is logged.
@@ -66,7 +67,8 @@ private:
     HostTgtSettings settings_;
     std::unique_ptr<AsyncChild> child_;
     std::vector<Done> waiting_;
-    Clock::time_point refresh_at_{}; // epoch: no TGT got yet
+    Clock::time_point refresh_at_{}; // three quarters of the TGT's life
+    Clock::time_point good_until_{}; // seven eighths; epoch: no TGT got yet
     Timer refresh_timer_;
     std::uint64_t obtained_ = 0;
 };

@@ -154,10 +154,14 @@ Status bind_gssapi(LDAP *ld, const SaslSettings &sasl, const std::string &uri)
     const std::string who = sasl.authid.empty() ? "the host principal" : sasl.authid;
     const std::string where = sasl.ccache.empty() ? "the default ccache" : sasl.ccache;
     std::string what = "SASL GSSAPI bind to " + uri + " as " + who + " (credentials from " + where + ")";
-    // The server does not offer GSSAPI, or refused it: a configuration
-    // problem of the server, said as such.
-    if (rc == LDAP_AUTH_METHOD_NOT_SUPPORTED || rc == LDAP_STRONG_AUTH_NOT_SUPPORTED)
-        return Error{Errc::permission, describe(ld, rc, what + ": the server does not offer GSSAPI")};
+    // Neither side can do anything about these by trying again: said as what they are.
+    if (rc == LDAP_AUTH_METHOD_NOT_SUPPORTED || rc == LDAP_STRONG_AUTH_NOT_SUPPORTED || rc == LDAP_INAPPROPRIATE_AUTH)
+        return Error{Errc::permission, describe(ld, rc, what + ": the server refuses GSSAPI")};
+    if (rc == LDAP_AUTH_UNKNOWN)
+        return Error{Errc::permission,
+                     describe(ld, rc, what + ": libsasl has no usable GSSAPI mechanism (is "
+                                             "libsasl2-modules-gssapi-mit installed? do ldap_sasl_minssf and "
+                                             "ldap_sasl_maxssf allow one?)")};
     return fail(ld, rc, what);
 }
 

@@ -114,8 +114,11 @@ void IdProvider::connected(std::size_t index, Result<Connected> result)
             VLOG(minor, "getting new Kerberos credentials for the host and binding to %s again", uri.c_str());
             credentials_(true, [this, alive, attempt, index, first = conn.error()](Status ready) {
                 if (alive.expired() || attempt != attempt_) return;
-                if (!ready) connection_failed(Error{ready.error().code, first.message + "; then " + ready.error().message});
-                else connect_to(index);
+                if (!ready) {
+                    connection_failed(Error{ready.error().code, first.message + "; then " + ready.error().message});
+                    return;
+                }
+                connect_to(index);
             });
             return;
         }

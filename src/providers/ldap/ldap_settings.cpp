@@ -32,7 +32,8 @@ Status sasl_from_config(const Config &config, const std::string &domain, LdapSet
     if (sasl.realm.empty()) sasl.realm = config.get_string(section, "krb5_realm");
     if (sasl.realm.empty())
         return invalid(section, "ldap_sasl_mech = GSSAPI needs the realm: set krb5_realm (or ldap_sasl_realm)");
-    if (sasl.authid.find_first_of("\n\r") != std::string::npos || sasl.realm.find_first_of("\n\r/@") != std::string::npos)
+    if (sasl.authid.find_first_of("\n\r") != std::string::npos ||
+        sasl.realm.find_first_of("\n\r/@") != std::string::npos)
         return invalid(section, "ldap_sasl_authid or ldap_sasl_realm holds a character no principal has");
     sasl.min_ssf = static_cast<int>(config.get_int(section, "ldap_sasl_minssf"));
     sasl.max_ssf = static_cast<int>(config.get_int(section, "ldap_sasl_maxssf"));
