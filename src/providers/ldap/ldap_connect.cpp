@@ -154,7 +154,8 @@ Status bind_gssapi(LDAP *ld, const SaslSettings &sasl, const std::string &uri)
     const std::string who = sasl.authid.empty() ? "the host principal" : sasl.authid;
     const std::string where = sasl.ccache.empty() ? "the default ccache" : sasl.ccache;
     std::string what = "SASL GSSAPI bind to " + uri + " as " + who + " (credentials from " + where + ")";
-    // Neither side can do anything about these by trying again: said as what they are.
+    // The server's refusal and the client's lack of a mechanism, said as
+    // what they are (libsasl's own words are terse).
     if (rc == LDAP_AUTH_METHOD_NOT_SUPPORTED || rc == LDAP_STRONG_AUTH_NOT_SUPPORTED || rc == LDAP_INAPPROPRIATE_AUTH)
         return Error{Errc::permission, describe(ld, rc, what + ": the server refuses GSSAPI")};
     if (rc == LDAP_AUTH_UNKNOWN)
