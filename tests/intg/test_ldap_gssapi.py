@@ -486,6 +486,10 @@ def test_config_check_knows_the_sasl_options(builddir, tmp_path):
     assert out.returncode == 1, text
     for expected in ("ldap_sasl_mech", "not one of: GSSAPI", "ldap_sasl_maxssf", "ldap_krb5_ticket_lifetime"):
         assert expected in text, text
-    v.write_config(extra={"domain/LDAP": ["ldap_sasl_mech = GSSAPI"]})
+    v.write_config(extra={"domain/LDAP": ["ldap_sasl_mech = GSSAPI", "ldap_default_bind_dn = cn=x"]})
     out = v.vigilctl("config-check")
     assert out.returncode == 1 and "needs 'krb5_realm' (ldap_sasl_mech = GSSAPI)" in out.stdout, out.stdout
+    assert "sets both 'ldap_sasl_mech' and 'ldap_default_bind_dn'" in out.stdout, out.stdout
+    v.write_config(extra={"domain/LDAP": ["ldap_sasl_mech = GSSAPI", "krb5_realm = EXAMPLE.COM"]})
+    out = v.vigilctl("config-check")
+    assert out.returncode == 0, out.stdout

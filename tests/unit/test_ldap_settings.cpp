@@ -10,7 +10,7 @@ using namespace vigil::ldap;
 
 namespace {
 
-Config config(const std::string &domain_lines)
+ConfigLoad load(const std::string &domain_lines)
 {
     std::string text = "[vigil]\ndomains = d\nstate_dir = /var/lib/vigil-test\n[domain/d]\nid_provider = ldap\n"
                        "ldap_uri = ldap://ldap.example.com\n" +
@@ -18,10 +18,15 @@ Config config(const std::string &domain_lines)
     std::vector<Problem> problems;
     std::vector<IniFile> files{parse_ini(text, "v.conf", problems)};
     assert_int_equal(problems.size(), 0);
-    ConfigLoad load = validate_config(files, "v.conf");
-    for (const Problem &p : load.problems) print_error("problem: %s\n", p.to_string().c_str());
-    assert_true(load.ok());
-    return load.config;
+    return validate_config(files, "v.conf");
+}
+
+Config config(const std::string &domain_lines)
+{
+    ConfigLoad loaded = load(domain_lines);
+    for (const Problem &p : loaded.problems) print_error("problem: %s\n", p.to_string().c_str());
+    assert_true(loaded.ok());
+    return loaded.config;
 }
 
 void without_ldap_sasl_mech_the_bind_is_simple(void **)
@@ -83,10 +88,13 @@ void credentials_kept_elsewhere_leave_the_ccache_to_the_process(void **)
 
 void contradictions_are_refused_with_the_reason(void **)
 {
-    auto both = LdapSettings::from_config(
-        config("ldap_sasl_mech = GSSAPI\nkrb5_realm = EXAMPLE.COM\nldap_default_bind_dn = cn=x\n"
-               "ldap_default_authtok = pw\n"),
-        "d");
+    // Both a bind DN and GSSAPI: refused by the config check, and by the
+    // settings too (vigilctl reads a config leniently).
+    ConfigLoad loaded = load("ldap_sasl_mech = GSSAPI\nkrb5_realm = EXAMPLE.COM\nldap_default_bind_dn = cn=x\n"
+                             "ldap_default_authtok = pw\n");
+    assert_false(loaded.ok());
+    assert_non_null(strstr(loaded.problems.at(0).to_string().c_str(), "sets both 'ldap_sasl_mech'"));
+    auto both = LdapSettings::from_config(loaded.config, "d");
     assert_false(both.ok());
     assert_int_equal(static_cast<int>(both.error().code), static_cast<int>(Errc::invalid_config));
     assert_non_null(strstr(both.error().message.c_str(), "ldap_default_bind_dn and ldap_sasl_mech"));
