@@ -5,12 +5,12 @@
 set -eu
 
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config
- libtalloc-dev libtevent-dev libldb-dev libtdb-dev libdbus-1-dev libldap-dev libkrb5-dev
+ libtalloc-dev libtevent-dev libldb-dev libtdb-dev libdbus-1-dev libldap-dev libkrb5-dev libsasl2-dev
  libxml2-dev libxslt1-dev libaugeas-dev libcmocka-dev libpam0g-dev libpopt-dev libcrypt-dev"
 TEST_PKGS="slapd ldap-utils krb5-kdc krb5-admin-server krb5-user
  libnss-wrapper libpam-wrapper pamtester ldb-tools augeas-lenses xsltproc sudo
  python3 python3-pytest python3-pytest-xdist python3-pypamtest openssl strace valgrind clang libclang-rt-14-dev procps
- libfaketime"
+ libfaketime libsasl2-modules-gssapi-mit"
 # Packages whose maintainer scripts would start (or enable) a daemon.
 SERVICE_PKGS="slapd krb5-kdc krb5-admin-server"
 

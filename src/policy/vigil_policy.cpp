@@ -2,6 +2,7 @@
 // host in the directory, keeps them in policy/cache/, merges each type by
 // priority, renders it in the render child and installs it (doc/policy.md).
 #include "policy/policy_daemon.hpp"
+#include "providers/ldap/ldap_settings.hpp"
 #include "util/service.hpp"
 
 #include <csignal>
@@ -29,6 +30,10 @@ int main(int argc, char **argv)
     return vigil::run_service(info, argc, argv, [](vigil::Service &svc) -> vigil::Status {
         auto settings = vigil::policy::PolicySettings::from_config(svc.config());
         if (!settings) return std::move(settings).error();
+        // A GSSAPI-bound domain: the binds read the host ccache vigil_be
+        // keeps, with the domain's profile (set before any thread starts).
+        vigil::Status env = vigil::ldap::set_sasl_environment(settings->download.ldap);
+        if (!env) return env;
         auto daemon = vigil::policy::PolicyDaemon::start(svc.loop(), std::move(*settings));
         if (!daemon) return std::move(daemon).error();
         svc.keep(std::shared_ptr<vigil::policy::PolicyDaemon>(std::move(*daemon)));

@@ -3,6 +3,7 @@
 // whether the directory can be reached.
 #include "providers/access/access_checker.hpp"
 #include "providers/access/access_rules.hpp"
+#include "providers/krb5/host_tgt.hpp"
 #include "providers/krb5/krb5_pam.hpp"
 #include "providers/ldap/shadow_policy.hpp"
 #include "providers/ldap/ldap_auth.hpp"
@@ -16,8 +17,10 @@
 #include "util/sbus/server.hpp"
 #include "util/service.hpp"
 
+#include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace {
@@ -89,6 +92,9 @@ public:
         const std::string &domain = svc_.domain();
         auto ldap_settings = ldap::LdapSettings::from_config(c, domain);
         if (!ldap_settings) return std::move(ldap_settings).error();
+        // First: it sets KRB5_CONFIG, which must happen before any thread runs.
+        Status gssapi_ready = start_gssapi(c, domain, *ldap_settings);
+        if (!gssapi_ready) return gssapi_ready;
         auto id_settings = ldap::IdSettings::from_config(c, domain);
         if (!id_settings) return std::move(id_settings).error();
         // The access rules are run by the PAM path; a configuration they
@@ -105,6 +111,11 @@ public:
                                    std::chrono::seconds(c.get_int(sec, "offline_timeout_max"))};
         id_ = std::make_unique<ldap::IdProvider>(svc_.loop(), std::move(*ldap_settings), std::move(*id_settings),
                                                  *cache_, timing);
+        if (host_tgt_) {
+            id_->use_credentials([this](bool renew, std::function<void(Status)> done) {
+                host_tgt_->ensure(renew, std::move(done));
+            });
+        }
         Status pam_ready = start_pam(c, domain);
         if (!pam_ready) return pam_ready;
 
@@ -144,6 +155,46 @@ public:
     }
 
 private:
+    // ldap_sasl_mech = GSSAPI: libkrb5 in this process (the SASL GSSAPI
+    // plugin, inside the connection workers) reads the generated profile,
+    // and with ldap_krb5_init_creds the host's TGT is got by the child into
+    // a root-only ccache (host_tgt.hpp).
+    Status start_gssapi(const Config &c, const std::string &domain, const ldap::LdapSettings &ldap)
+    {
+        if (ldap.bind_method != ldap::BindMethod::gssapi) return {};
+        Status st = ldap::set_sasl_environment(ldap);
+        if (!st) return st;
+        const char *dir = secure_getenv("VIGIL_LIBEXEC_DIR"); // tests run the build tree
+        const std::string libexec = dir && *dir ? dir : VIGIL_LIBEXEC_DIR;
+        // The realm's KDCs (krb5_server) in the profile the bind and the child read.
+        if (!c.get_string(svc_.section(), "krb5_realm").empty()) {
+            auto krb5 = krb5::Krb5Settings::from_config(c, domain, libexec);
+            if (!krb5) return std::move(krb5).error();
+            st = krb5::write_generated_profile(*krb5);
+            if (!st) return st;
+        }
+        const ldap::SaslSettings &sasl = ldap.sasl;
+        if (!sasl.init_creds) {
+            VLOG(config, "GSSAPI bind with the process's own Kerberos credentials (ldap_krb5_init_creds = false)");
+            return {};
+        }
+        st = ensure_private_dir(sasl.ccache_dir, 0700);
+        if (!st) return st;
+        if (chmod(sasl.ccache_dir.c_str(), 0700) != 0) return sys_error("chmod " + sasl.ccache_dir, errno);
+        krb5::HostTgtSettings h;
+        h.realm = sasl.realm;
+        h.principal = sasl.authid;
+        h.keytab = sasl.keytab;
+        h.ccname = sasl.ccache;
+        h.krb5_config = sasl.krb5_config;
+        h.child_path = libexec + "/vigil_krb5_child";
+        h.lifetime = sasl.ticket_lifetime;
+        h.timeout = std::chrono::seconds(c.get_int(svc_.section(), "krb5_auth_timeout"));
+        h.retry = std::chrono::seconds(c.get_int(svc_.section(), "offline_timeout"));
+        host_tgt_ = std::make_unique<krb5::HostTgt>(svc_.loop(), std::move(h));
+        return {};
+    }
+
     // Cached credentials (when the domain keeps them) and the PAM handler.
     Status start_pam(const Config &c, const std::string &domain)
     {
@@ -361,6 +412,7 @@ private:
             lines.push_back("next_probe_in\t" + std::to_string(std::max<long long>(0, in.count())) + " s");
         }
         lines.push_back("searches_sent\t" + std::to_string(id_->searches_sent()));
+        if (host_tgt_) lines.push_back("host_tgts_obtained\t" + std::to_string(host_tgt_->obtained()));
         const auto &e = id_->enumeration();
         if (e.running || e.completed > 0 || !e.last_error.empty()) {
             lines.push_back("enumerations\t" + std::to_string(e.completed) + (e.running ? " (one running)" : ""));
@@ -380,6 +432,7 @@ private:
     std::unique_ptr<access::AccessChecker> access_;
     std::unique_ptr<ldap::PasswordAuth> password_auth_;
     std::unique_ptr<krb5::Krb5Auth> krb5_auth_;
+    std::unique_ptr<krb5::HostTgt> host_tgt_;
     std::unique_ptr<PamHandler> pam_;
     std::unique_ptr<sbus::Server> server_;
 };

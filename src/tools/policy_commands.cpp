@@ -138,7 +138,14 @@ int policy(const Context &ctx)
         return exit_usage;
     }
     if (what == "status") return status(*settings);
-    if (what == "refresh") return refresh(*settings);
+    if (what == "refresh") {
+        // A GSSAPI-bound domain binds with the host ccache vigil_be keeps.
+        if (Status env = ldap::set_sasl_environment(settings->download.ldap); !env) {
+            std::fprintf(stderr, "vigilctl: %s\n", env.error().message.c_str());
+            return exit_usage;
+        }
+        return refresh(*settings);
+    }
     const PolicyType *type = takes_type ? find_type(ctx.args[1]) : nullptr;
     if (takes_type && !type) {
         std::fprintf(stderr, "vigilctl: '%s' is not a policy type\n", ctx.args[1].c_str());

@@ -241,6 +241,15 @@ private:
             whole_problem(section.file, section.line,
                           "[" + name + "] needs 'krb5_realm' (" + krb5_user + " = krb5)");
         }
+        if (config_.get_string(name, "ldap_sasl_mech") == "GSSAPI") {
+            if (missing("krb5_realm") && missing("ldap_sasl_realm"))
+                whole_problem(section.file, section.line,
+                              "[" + name + "] needs 'krb5_realm' (ldap_sasl_mech = GSSAPI)");
+            if (!missing("ldap_default_bind_dn"))
+                whole_problem(section.file, section.line,
+                              "[" + name + "] sets both 'ldap_sasl_mech' and 'ldap_default_bind_dn': the identity "
+                                           "connection binds one way");
+        }
         auto max_it = section.options.find("max_id");
         std::int64_t min_id = config_.get_int(name, "min_id");
         std::int64_t max_id = config_.get_int(name, "max_id");

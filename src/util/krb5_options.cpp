@@ -1,5 +1,6 @@
 #include "util/krb5_options.hpp"
 
+#include <cstdlib>
 #include <limits>
 
 namespace vigil::krb5opt {
@@ -170,6 +171,20 @@ std::string principal_text(std::string_view name, std::string_view realm)
         out.push_back(c);
     }
     return out;
+}
+
+const std::string &base_profile()
+{
+    static const std::string base = [] {
+        const char *value = std::getenv("KRB5_CONFIG");
+        return std::string(value != nullptr && *value != '\0' ? value : "/etc/krb5.conf");
+    }();
+    return base;
+}
+
+std::string generated_profile_path(const std::string &state_dir, const std::string &domain)
+{
+    return state_dir + "/krb5/" + domain + ".conf";
 }
 
 } // namespace vigil::krb5opt

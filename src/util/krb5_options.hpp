@@ -61,4 +61,13 @@ Result<CcacheName> expand_ccname_template(std::string_view tmpl, const TemplateV
 // meaning ('/', '@', '\\') escaped as krb5_unparse_name writes them.
 std::string principal_text(std::string_view name, std::string_view realm);
 
+// KRB5_CONFIG as the process found it at its first call (else
+// /etc/krb5.conf): the base the generated profile is put in front of. Read
+// once, so that a process that sets KRB5_CONFIG itself (vigil_be for the
+// GSSAPI bind) still sees its own start-up value.
+const std::string &base_profile();
+
+// The generated profile of a domain: STATE_DIR/krb5/DOMAIN.conf.
+std::string generated_profile_path(const std::string &state_dir, const std::string &domain);
+
 } // namespace vigil::krb5opt

@@ -38,7 +38,7 @@ PAM = {"SUCCESS": 0, "PERM_DENIED": 6, "AUTH_ERR": 7, "AUTHINFO_UNAVAIL": 9, "US
        "NEW_AUTHTOK_REQD": 12, "AUTHTOK_ERR": 20, "AUTHTOK_RECOVERY_ERR": 21}
 RESULT = {"ok": 0, "wrong_password": 1, "unknown_principal": 2, "password_expired": 3, "clock_skew": 4,
           "kdc_unreachable": 5, "account_locked": 6, "validation_failed": 7, "ccache_failed": 8,
-          "bad_request": 9, "error": 10, "password_rejected": 11}
+          "bad_request": 9, "error": 10, "password_rejected": 11, "keytab_failed": 12}
 RESULT_NAME = {v: k for k, v in RESULT.items()}
 DRIVER = Path(__file__).parent / "fixtures" / "pam_driver.py"
 

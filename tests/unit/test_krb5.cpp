@@ -191,6 +191,43 @@ void every_required_field_is_required(void **)
     }
 }
 
+void a_host_tgt_request_names_no_user_and_no_password(void **)
+{
+    ChildRequest in;
+    in.command = ChildCommand::host_tgt;
+    in.realm = "EXAMPLE.COM";
+    in.principal = "host/web1.example.com";
+    in.keytab = "FILE:/etc/krb5.keytab";
+    in.ccname = "FILE:/var/lib/vigil/krb5/host/LDAP.ccache";
+    in.krb5_config = "/var/lib/vigil/krb5/LDAP.conf:/etc/krb5.conf";
+    in.lifetime = 86400;
+    const std::string bytes = encoded(in);
+    auto out = decode_request(bytes);
+    assert_true(out.ok());
+    assert_int_equal(static_cast<int>(out->command), static_cast<int>(ChildCommand::host_tgt));
+    assert_string_equal(out->principal.c_str(), "host/web1.example.com");
+    assert_string_equal(out->keytab.c_str(), "FILE:/etc/krb5.keytab");
+    assert_string_equal(out->ccname.c_str(), "FILE:/var/lib/vigil/krb5/host/LDAP.ccache");
+    assert_int_equal(out->lifetime, 86400);
+    assert_true(out->user.empty() && out->password.empty());
+    // No user, password, uid or gid goes with it: the child stays root.
+    const std::string base = field(1, u32(4)) + field(3, "EXAMPLE.COM") + field(7, "FILE:/var/cc") + field(8, "/a:/b");
+    assert_true(decode_request(frame(base)).ok());
+    for (auto [tag, value] : {std::pair<std::uint16_t, std::string>{2, "alice"}, {4, "pw"}, {5, u32(0)}, {6, u32(0)}})
+        assert_false(decode_request(frame(base + field(tag, value))).ok());
+    // A FILE: ccache, absolute, only; and the realm is still required.
+    assert_false(decode_request(frame(field(1, u32(4)) + field(3, "EXAMPLE.COM") + field(7, "DIR:/var/cc") +
+                                      field(8, "/a:/b")))
+                     .ok());
+    assert_false(decode_request(frame(field(1, u32(4)) + field(3, "EXAMPLE.COM") + field(7, "FILE:cc") +
+                                      field(8, "/a:/b")))
+                     .ok());
+    assert_false(decode_request(frame(field(1, u32(4)) + field(7, "FILE:/var/cc") + field(8, "/a:/b"))).ok());
+    assert_false(decode_request(frame(field(1, u32(5)) + field(3, "EXAMPLE.COM") + field(7, "FILE:/var/cc") +
+                                      field(8, "/a:/b")))
+                     .ok());
+}
+
 void malformed_values_are_refused(void **)
 {
     // A u32 of three bytes; a NUL inside a string; an unknown command;
@@ -262,7 +299,7 @@ void child_results_mean_what_they_say_to_pam(void **)
     assert_int_equal(online_auth(ChildResult::kdc_unreachable), OnlineAuth::unavailable);
     assert_int_equal(online_auth(ChildResult::clock_skew), OnlineAuth::clock_skew);
     for (ChildResult r : {ChildResult::validation_failed, ChildResult::ccache_failed, ChildResult::bad_request,
-                          ChildResult::password_rejected, ChildResult::error})
+                          ChildResult::password_rejected, ChildResult::keytab_failed, ChildResult::error})
         assert_int_equal(online_auth(r), OnlineAuth::error);
     assert_int_equal(online_change(ChildResult::ok), OnlineChange::ok);
     assert_int_equal(online_change(ChildResult::wrong_password), OnlineChange::wrong_password);
@@ -285,6 +322,7 @@ int main()
         cmocka_unit_test(a_bad_frame_is_refused),
         cmocka_unit_test(a_duplicate_or_unknown_field_is_refused),
         cmocka_unit_test(every_required_field_is_required),
+        cmocka_unit_test(a_host_tgt_request_names_no_user_and_no_password),
         cmocka_unit_test(malformed_values_are_refused),
         cmocka_unit_test(an_answer_needs_a_known_result),
         cmocka_unit_test(the_generated_profile_lists_the_kdcs_in_failover_order),

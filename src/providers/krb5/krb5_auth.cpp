@@ -82,9 +82,8 @@ Result<Krb5Settings> Krb5Settings::from_config(const Config &config, const std::
     s.auth_timeout = std::chrono::seconds(config.get_int(section, "krb5_auth_timeout"));
     s.store_password_if_offline = config.get_bool(section, "krb5_store_password_if_offline");
     s.offline_retry = std::chrono::seconds(config.get_int(section, "offline_timeout"));
-    const char *base = std::getenv("KRB5_CONFIG");
-    s.base_config = base != nullptr && *base != '\0' ? base : "/etc/krb5.conf";
-    s.profile_path = config.get_string("vigil", "state_dir") + "/krb5/" + domain + ".conf";
+    s.base_config = krb5opt::base_profile();
+    s.profile_path = krb5opt::generated_profile_path(config.get_string("vigil", "state_dir"), domain);
     s.child_path = libexec_dir + "/vigil_krb5_child";
     s.principal_attribute = config.get_string(section, "ldap_user_principal");
     return s;
@@ -113,16 +112,18 @@ std::string generated_profile(const Krb5Settings &s)
     return text;
 }
 
-Status Krb5Auth::write_profile() const
+Status Krb5Auth::write_profile() const { return write_generated_profile(settings_); }
+
+Status write_generated_profile(const Krb5Settings &settings)
 {
-    const std::string &path = settings_.profile_path;
+    const std::string &path = settings.profile_path;
     const std::string dir = path.substr(0, path.rfind('/'));
     if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return sys_error("mkdir " + dir, errno);
     // Readable by everyone (the child reads it after dropping to the user);
     // it holds host names only.
     chmod(dir.c_str(), 0755);
     const std::string temp = path + ".new";
-    const std::string text = generated_profile(settings_);
+    const std::string text = generated_profile(settings);
     int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) return sys_error("open " + temp, errno);
     bool ok = fchmod(fd, 0644) == 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&

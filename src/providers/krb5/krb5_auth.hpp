@@ -61,6 +61,9 @@ struct Krb5Settings {
 
 // The generated profile's text (empty realm section: no krb5_server).
 std::string generated_profile(const Krb5Settings &settings);
+// Writes it to settings.profile_path (atomically, 0644): at start, for the
+// krb5 provider and for the GSSAPI bind of the identity connection alike.
+Status write_generated_profile(const Krb5Settings &settings);
 
 // Who logs in: from the cache's user record.
 struct Krb5User {

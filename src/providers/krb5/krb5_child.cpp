@@ -1,6 +1,7 @@
 // vigil_krb5_child: one Kerberos password login for vigil_be, in a process
 // of its own so that libkrb5's blocking network calls never stall the
-// provider's event loop (doc/krb5.md).
+// provider's event loop (doc/krb5.md). Or, for the GSSAPI-bound identity
+// connection, the host's TGT from the keytab (host_tgt, see host_tgt()).
 //
 // It reads one request (krb5_child_protocol.hpp) from stdin, writes one
 // answer to stdout and exits 0; anything on stderr is for the log. Steps:
@@ -17,12 +18,14 @@
 
 #include <krb5.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <grp.h>
+#include <netdb.h>
 #include <string>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -321,6 +324,104 @@ std::string store_dir(Krb5 &k, const std::string &path)
     return store_in_collection(k, "DIR:" + path, "DIR");
 }
 
+// ---- host_tgt: the host principal's TGT from the keytab, as root ---------------------------
+
+// host/<this host's FQDN>: gethostname, qualified by the resolver when it
+// is a short name (this process may block; vigil_be may not).
+std::string default_host_principal(const std::string &realm)
+{
+    char name[256] = "";
+    if (gethostname(name, sizeof name - 1) != 0) return {};
+    std::string host = name;
+    if (host.find('.') == std::string::npos) {
+        addrinfo hints{};
+        hints.ai_flags = AI_CANONNAME;
+        addrinfo *found = nullptr;
+        if (getaddrinfo(name, nullptr, &hints, &found) == 0) {
+            if (found->ai_canonname != nullptr) host = found->ai_canonname;
+            freeaddrinfo(found);
+        }
+    }
+    for (char &c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return "host/" + host + "@" + realm;
+}
+
+// Whether `wanted` has a key in the keytab; `listed` gets the principals
+// it holds (the first few), for the message when it has none.
+krb5_error_code keytab_has(Krb5 &k, krb5_keytab keytab, krb5_principal wanted, bool &found, std::string &listed)
+{
+    found = false;
+    krb5_kt_cursor cursor;
+    krb5_error_code rc = krb5_kt_start_seq_get(k.ctx, keytab, &cursor);
+    if (rc != 0) return rc;
+    int shown = 0;
+    krb5_keytab_entry entry;
+    while (krb5_kt_next_entry(k.ctx, keytab, &entry, &cursor) == 0) {
+        if (krb5_principal_compare(k.ctx, entry.principal, wanted)) found = true;
+        char *text = nullptr;
+        if (shown < 8 && krb5_unparse_name(k.ctx, entry.principal, &text) == 0) {
+            if (listed.find(text) == std::string::npos) {
+                listed += (listed.empty() ? "" : ", ") + std::string(text);
+                ++shown;
+            }
+            krb5_free_unparsed_name(k.ctx, text);
+        }
+        krb5_free_keytab_entry_contents(k.ctx, &entry);
+    }
+    krb5_kt_end_seq_get(k.ctx, keytab, &cursor);
+    return 0;
+}
+
+// The TGT for ldap_sasl_authid (default host/FQDN@REALM) with its key from
+// the keytab, stored in the FILE ccache the request names (root's, 0600:
+// written to a temp name, then renamed over the old one, so a bind reading
+// the old ccache never sees half a new one).
+int host_tgt(Krb5 &k, const ChildRequest &req)
+{
+    std::string name = req.principal.empty() ? default_host_principal(req.realm) : req.principal;
+    if (name.empty()) return answer(ChildResult::error, std::string("gethostname: ") + std::strerror(errno));
+    if (name.find('@') == std::string::npos) name += "@" + req.realm;
+    krb5_error_code rc = krb5_parse_name_flags(k.ctx, name.c_str(), KRB5_PRINCIPAL_PARSE_REQUIRE_REALM, &k.client);
+    if (rc != 0) return answer(ChildResult::error, "the principal " + name + ": " + k.error_text(rc));
+    krb5_keytab keytab = nullptr;
+    rc = req.keytab.empty() ? krb5_kt_default(k.ctx, &keytab) : krb5_kt_resolve(k.ctx, req.keytab.c_str(), &keytab);
+    if (rc != 0) return answer(ChildResult::keytab_failed, "cannot open the keytab: " + k.error_text(rc));
+    char keytab_name[512] = "";
+    krb5_kt_get_name(k.ctx, keytab, keytab_name, sizeof keytab_name);
+    const std::string where = std::string("the keytab ") + keytab_name;
+    bool found = false;
+    std::string listed;
+    rc = keytab_has(k, keytab, k.client, found, listed);
+    if (rc != 0 || !found) {
+        krb5_kt_close(k.ctx, keytab);
+        if (rc != 0) return answer(ChildResult::keytab_failed, "cannot read " + where + ": " + k.error_text(rc));
+        return answer(ChildResult::keytab_failed, name + " is not in " + where + " (" +
+                                                      (listed.empty() ? "it is empty" : "it holds " + listed) +
+                                                      "; set ldap_sasl_authid)");
+    }
+    rc = krb5_get_init_creds_opt_alloc(k.ctx, &k.options);
+    if (rc == 0) {
+        if (req.lifetime != 0) krb5_get_init_creds_opt_set_tkt_life(k.options, static_cast<krb5_deltat>(req.lifetime));
+        krb5_get_init_creds_opt_set_forwardable(k.options, 0);
+        krb5_get_init_creds_opt_set_proxiable(k.options, 0);
+        rc = krb5_get_init_creds_keytab(k.ctx, &k.creds, k.client, keytab, 0, nullptr, k.options);
+    }
+    krb5_kt_close(k.ctx, keytab);
+    if (rc != 0) {
+        const std::string said = "a TGT for " + name + " with its key from " + where + ": " + k.error_text(rc);
+        const ChildResult result = classify(rc);
+        // The KDC refused the keytab's key: a stale keytab, not a password.
+        if (result == ChildResult::wrong_password)
+            return answer(ChildResult::keytab_failed, said + " (the keytab's key is not the KDC's)");
+        return answer(result, said);
+    }
+    k.have_creds = true;
+    if (std::string failed = store_file(k, req.ccname.substr(5)); !failed.empty())
+        return answer(ChildResult::ccache_failed, failed);
+    return answer(ChildResult::ok, "got a TGT for " + name + " from " + where + "; stored in " + req.ccname,
+                  req.ccname, static_cast<std::uint64_t>(k.creds.times.endtime));
+}
+
 int run(ChildRequest &req)
 {
     // The child's whole Kerberos configuration: vigil_be's generated
@@ -331,6 +432,7 @@ int run(ChildRequest &req)
     Krb5 k;
     krb5_error_code rc = krb5_init_context(&k.ctx);
     if (rc != 0) return answer(ChildResult::error, "krb5_init_context failed: error " + std::to_string(rc));
+    if (req.command == ChildCommand::host_tgt) return host_tgt(k, req);
     if (!req.principal.empty()) {
         // The directory's principal for the user, in our realm only (the
         // KDC list is that realm's).

@@ -143,6 +143,7 @@ const char *child_result_name(ChildResult r) noexcept
     case ChildResult::bad_request: return "bad_request";
     case ChildResult::error: return "error";
     case ChildResult::password_rejected: return "password_rejected";
+    case ChildResult::keytab_failed: return "keytab_failed";
     }
     return "?";
 }
@@ -152,11 +153,14 @@ Secret encode_request(const ChildRequest &r)
     std::string body;
     body.reserve(256 + r.password.reveal().size() + r.new_password.reveal().size());
     put_number(body, t_command, static_cast<std::uint32_t>(r.command));
-    put_field(body, t_user, r.user);
+    const bool for_a_user = r.command != ChildCommand::host_tgt;
+    if (for_a_user) put_field(body, t_user, r.user);
     put_field(body, t_realm, r.realm);
-    put_field(body, t_password, r.password.reveal());
-    put_number(body, t_uid, r.uid);
-    put_number(body, t_gid, r.gid);
+    if (for_a_user) {
+        put_field(body, t_password, r.password.reveal());
+        put_number(body, t_uid, r.uid);
+        put_number(body, t_gid, r.gid);
+    }
     put_field(body, t_ccname, r.ccname);
     put_field(body, t_krb5_config, r.krb5_config);
     if (r.lifetime != 0) put_number(body, t_lifetime, r.lifetime);
@@ -217,7 +221,7 @@ Result<ChildRequest> decode_request(std::string_view message)
             auto n = number(tag, value);
             if (!n) return std::move(n).error();
             if (*n < static_cast<std::uint32_t>(ChildCommand::authenticate) ||
-                *n > static_cast<std::uint32_t>(ChildCommand::check_password))
+                *n > static_cast<std::uint32_t>(ChildCommand::host_tgt))
                 return bad("unknown command " + std::to_string(*n));
             r.command = static_cast<ChildCommand>(*n);
             return {};
@@ -252,10 +256,23 @@ Result<ChildRequest> decode_request(std::string_view message)
         }
     });
     if (!st) return std::move(st).error();
-    for (Tag required : {t_command, t_user, t_realm, t_password, t_uid, t_gid, t_ccname, t_krb5_config}) {
+    for (Tag required : {t_command, t_realm, t_ccname, t_krb5_config}) {
         if (!have.test(required)) return bad("required field " + std::to_string(required) + " is missing");
     }
-    if (r.user.empty() || r.realm.empty()) return bad("an empty user or realm");
+    if (r.realm.empty()) return bad("an empty realm");
+    if (r.command == ChildCommand::host_tgt) {
+        // The host's own credentials: no user, no password, stored as root.
+        for (Tag user_only : {t_user, t_password, t_uid, t_gid}) {
+            if (have.test(user_only))
+                return bad("field " + std::to_string(user_only) + " does not belong in a host_tgt request");
+        }
+        if (!r.ccname.starts_with("FILE:/")) return bad("host_tgt stores into a FILE: ccache only");
+    } else {
+        for (Tag required : {t_user, t_password, t_uid, t_gid}) {
+            if (!have.test(required)) return bad("required field " + std::to_string(required) + " is missing");
+        }
+        if (r.user.empty()) return bad("an empty user or realm");
+    }
     // A new password belongs to a change, and a change needs one.
     if (have.test(t_new_password) != (r.command == ChildCommand::change_password))
         return bad(r.command == ChildCommand::change_password ? "a password change without a new password"

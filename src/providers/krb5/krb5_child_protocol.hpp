@@ -21,11 +21,15 @@
 //                                then a TGT with the new one, stored),
 //                            3 = check_password (a kadmin/changepw ticket proves
 //                                the password, expired or not; nothing stored)
-//   user (R)           str   the user's name: the one component of the principal
-//   realm (R)          str   krb5_realm
-//   password (R)       str   the password
-//   uid, gid (R)       u32   whom the ccache belongs to (the child drops to them)
-//   ccname (R)         str   FILE:/path or DIR:/path, already expanded
+//                            4 = host_tgt (a TGT for the host principal from the
+//                                keytab, stored as root in a FILE ccache: the
+//                                credentials of the GSSAPI-bound identity
+//                                connection, as SSSD's ldap_child gets them)
+//   user (R 1-3)       str   the user's name: the one component of the principal
+//   realm (R)          str   krb5_realm (host_tgt: ldap_sasl_realm)
+//   password (R 1-3)   str   the password
+//   uid, gid (R 1-3)   u32   whom the ccache belongs to (the child drops to them)
+//   ccname (R)         str   FILE:/path or DIR:/path, already expanded (host_tgt: FILE only)
 //   krb5_config (R)    str   KRB5_CONFIG for the child: "GENERATED:BASE"
 //   lifetime           u32   seconds, 0 or absent: the profile's default
 //   renewable_lifetime u32   seconds, 0 or absent: not renewable unless the profile says so
@@ -33,7 +37,9 @@
 //   keytab             str   the host keytab (default: the profile's)
 //   new_password       str   change_password only, and required there
 //   principal          str   the directory's principal for the user (NAME@REALM,
-//                            REALM = realm); absent: the one component `user`
+//                            REALM = realm); absent: the one component `user`.
+//                            host_tgt: ldap_sasl_authid (a name without a realm
+//                            is in `realm`); absent: host/<this host's FQDN>@realm
 //
 // Answer fields:
 //   result (R)         u32   ChildResult
@@ -55,7 +61,7 @@ inline constexpr std::uint32_t child_protocol_version = 1;
 inline constexpr std::size_t header_size = 12;
 inline constexpr std::size_t max_body = 16 * 1024;
 
-enum class ChildCommand : std::uint32_t { authenticate = 1, change_password = 2, check_password = 3 };
+enum class ChildCommand : std::uint32_t { authenticate = 1, change_password = 2, check_password = 3, host_tgt = 4 };
 
 enum class ChildResult : std::uint32_t {
     ok = 0,
@@ -70,8 +76,9 @@ enum class ChildResult : std::uint32_t {
     bad_request = 9,       // the request was malformed
     error = 10,            // anything else: the message says what
     password_rejected = 11, // kpasswd refused the new password: the message is the KDC's reason
+    keytab_failed = 12,     // host_tgt: no keytab, or the principal is not in it
 };
-inline constexpr std::uint32_t child_result_max = 11;
+inline constexpr std::uint32_t child_result_max = 12;
 
 const char *child_result_name(ChildResult r) noexcept;
 

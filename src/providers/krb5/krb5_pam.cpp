@@ -18,6 +18,7 @@ OnlineAuth online_auth(ChildResult r)
     case ChildResult::ccache_failed:
     case ChildResult::bad_request:
     case ChildResult::password_rejected:
+    case ChildResult::keytab_failed:
     case ChildResult::error: break;
     }
     return OnlineAuth::error;
@@ -37,6 +38,7 @@ OnlineChange online_change(ChildResult r)
     case ChildResult::validation_failed:
     case ChildResult::ccache_failed:
     case ChildResult::bad_request:
+    case ChildResult::keytab_failed:
     case ChildResult::error: break;
     }
     return OnlineChange::error;

@@ -371,6 +371,7 @@ void PasswordAuth::connect(std::uint64_t id)
     LdapSettings anonymous = settings_.ldap;
     anonymous.bind_dn.clear();
     anonymous.bind_password.wipe();
+    anonymous.bind_method = BindMethod::simple; // not as the host either (ldap_sasl_mech)
     VLOG(trace, "%s for %s: connecting to %s", req.what(), req.user_dn.c_str(), req.uri().c_str());
     auto c = Connector::start(loop_, anonymous, req.uri(),
                               [this, id](Result<Connected> r) { connected(id, std::move(r)); });

@@ -2,8 +2,12 @@
 
 #include "util/log.hpp"
 
+#include <gssapi/gssapi_krb5.h>
+#include <sasl/sasl.h>
+
 #include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -92,6 +96,76 @@ Result<ServerInfo> read_root_dse(LDAP *ld, const LdapSettings &s)
     return info;
 }
 
+// The SASL layer's bounds and the server's name, before the bind.
+Status set_sasl_options(LDAP *ld, const SaslSettings &sasl)
+{
+    if (sasl.min_ssf >= 0) {
+        ber_len_t min = static_cast<ber_len_t>(sasl.min_ssf);
+        int rc = ldap_set_option(ld, LDAP_OPT_X_SASL_SSF_MIN, &min);
+        if (rc != LDAP_OPT_SUCCESS) return fail(ld, rc, "cannot set ldap_sasl_minssf");
+    }
+    if (sasl.max_ssf >= 0) {
+        ber_len_t max = static_cast<ber_len_t>(sasl.max_ssf);
+        int rc = ldap_set_option(ld, LDAP_OPT_X_SASL_SSF_MAX, &max);
+        if (rc != LDAP_OPT_SUCCESS) return fail(ld, rc, "cannot set ldap_sasl_maxssf");
+    }
+    // Not canonicalized: the service principal is ldap/<the URI's host>;
+    // canonicalized: ldap/<the name reverse DNS gives the server's address>.
+    int rc = ldap_set_option(ld, LDAP_OPT_X_SASL_NOCANON, sasl.canonicalize ? LDAP_OPT_OFF : LDAP_OPT_ON);
+    if (rc != LDAP_OPT_SUCCESS) return fail(ld, rc, "cannot set ldap_sasl_canonicalize");
+    return {};
+}
+
+// What libsasl asks during the bind. GSSAPI takes its credentials from the
+// ccache; the authorization identity is left empty (the server maps the
+// principal itself), the realm is ldap_sasl_realm.
+int sasl_interact(LDAP *, unsigned, void *defaults, void *prompts)
+{
+    const auto *sasl = static_cast<const SaslSettings *>(defaults);
+    for (auto *p = static_cast<sasl_interact_t *>(prompts); p->id != SASL_CB_LIST_END; ++p) {
+        const char *value = "";
+        if (p->id == SASL_CB_GETREALM) value = sasl->realm.c_str();
+        else if (p->id == SASL_CB_AUTHNAME) value = sasl->authid.c_str();
+        else if (p->id != SASL_CB_USER && p->defresult != nullptr) value = p->defresult;
+        p->result = value;
+        p->len = static_cast<unsigned>(std::strlen(value));
+    }
+    return LDAP_SUCCESS;
+}
+
+// The SASL GSSAPI bind with the host's credentials.
+Status bind_gssapi(LDAP *ld, const SaslSettings &sasl, const std::string &uri)
+{
+    Status st = set_sasl_options(ld, sasl);
+    if (!st) return st;
+    if (!sasl.ccache.empty()) {
+        // The host ccache for this thread only. MIT keeps the name that
+        // gss_krb5_ccache_name sets per thread, and each connection attempt
+        // has a thread of its own (Workers below): no KRB5CCNAME in the
+        // environment of a multithreaded process, no effect on other binds.
+        OM_uint32 minor = 0;
+        if (gss_krb5_ccache_name(&minor, sasl.ccache.c_str(), nullptr) != GSS_S_COMPLETE)
+            return Error{Errc::internal, "gss_krb5_ccache_name " + sasl.ccache + " failed (minor " +
+                                             std::to_string(minor) + ")"};
+    }
+    int rc = ldap_sasl_interactive_bind_s(ld, nullptr, "GSSAPI", nullptr, nullptr, LDAP_SASL_QUIET, sasl_interact,
+                                          const_cast<SaslSettings *>(&sasl));
+    if (rc == LDAP_SUCCESS) return {};
+    const std::string who = sasl.authid.empty() ? "the host principal" : sasl.authid;
+    const std::string where = sasl.ccache.empty() ? "the default ccache" : sasl.ccache;
+    std::string what = "SASL GSSAPI bind to " + uri + " as " + who + " (credentials from " + where + ")";
+    // The server's refusal and the client's lack of a mechanism, said as
+    // what they are (libsasl's own words are terse).
+    if (rc == LDAP_AUTH_METHOD_NOT_SUPPORTED || rc == LDAP_STRONG_AUTH_NOT_SUPPORTED || rc == LDAP_INAPPROPRIATE_AUTH)
+        return Error{Errc::permission, describe(ld, rc, what + ": the server refuses GSSAPI")};
+    if (rc == LDAP_AUTH_UNKNOWN)
+        return Error{Errc::permission,
+                     describe(ld, rc, what + ": libsasl has no usable GSSAPI mechanism (is "
+                                             "libsasl2-modules-gssapi-mit installed? do ldap_sasl_minssf and "
+                                             "ldap_sasl_maxssf allow one?)")};
+    return fail(ld, rc, what);
+}
+
 } // namespace
 
 Result<Connected> connect_blocking(const LdapSettings &s, const std::string &uri)
@@ -109,7 +183,10 @@ Result<Connected> connect_blocking(const LdapSettings &s, const std::string &uri
         rc = ldap_start_tls_s(ld.get(), nullptr, nullptr);
         if (rc != LDAP_SUCCESS) return fail(ld.get(), rc, "StartTLS with " + uri);
     }
-    if (!s.bind_dn.empty()) {
+    if (s.bind_method == BindMethod::gssapi) {
+        Status bound = bind_gssapi(ld.get(), s.sasl, uri);
+        if (!bound) return std::move(bound).error();
+    } else if (!s.bind_dn.empty()) {
         // An empty password would be an unauthenticated bind, which "succeeds".
         if (s.bind_password.empty())
             return Error{Errc::invalid_config, "refusing to bind as " + s.bind_dn + " with an empty password"};

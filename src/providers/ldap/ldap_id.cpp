@@ -63,7 +63,24 @@ void IdProvider::with_connection(ConnDone done)
         return;
     }
     waiting_for_connection_.push_back(std::move(done));
-    if (!connector_) connect_to(0);
+    if (!connecting_) start_connecting();
+}
+
+void IdProvider::start_connecting()
+{
+    connecting_ = true;
+    renewed_credentials_ = false;
+    const std::uint64_t attempt = ++attempt_;
+    if (!credentials_) {
+        connect_to(0);
+        return;
+    }
+    std::weak_ptr<bool> alive = alive_;
+    credentials_(false, [this, alive, attempt](Status ready) {
+        if (alive.expired() || attempt != attempt_) return;
+        if (!ready) connection_failed(ready.error());
+        else connect_to(0);
+    });
 }
 
 void IdProvider::connect_to(std::size_t index)
@@ -85,22 +102,36 @@ void IdProvider::connected(std::size_t index, Result<Connected> result)
     else conn = std::move(result).error();
     if (!conn) {
         VLOG(minor, "%s", conn.error().message.c_str());
+        // A bind that failed with the host's credentials (not a server that
+        // did not answer): the ticket may have expired or the ccache be
+        // gone. New credentials, and the same server again, once per attempt.
+        const bool unreachable = conn.error().code == Errc::unavailable || conn.error().code == Errc::timeout;
+        if (credentials_ && !unreachable && !renewed_credentials_) {
+            renewed_credentials_ = true;
+            connector_.reset();
+            const std::uint64_t attempt = attempt_;
+            std::weak_ptr<bool> alive = alive_;
+            VLOG(minor, "getting new Kerberos credentials for the host and binding to %s again", uri.c_str());
+            credentials_(true, [this, alive, attempt, index, first = conn.error()](Status ready) {
+                if (alive.expired() || attempt != attempt_) return;
+                if (!ready) {
+                    connection_failed(Error{ready.error().code, first.message + "; then " + ready.error().message});
+                    return;
+                }
+                connect_to(index);
+            });
+            return;
+        }
         // Failover: the next server in ldap_uri, then offline.
         if (index + 1 < ldap_.uris.size()) {
             connect_to(index + 1);
             return;
         }
-        connector_.reset();
-        conn_.reset();
-        // Any failure to reach a server is "offline"; a configuration problem
-        // (bad credentials, a CA that does not verify) too, but it says so.
-        state_.went_offline(conn.error().message);
-        auto waiting = std::move(waiting_for_connection_);
-        waiting_for_connection_.clear();
-        for (auto &w : waiting) w(Error{Errc::unavailable, conn.error().message});
+        connection_failed(conn.error());
         return;
     }
     connector_.reset();
+    connecting_ = false;
     conn_ = std::move(*conn);
     std::weak_ptr<bool> alive = alive_;
     conn_->on_broken([this, alive](const Error &e) {
@@ -116,6 +147,19 @@ void IdProvider::connected(std::size_t index, Result<Connected> result)
     // One connection for all of them, even if an early one drops conn_.
     std::shared_ptr<LdapConnection> fresh = conn_;
     for (auto &w : waiting) w(fresh);
+}
+
+void IdProvider::connection_failed(const Error &error)
+{
+    connector_.reset();
+    connecting_ = false;
+    conn_.reset();
+    // Any failure to reach a server is "offline"; a configuration problem
+    // (bad credentials, a CA that does not verify, no keytab) too, but it says so.
+    state_.went_offline(error.message);
+    auto waiting = std::move(waiting_for_connection_);
+    waiting_for_connection_.clear();
+    for (auto &w : waiting) w(Error{Errc::unavailable, error.message});
 }
 
 void IdProvider::schedule_health_check()
@@ -169,9 +213,9 @@ void IdProvider::health_check()
 
 void IdProvider::probe()
 {
-    if (connector_) return;
+    if (connecting_) return;
     drop_connection(Error{Errc::unavailable, "reconnecting"});
-    connect_to(0);
+    start_connecting();
 }
 
 void IdProvider::drop_connection(const Error &why)
@@ -185,6 +229,8 @@ void IdProvider::force_offline()
 {
     // A connection attempt under way must not bring the domain back online.
     connector_.reset();
+    connecting_ = false;
+    ++attempt_;
     auto connecting = std::move(waiting_for_connection_);
     waiting_for_connection_.clear();
     searches_.clear();

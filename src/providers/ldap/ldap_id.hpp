@@ -31,6 +31,13 @@ public:
     IdProvider(const IdProvider &) = delete;
     IdProvider &operator=(const IdProvider &) = delete;
 
+    // With a GSSAPI bind: asked before each connection attempt to make sure
+    // the host's Kerberos credentials are there (renew: get new ones, after a
+    // bind failed with the old), reporting with `done`. A failure takes the
+    // domain offline like an unreachable server (the usual probes follow).
+    using Credentials = std::function<void(bool renew, std::function<void(Status)> done)>;
+    void use_credentials(Credentials credentials) { credentials_ = std::move(credentials); }
+
     // Brings the cache up to date for one object. Callers asking for the same
     // object while a lookup is in flight share it: one search, many answers.
     void fetch(Lookup lookup, const std::string &key, Done done);
@@ -67,7 +74,9 @@ private:
     using ConnDone = std::function<void(Result<std::shared_ptr<LdapConnection>>)>;
 
     void with_connection(ConnDone done);
+    void start_connecting();
     void connect_to(std::size_t index);
+    void connection_failed(const Error &error);
     void connected(std::size_t index, Result<Connected> result);
     void probe();
     void drop_connection(const Error &why);
@@ -106,6 +115,11 @@ private:
     DomainState state_;
     std::shared_ptr<LdapConnection> conn_;
     std::unique_ptr<Connector> connector_;
+    Credentials credentials_;
+    // A connection attempt is under way: credentials asked for, or connector_.
+    bool connecting_ = false;
+    bool renewed_credentials_ = false; // in this attempt, after a failed bind
+    std::uint64_t attempt_ = 0;        // a credentials answer for an older attempt is ignored
     std::vector<ConnDone> waiting_for_connection_;
     std::map<Key, std::vector<Done>> in_flight_;
     std::map<std::string, SearchHandle> searches_; // by what they are for: one each at a time
