@@ -185,6 +185,11 @@ Result<Group> decode_group(const ldb_message *msg)
     group.gid = *gid;
     group.members = values_of(msg, attr::member);
     group.member_groups = values_of(msg, attr::member_group);
+    // Stored sorted, but a diff appends the members it adds: reads return
+    // the normalised record all the same (records.hpp).
+    for (auto *names : {&group.members, &group.member_groups}) {
+        if (!std::is_sorted(names->begin(), names->end())) std::sort(names->begin(), names->end());
+    }
     group.original_dn = single(msg, attr::original_dn);
     group.modify_stamp = single(msg, attr::modify_stamp);
     return group;
@@ -221,6 +226,50 @@ ldb_message *diff(TALLOC_CTX *mem, const ldb_message *old, const ldb_message *no
         if (ldb_msg_add_empty(mod.get(), name, LDB_FLAG_MOD_DELETE, &el) != LDB_SUCCESS) return nullptr;
     }
     return mod.release();
+}
+
+bool holds(const ldb_message *old, const Group &group)
+{
+    const std::string gid = std::to_string(group.gid);
+    // What encode() writes: each attribute with its values (an empty single
+    // value is not written), members sorted and each once (normalised).
+    struct Expected {
+        const char *name;
+        const std::string *single; // or
+        const std::vector<std::string> *many;
+    };
+    const std::string object_class = group_class;
+    const Expected expected[] = {
+        {attr::object_class, &object_class, nullptr},  {attr::name, &group.name, nullptr},
+        {attr::gid, &gid, nullptr},                    {attr::member, nullptr, &group.members},
+        {attr::member_group, nullptr, &group.member_groups}, {attr::original_dn, &group.original_dn, nullptr},
+        {attr::modify_stamp, &group.modify_stamp, nullptr},
+    };
+    unsigned written = 0;
+    for (const Expected &e : expected) {
+        const std::size_t count = e.single != nullptr ? (e.single->empty() ? 0 : 1) : e.many->size();
+        const ldb_message_element *el = ldb_msg_find_element(old, e.name);
+        if (count == 0) {
+            if (el != nullptr) return false;
+            continue;
+        }
+        ++written;
+        if (el == nullptr || el->num_values != count) return false;
+        if (e.single != nullptr) {
+            if (std::string_view(reinterpret_cast<const char *>(el->values[0].data), el->values[0].length) != *e.single)
+                return false;
+            continue;
+        }
+        // Stored sorted, unless a diff appended values since: then sorted here.
+        ValueSet had = value_set(el);
+        if (!std::equal(had.begin(), had.end(), e.many->begin(), e.many->end())) return false;
+    }
+    // And nothing else (but the DN ldb adds to what it returns).
+    unsigned present = 0;
+    for (unsigned i = 0; i < old->num_elements; ++i) {
+        if (ldb_attr_cmp(old->elements[i].name, "distinguishedName") != 0) ++present;
+    }
+    return present == written;
 }
 
 std::int64_t find_int(const ldb_message *msg, const char *name, std::int64_t fallback)

@@ -125,6 +125,15 @@ public:
     // lookups; cycles are walked once.
     Result<Initgroups> groups_of_user(const std::string &user, std::uint32_t primary_gid) const;
 
+    // The timestamps alone, from the timestamps file (the entry is not read):
+    // for a caller that wants the entry only while it is fresh, e.g. a
+    // responder that asks the provider anyway when it is expired, and reads
+    // a large group once, after the refresh. {0, 0} (expired) when there is
+    // no record; a record does not prove that the entry is cached.
+    Result<Timestamps> user_timestamps(const std::string &name) const;
+    Result<Timestamps> group_timestamps(const std::string &name) const;
+    Result<Timestamps> initgroups_timestamps(const std::string &user) const; // groups_of_user's
+
     // nullopt: never checked online, or the user is not cached.
     Result<std::optional<AccessFilterMemo>> access_filter_memo(const std::string &user) const;
 
@@ -164,6 +173,11 @@ public:
     // formatted answers stay valid while it does not move.
     Result<std::uint64_t> entries_sequence_number() const;
 
+    // How many writes of this handle committed a transaction on the entries
+    // file (the durable one): a write that changes no entry (an unchanged
+    // refresh) commits only the timestamps and does not count.
+    std::uint64_t durable_commits() const noexcept { return durable_commits_; }
+
     // A reader keeps the file it opened; when the writer has moved it aside
     // and started a new one, this opens the new one (true) — a stat(2), cheap
     // enough to call before each request. False: still the same file.
@@ -199,6 +213,7 @@ private:
     FileId entries_id_; // which files entries_ and stamps_ are, to notice a replacement
     FileId stamps_id_;
     std::function<void(const Changes &)> on_commit_;
+    std::uint64_t durable_commits_ = 0;
 };
 
 } // namespace vigil::sysdb
