@@ -149,9 +149,15 @@ def test_offline_serves_the_cache_and_unknown_names_fast(tmp_path, builddir, nss
     try:
         c = Client(v, builddir, nss_call, tmp_path)
         assert c.getent("passwd", "alice")[0] == 0
-        time.sleep(1.5)  # let alice expire: offline must still serve her
+        assert c.getent("group", "developers")[0] == 0
+        online_groups = c.initgroups("alice", 10000)
+        assert online_groups[0] == "SUCCESS" and len(online_groups[1]) > 1
+        time.sleep(1.5)  # let them expire: offline must still serve them
         server.stop()
         assert c.getent("passwd", "alice") == (0, "alice:*:10001:10000:Alice Adams:/home/alice:/bin/bash")
+        # Expired by their timestamps, read only once the provider could not answer.
+        assert c.getent("group", "developers") == (0, "developers:*:20001:alice,bob")
+        assert c.initgroups("alice", 10000) == online_groups
         assert v.domain_status()["state"] == "offline"
         started = time.monotonic()
         assert c.getent("passwd", "neverseen")[0] == 2

@@ -239,7 +239,7 @@ void NssResponder::refresh_in_background(NssDomain &d, Lookup lookup, const Form
 }
 
 void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lookup, std::string key, Read read,
-                              Done done)
+                              Stamps stamps, Done done)
 {
     using Kind = AnswerKind;
     if (index == domains_.size()) {
@@ -249,16 +249,30 @@ void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lo
     }
     NssDomain &d = *domains_[index];
     if (negative_hit(d, lookup, key)) {
-        resolve_in(index + 1, any_unavailable, lookup, std::move(key), std::move(read), std::move(done));
+        resolve_in(index + 1, any_unavailable, lookup, std::move(key), std::move(read), std::move(stamps),
+                   std::move(done));
         return;
     }
+    const auto now = std::time(nullptr);
     std::optional<Formatted> cached;
+    // Expired by its timestamps: the provider is asked first and the entry
+    // read once, afterwards (a 10,000-member group costs milliseconds to
+    // read); the stale copy only if the provider cannot answer.
+    bool stale_unread = false;
     if (sysdb::Sysdb *cache = cache_of(d)) {
-        auto r = read(*cache);
-        if (r) cached = std::move(*r);
-        else VLOG(error, "domain %s: reading the cache: %s", d.name.c_str(), r.error().message.c_str());
+        if (stamps) {
+            auto ts = stamps(*cache);
+            if (!ts) VLOG(error, "domain %s: reading the cache: %s", d.name.c_str(), ts.error().message.c_str());
+            stale_unread = ts && sysdb::classify(*ts, now, d.entry_timeout, settings_.nowait_percentage) ==
+                                     sysdb::Freshness::expired;
+        }
+        if (!stale_unread) {
+            auto r = read(*cache);
+            if (r) cached = std::move(*r);
+            else VLOG(error, "domain %s: reading the cache: %s", d.name.c_str(), r.error().message.c_str());
+        }
     }
-    const auto freshness = cached ? sysdb::classify(cached->timestamps, std::time(nullptr), d.entry_timeout,
+    const auto freshness = cached ? sysdb::classify(cached->timestamps, now, d.entry_timeout,
                                                     settings_.nowait_percentage)
                                   : sysdb::Freshness::expired;
     if (freshness != sysdb::Freshness::expired) {
@@ -269,8 +283,8 @@ void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lo
         return;
     }
     auto stale = std::make_shared<std::optional<Formatted>>(std::move(cached));
-    d.dp->fetch(lookup, key, [this, index, any_unavailable, lookup, key, read, done, stale](Outcome outcome,
-                                                                                          const std::string &) {
+    d.dp->fetch(lookup, key, [this, index, any_unavailable, lookup, key, read, stamps, done, stale,
+                              stale_unread](Outcome outcome, const std::string &) {
         NssDomain &dom = *domains_[index];
         switch (outcome) {
         case Outcome::ok: {
@@ -286,14 +300,22 @@ void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lo
         case Outcome::not_found: remember_negative(dom, lookup, key); break;
         case Outcome::unavailable:
         case Outcome::error:
+            if (stale_unread) {
+                // The provider wrote nothing: the cache still holds what it held.
+                if (sysdb::Sysdb *cache = cache_of(dom)) {
+                    auto r = read(*cache);
+                    if (r) *stale = std::move(*r);
+                    else VLOG(error, "domain %s: reading the cache: %s", dom.name.c_str(), r.error().message.c_str());
+                }
+            }
             if (*stale) {
                 done({Kind::found, std::move(*stale)});
                 return;
             }
-            resolve_in(index + 1, true, lookup, key, read, done);
+            resolve_in(index + 1, true, lookup, key, read, stamps, done);
             return;
         }
-        resolve_in(index + 1, any_unavailable, lookup, key, read, done);
+        resolve_in(index + 1, any_unavailable, lookup, key, read, stamps, done);
     });
 }
 
@@ -338,6 +360,18 @@ NssResponder::Read NssResponder::reader(Lookup lookup, const std::string &key)
     };
 }
 
+NssResponder::Stamps NssResponder::stamps_reader(Lookup lookup, const std::string &key)
+{
+    switch (lookup) {
+    case Lookup::user_by_name: return [key](sysdb::Sysdb &c) { return c.user_timestamps(key); };
+    case Lookup::group_by_name: return [key](sysdb::Sysdb &c) { return c.group_timestamps(key); };
+    case Lookup::initgroups: return [key](sysdb::Sysdb &c) { return c.initgroups_timestamps(key); };
+    case Lookup::user_by_uid:
+    case Lookup::group_by_gid: break; // the name is in the entry: read it
+    }
+    return {};
+}
+
 void NssResponder::serve(ClientRequest req, Reply reply, Lookup lookup)
 {
     auto key = read_key(req, lookup);
@@ -369,7 +403,8 @@ void NssResponder::serve(ClientRequest req, Reply reply, Lookup lookup)
     }
     auto shared = std::make_shared<Reply>(std::move(reply));
     Read read = reader(lookup, *key);
-    resolve_in(index, false, lookup, std::move(*key), std::move(read), [this, shared, lookup](Answer a) {
+    Stamps stamps = stamps_reader(lookup, *key);
+    resolve_in(index, false, lookup, std::move(*key), std::move(read), std::move(stamps), [this, shared, lookup](Answer a) {
         switch (a.kind) {
         case AnswerKind::found:
             if (by_id(lookup) && filtered(lookup, a.formatted->name)) shared->status(VIGIL_STATUS_NOTFOUND);
