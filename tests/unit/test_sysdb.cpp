@@ -604,10 +604,17 @@ void a_commit_says_what_it_touched(void **)
     assert_ok(db.store_user(moved, fresh_ts));
     only(true, "alice", 10077, 10001);
     assert_ok(db.store_user(moved, fresh_ts)); // unchanged but refreshed: its timestamps moved
+    assert_true(seen.size() == 1 && seen[0].entries.size() == 1 && seen[0].entries[0].timestamps_only &&
+                seen[0].only_timestamps);
     only(true, "alice", 10077, 0);
     assert_ok(db.store_group(group("devs", 30001, {"alice"}), fresh_ts));
+    assert_true(seen.size() == 1 && !seen[0].entries[0].timestamps_only && !seen[0].only_timestamps);
+    only(false, "devs", 30001, 0);
+    assert_ok(db.store_group(group("devs", 30001, {"alice"}), fresh_ts));
+    assert_true(seen.size() == 1 && seen[0].entries[0].timestamps_only);
     only(false, "devs", 30001, 0);
     assert_ok(db.expire_group("devs"));
+    assert_true(seen.size() == 1 && seen[0].entries[0].timestamps_only);
     only(false, "devs", 0, 0);
     assert_ok(db.delete_user("alice"));
     only(true, "alice", 0, 0);
@@ -620,7 +627,25 @@ void a_commit_says_what_it_touched(void **)
     seen.clear();
     assert_ok(db.expire_all());
     assert_int_equal(seen.size(), 1);
-    assert_true(seen[0].everything);
+    assert_true(seen[0].everything && seen[0].only_timestamps);
+    seen.clear();
+    // An initgroups refresh that changed nothing: timestamps only, the user's
+    // initgroups timestamps among them; a group the user left is a change.
+    assert_ok(db.store_initgroups(moved, {group("developers", 30001, {"alice"}), group("web", 30002, {"alice"})},
+                                  fresh_ts));
+    seen.clear();
+    assert_ok(db.store_initgroups(moved, {group("developers", 30001, {"alice"}), group("web", 30002, {"alice"})},
+                                  fresh_ts));
+    assert_int_equal(seen.size(), 1);
+    assert_true(seen[0].only_timestamps);
+    assert_int_equal(seen[0].entries.size(), 4); // the user, two groups, the user's initgroups timestamps
+    seen.clear();
+    assert_ok(db.store_initgroups(moved, {group("developers", 30001, {"alice"})}, fresh_ts));
+    assert_int_equal(seen.size(), 1);
+    assert_false(seen[0].only_timestamps);
+    bool web_changed = false;
+    for (const auto &e : seen[0].entries) web_changed = web_changed || (e.name == "web" && !e.timestamps_only);
+    assert_true(web_changed);
     seen.clear();
     // Past the limit, a write says "everything" rather than a long list.
     std::vector<User> many;

@@ -105,6 +105,9 @@ private:
     const std::vector<Enumerated> &snapshot(NssDomain &d, bool users);
     Read reader(dp_iface::Lookup lookup, const std::string &key);
     static Stamps stamps_reader(dp_iface::Lookup lookup, const std::string &key); // empty for id lookups
+    // The answer kept in memory whose timestamps went stale (only they
+    // changed, nss_memory.hpp), with its timestamps read again; nullopt: none.
+    std::optional<Formatted> kept(NssDomain &d, sysdb::Sysdb &cache, dp_iface::Lookup lookup, const std::string &key);
     // The gids of the filter_groups names, as cached: left out of initgroups.
     std::set<std::uint32_t> filtered_gids();
     bool filtered(dp_iface::Lookup lookup, std::string_view name) const;

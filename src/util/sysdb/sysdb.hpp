@@ -55,25 +55,32 @@ struct Initgroups {
 // What one committed write touched: each user or group written, expired or
 // removed, by name, with its id now and, if the write moved it, before. Past
 // `limit` entries (an enumeration batch, expire_all) only "everything".
+// `timestamps_only`: the write changed that entry's timestamps and nothing
+// else (an unchanged refresh, an expiry), so what a responder formatted from
+// the entry still holds; `only_timestamps`: true of every change of the write.
 struct Changes {
     struct Entry {
         bool user = true; // else a group
         std::string name;
         std::uint32_t id = 0;     // 0: not known (expired or removed by name)
         std::uint32_t old_id = 0; // the id it had before, if another
+        bool timestamps_only = false;
     };
     static constexpr std::size_t limit = 1024;
     std::vector<Entry> entries;
     bool everything = false;
+    bool only_timestamps = true;
 
-    void add(bool user, const std::string &name, std::uint32_t id = 0, std::uint32_t old_id = 0)
+    void add(bool user, const std::string &name, std::uint32_t id = 0, std::uint32_t old_id = 0,
+             bool timestamps_only = false)
     {
+        only_timestamps = only_timestamps && timestamps_only;
         if (everything) return;
         if (entries.size() >= limit) {
             set_everything();
             return;
         }
-        entries.push_back({user, name, id, old_id == id ? 0 : old_id});
+        entries.push_back({user, name, id, old_id == id ? 0 : old_id, timestamps_only});
     }
     void set_everything()
     {

@@ -45,7 +45,7 @@ public:
         if (!old) return std::move(old).error();
         auto stored = put_entry(scratch.get(), msg, *old, Kind::user, attr::uid, user.uid, user.name);
         if (!stored) return std::move(stored).error();
-        changes_.add(true, user.name, user.uid, stored->old_id);
+        changes_.add(true, user.name, user.uid, stored->old_id, !stored->wrote);
         return write_stamps(scratch.get(), Kind::user, user.name,
                             {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}}, stored->existed);
     }
@@ -70,7 +70,7 @@ public:
         }
         // Unchanged (a refresh): compared as it is, not encoded first.
         if (old != nullptr && layout::holds(old, group)) {
-            changes_.add(false, group.name, group.gid, group.gid);
+            changes_.add(false, group.name, group.gid, group.gid, true);
             return write_stamps(scratch.get(), Kind::group, group.name,
                                 {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}},
                                 Existed::yes);
@@ -79,7 +79,7 @@ public:
         if (msg == nullptr) return out_of_memory("encoding group " + group.name);
         auto stored = put_entry(scratch.get(), msg, old, Kind::group, attr::gid, group.gid, group.name);
         if (!stored) return std::move(stored).error();
-        changes_.add(false, group.name, group.gid, stored->old_id);
+        changes_.add(false, group.name, group.gid, stored->old_id, !stored->wrote);
         return write_stamps(scratch.get(), Kind::group, group.name,
                             {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}}, stored->existed);
     }
@@ -101,7 +101,7 @@ public:
     // Writes timestamps for an entry, creating its record in the timestamps file if needed.
     Status set_stamps(Kind kind, const std::string &name, const std::vector<std::pair<const char *, std::int64_t>> &values)
     {
-        changes_.add(kind == Kind::user, name);
+        changes_.add(kind == Kind::user, name, 0, 0, true);
         Scratch scratch(mem_);
         if (!scratch) return out_of_memory("writing timestamps");
         return write_stamps(scratch.get(), kind, name, values, Existed::maybe);
@@ -127,7 +127,7 @@ public:
     // expires_at = 0 (and the initgroups expiry, if any); no record: already expired.
     Status expire(Kind kind, const std::string &name)
     {
-        changes_.add(kind == Kind::user, name);
+        changes_.add(kind == Kind::user, name, 0, 0, true);
         auto dn = dn_for(mem_, files_.stamps, kind, name);
         if (!dn) return std::move(dn).error();
         auto existing = find_by_dn(files_.stamps, mem_, *dn);
@@ -240,6 +240,7 @@ private:
     struct Stored {
         Existed existed;
         std::uint32_t old_id; // the cached entry's id before (0: none)
+        bool wrote = true;    // false: equal to the cached entry, nothing written
     };
 
     // Adds the entry, or writes only what differs from the cached one:
@@ -260,15 +261,15 @@ private:
         if (old == nullptr) {
             if (Status st = entries(); !st) return std::move(st).error();
             if (ldb_add(files_.entries, now) != LDB_SUCCESS) return ldb_failure(files_.entries, "cannot add " + dn_text(now->dn));
-            return Stored{Existed::no, 0};
+            return Stored{Existed::no, 0, true};
         }
         ldb_message *changes = layout::diff(mem, old, now);
         if (changes == nullptr) return out_of_memory("comparing " + dn_text(now->dn));
-        if (changes->num_elements == 0) return Stored{Existed::yes, old_id};
+        if (changes->num_elements == 0) return Stored{Existed::yes, old_id, false};
         if (Status st = entries(); !st) return std::move(st).error();
         if (ldb_modify(files_.entries, changes) != LDB_SUCCESS)
             return ldb_failure(files_.entries, "cannot update " + dn_text(now->dn));
-        return Stored{Existed::yes, old_id};
+        return Stored{Existed::yes, old_id, true};
     }
 
     // Replaces the values in the entry's timestamps record, or creates it:
