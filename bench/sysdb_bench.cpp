@@ -45,6 +45,34 @@ void check(const vigil::Status &st, const char *what)
 
 std::string user_name(std::uint32_t i) { return "user" + std::to_string(i); }
 
+// user0's 500 groups, each with 20 other members.
+std::vector<Group> busy_user_groups(std::uint32_t users)
+{
+    std::vector<Group> groups;
+    for (int g = 0; g < groups_of_busy_user; ++g) {
+        Group group;
+        group.name = "group" + std::to_string(g);
+        group.gid = first_gid + 1 + static_cast<std::uint32_t>(g);
+        group.members.push_back(user_name(0));
+        for (std::uint32_t m = 1; m <= 20; ++m) group.members.push_back(user_name((g * 20 + m) % users));
+        groups.push_back(std::move(group));
+    }
+    return groups;
+}
+
+User busy_user()
+{
+    User u;
+    u.name = user_name(0);
+    u.uid = first_uid;
+    u.gid = first_gid;
+    u.gecos = "User 0";
+    u.home = "/home/" + u.name;
+    u.shell = "/bin/bash";
+    u.original_dn = "uid=" + u.name + ",ou=people,dc=example,dc=com";
+    return u;
+}
+
 double populate(Sysdb &db, std::uint32_t users, const Timestamps &ts)
 {
     auto start = Clock::now();
@@ -64,17 +92,7 @@ double populate(Sysdb &db, std::uint32_t users, const Timestamps &ts)
             page.clear();
         }
     }
-    // user0 is in 500 groups, each with 20 other members.
-    std::vector<Group> groups;
-    for (int g = 0; g < groups_of_busy_user; ++g) {
-        Group group;
-        group.name = "group" + std::to_string(g);
-        group.gid = first_gid + 1 + static_cast<std::uint32_t>(g);
-        group.members.push_back(user_name(0));
-        for (std::uint32_t m = 1; m <= 20; ++m) group.members.push_back(user_name((g * 20 + m) % users));
-        groups.push_back(std::move(group));
-    }
-    check(db.store_groups(groups, ts), "storing groups");
+    check(db.store_groups(busy_user_groups(users), ts), "storing groups");
     return micros(Clock::now() - start) / 1e6;
 }
 
@@ -169,11 +187,23 @@ int main(int argc, char **argv)
         check(db.store_user(u, ts), "store_user");
     });
 
+    // A cold initgroups of user0: the same user and 500 groups again (a
+    // refresh that changes no entry: timestamps only, no durable commit).
+    const std::vector<Group> groups = busy_user_groups(users);
+    const User busy = busy_user();
+    check(db.store_initgroups(busy, groups, ts), "store_initgroups");
+    const std::uint64_t commits = db.durable_commits();
+    report("store_initgroups, 500 groups, unchanged", runs, 10, [&](int) {
+        check(db.store_initgroups(busy, groups, ts), "store_initgroups");
+    });
+    if (db.durable_commits() != commits) die("store_initgroups", vigil::Error{vigil::Errc::internal, "an unchanged refresh committed entries"});
+
     // The refresh of a 10,000-member group: first store, then unchanged.
     Group big;
     big.name = "biggroup";
     big.gid = first_gid + 10000;
     for (std::uint32_t m = 0; m < 10000; ++m) big.members.push_back(user_name(m % users));
+    big = normalised(std::move(big)); // as the provider hands it over
     report("store 10,000-member group (changed each time)", 1, std::max(runs, 3), [&](int i) {
         big.members.back() = "extra" + std::to_string(i);
         check(db.store_group(big, ts), "store big group");

@@ -131,7 +131,8 @@ public:
         cache_->on_commit([this](const sysdb::Changes &changes) {
             sbus::StringList list;
             if (changes.everything) {
-                list.emplace_back(dp_iface::everything_changed);
+                list.emplace_back(changes.only_timestamps ? dp_iface::every_timestamp_changed
+                                                          : dp_iface::everything_changed);
             } else {
                 list.reserve(changes.entries.size());
                 for (const auto &change : changes.entries) {
@@ -142,7 +143,8 @@ public:
                         break;
                     }
                     list.push_back(std::string(change.user ? "u\t" : "g\t") + change.name + '\t' +
-                                   std::to_string(change.id) + '\t' + std::to_string(change.old_id));
+                                   std::to_string(change.id) + '\t' + std::to_string(change.old_id) +
+                                   (change.timestamps_only ? "\tt" : ""));
                 }
             }
             server_->emit_all(dp_iface::interface, dp_iface::cache_changed, {std::move(list)});

@@ -143,15 +143,64 @@ def test_a_changed_shell_shows_after_expiry(client, vigil, slapd):
     assert client.getent("passwd", "shelly")[1].endswith(":/bin/zsh")
 
 
+def test_answers_kept_across_an_expiry_are_served_only_while_the_directory_agrees(tmp_path, builddir, own_slapd,
+                                                                                   nss_call):
+    """After cache-expire --everything vigil_nss keeps its formatted answers
+    (only timestamps changed) and sends them again once the provider's
+    refresh found the entries unchanged; a refresh that changed an entry
+    drops them, and the new data is read from the cache."""
+    server = own_slapd
+    v = start(tmp_path, builddir, server)
+    try:
+        c = Client(v, builddir, nss_call, tmp_path)
+        dev = "developers:*:20001:alice,bob"
+        assert c.getent("group", "developers") == (0, dev)
+        assert c.getent("group", 20001) == (0, dev)
+        assert c.getent("passwd", "alice")[1].startswith("alice:*:10001:")
+        assert c.initgroups("alice", 10000) == ("SUCCESS", [10000, 20001, 20002])
+        for _ in range(2):
+            sent = int(v.domain_status()["searches_sent"])
+            assert v.vigilctl("cache-expire", "--everything").returncode == 0
+            # Expired: each lookup asks the directory again, and answers the same.
+            assert c.getent("group", "developers") == (0, dev)
+            assert c.getent("group", 20001) == (0, dev)
+            assert c.initgroups("alice", 10000) == ("SUCCESS", [10000, 20001, 20002])
+            assert int(v.domain_status()["searches_sent"]) >= sent + 3
+            # Fresh again: from memory, no search.
+            sent = int(v.domain_status()["searches_sent"])
+            assert c.getent("group", "developers") == (0, dev)
+            assert c.initgroups("alice", 10000) == ("SUCCESS", [10000, 20001, 20002])
+            assert int(v.domain_status()["searches_sent"]) == sent
+        # Changed in the directory: after the expiry the kept answers must not be sent.
+        server.modify_ldif(f"dn: cn=developers,ou=Groups,{server.base_dn}\nchangetype: modify\n"
+                           "add: memberUid\nmemberUid: carol\n")
+        server.modify_ldif(f"dn: cn=admins,ou=Groups,{server.base_dn}\nchangetype: modify\n"
+                           "delete: memberUid\nmemberUid: alice\n")
+        assert c.getent("group", "developers") == (0, dev)  # fresh: the cache still answers
+        assert v.vigilctl("cache-expire", "--everything").returncode == 0
+        assert c.getent("group", "developers") == (0, "developers:*:20001:alice,bob,carol")
+        assert c.getent("group", 20001) == (0, "developers:*:20001:alice,bob,carol")
+        assert c.initgroups("alice", 10000) == ("SUCCESS", [10000, 20001])
+        assert c.getent("group", "admins") == (0, "admins:*:20002:")
+    finally:
+        v.stop_all()
+
+
 def test_offline_serves_the_cache_and_unknown_names_fast(tmp_path, builddir, nss_call, own_slapd):
     server = own_slapd
     v = start(tmp_path, builddir, server, "offline_timeout = 60", "entry_cache_timeout = 1")
     try:
         c = Client(v, builddir, nss_call, tmp_path)
         assert c.getent("passwd", "alice")[0] == 0
-        time.sleep(1.5)  # let alice expire: offline must still serve her
+        assert c.getent("group", "developers")[0] == 0
+        online_groups = c.initgroups("alice", 10000)
+        assert online_groups[0] == "SUCCESS" and len(online_groups[1]) > 1
+        time.sleep(1.5)  # let them expire: offline must still serve them
         server.stop()
         assert c.getent("passwd", "alice") == (0, "alice:*:10001:10000:Alice Adams:/home/alice:/bin/bash")
+        # Expired by their timestamps, read only once the provider could not answer.
+        assert c.getent("group", "developers") == (0, "developers:*:20001:alice,bob")
+        assert c.initgroups("alice", 10000) == online_groups
         assert v.domain_status()["state"] == "offline"
         started = time.monotonic()
         assert c.getent("passwd", "neverseen")[0] == 2

@@ -137,6 +137,31 @@ void a_change_forgets_one_object_only(void **)
     assert_int_equal(hot.size(), 1);
 }
 
+void a_timestamps_change_keeps_the_answers_expired(void **)
+{
+    HotAnswers hot;
+    hot.keep(Lookup::user_by_name, "alice", answer("alice", 10));
+    hot.keep(Lookup::user_by_uid, "10001", answer("alice", 10));
+    hot.keep(Lookup::initgroups, "alice", answer("alice", 10));
+    hot.keep(Lookup::user_by_name, "bob", answer("bob", 10));
+    hot.keep(Lookup::group_by_name, "alice", answer("alice", 10)); // a group of the same name
+    hot.expire(true, "alice");
+    // alice's answers stay, every one expired; bob's and the group's are untouched.
+    for (auto [lookup, key] : {std::pair{Lookup::user_by_name, "alice"}, {Lookup::user_by_uid, "10001"},
+                               {Lookup::initgroups, "alice"}}) {
+        const Formatted *f = hot.find(lookup, key);
+        assert_non_null(f);
+        assert_int_equal(f->body->size(), 10);
+        assert_true(f->timestamps == vigil::sysdb::Timestamps{});
+    }
+    assert_int_equal(hot.find(Lookup::user_by_name, "bob")->timestamps.expires_at, 2);
+    assert_int_equal(hot.find(Lookup::group_by_name, "alice")->timestamps.expires_at, 2);
+    hot.expire_all();
+    assert_int_equal(hot.size(), 5);
+    assert_true(hot.find(Lookup::user_by_name, "bob")->timestamps == vigil::sysdb::Timestamps{});
+    assert_true(hot.find(Lookup::group_by_name, "alice")->timestamps == vigil::sysdb::Timestamps{});
+}
+
 } // namespace
 
 int main()
@@ -149,6 +174,7 @@ int main()
         cmocka_unit_test(replacing_an_answer_does_not_count_it_twice),
         cmocka_unit_test(initgroups_answers_can_go_alone),
         cmocka_unit_test(a_change_forgets_one_object_only),
+        cmocka_unit_test(a_timestamps_change_keeps_the_answers_expired),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -413,6 +413,119 @@ void unchanged_store_rewrites_only_the_timestamps(void **)
     assert_int_equal((*found)->record.members.size(), 10000);
 }
 
+void timestamps_are_read_alone(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    const Timestamps initgr{now + 1, now + 99};
+    assert_ok(db.store_user(alice(), fresh_ts));
+    assert_ok(db.store_group(group("devs", 30001, {"alice"}), Timestamps{now + 2, now + 77}));
+    auto u = db.user_timestamps("alice");
+    auto g = db.group_timestamps("devs");
+    auto i = db.initgroups_timestamps("alice");
+    assert_true(u.ok() && g.ok() && i.ok());
+    assert_true(*u == fresh_ts);
+    assert_true(*g == (Timestamps{now + 2, now + 77}));
+    assert_true(*i == Timestamps{}); // initgroups never answered
+    assert_ok(db.store_initgroups(alice(), {group("devs", 30001, {"alice"})}, initgr));
+    i = db.initgroups_timestamps("alice");
+    assert_true(i.ok() && *i == initgr);
+    // Not cached (and a group is not a user): expired.
+    auto none = db.user_timestamps("devs");
+    assert_true(none.ok() && *none == Timestamps{});
+    assert_ok(db.expire_group("devs"));
+    g = db.group_timestamps("devs");
+    assert_true(g.ok() && g->expires_at == 0);
+}
+
+void unchanged_initgroups_refresh_writes_no_entry(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    std::vector<Group> groups;
+    for (std::uint32_t i = 0; i < 50; ++i)
+        groups.push_back(group("g" + std::to_string(i), 31000 + i, {"alice", "bob" + std::to_string(i)}));
+    assert_ok(db.store_initgroups(alice(), groups, fresh_ts));
+    const auto commits = db.durable_commits();
+    assert_int_equal(commits, 1);
+    auto before = db.entries_sequence_number();
+    assert_ok(db.expire_all());
+    const Timestamps later{now + 600, now + 6000};
+    // The same answer again (members in another order): only timestamps move.
+    for (Group &g : groups) std::reverse(g.members.begin(), g.members.end());
+    assert_ok(db.store_initgroups(alice(), groups, later));
+    auto after = db.entries_sequence_number();
+    assert_true(before.ok() && after.ok());
+    assert_int_equal(*after, *before);
+    assert_int_equal(db.durable_commits(), commits); // no transaction on the entries file at all
+    for (const Group &g : groups) {
+        auto found = db.group_by_name(g.name);
+        assert_true(found.ok() && found->has_value());
+        assert_true((*found)->timestamps == later);
+    }
+    auto answer = db.groups_of_user("alice", 20001);
+    assert_true(answer.ok());
+    assert_int_equal(answer->gids.size(), 51);
+    assert_true(answer->timestamps == later);
+    auto u = db.user_by_name("alice");
+    assert_true(u.ok() && u->has_value() && (*u)->timestamps == later);
+
+    // One group changed: one durable commit, for that group alone.
+    groups[7].modify_stamp = "20261124090000Z";
+    assert_ok(db.store_initgroups(alice(), groups, later));
+    assert_int_equal(db.durable_commits(), commits + 1);
+    after = db.entries_sequence_number();
+    assert_true(after.ok());
+    assert_int_equal(*after, *before + 1);
+    auto g7 = db.group_by_name("g7");
+    assert_true(g7.ok() && g7->has_value());
+    assert_string_equal((*g7)->record.modify_stamp.c_str(), "20261124090000Z");
+}
+
+void group_grown_by_a_diff_reads_as_unchanged_when_refreshed(void **)
+{
+    // A diff appends the added members after the others: a refresh with
+    // the same members (sorted) is still the same group.
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_group(group("devs", 30001, {"bob", "dave"}), fresh_ts));
+    assert_ok(db.store_group(group("devs", 30001, {"alice", "bob", "carol", "dave"}), fresh_ts));
+    const auto commits = db.durable_commits();
+    assert_int_equal(commits, 2);
+    assert_ok(db.store_group(group("devs", 30001, {"alice", "bob", "carol", "dave"}), fresh_ts));
+    assert_int_equal(db.durable_commits(), commits);
+    // Each field counts: a new DN, a nested group, a dropped stamp are written.
+    Group moved = group("devs", 30001, {"alice", "bob", "carol", "dave"});
+    moved.original_dn = "cn=devs,ou=teams,dc=example,dc=com";
+    assert_ok(db.store_group(moved, fresh_ts));
+    assert_int_equal(db.durable_commits(), commits + 1);
+    moved.member_groups = {"ops"};
+    assert_ok(db.store_group(moved, fresh_ts));
+    assert_int_equal(db.durable_commits(), commits + 2);
+    moved.modify_stamp.clear();
+    assert_ok(db.store_group(moved, fresh_ts));
+    assert_int_equal(db.durable_commits(), commits + 3);
+    auto found = db.group_by_name("devs");
+    assert_true(found.ok() && found->has_value());
+    assert_true((*found)->record == moved);
+}
+
+void initgroups_answer_taking_a_listed_groups_gid_drops_that_group(void **)
+{
+    // A cached group that lists the user loses its gid to another group of
+    // the answer (a rename in the directory): it is dropped, not updated.
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_initgroups(alice(), {group("old", 30001, {"alice"}), group("web", 30002, {"alice"})},
+                                  fresh_ts));
+    assert_ok(db.store_initgroups(alice(), {group("new", 30001, {"alice"})}, fresh_ts));
+    auto old = db.group_by_name("old");
+    assert_true(old.ok() && !old->has_value());
+    assert_true(gids(db, "alice", 20001) == (std::vector<std::uint32_t>{20001, 30001}));
+    auto web = db.group_by_name("web");
+    assert_true(web.ok() && web->has_value() && (*web)->record.members.empty());
+}
+
 void changed_group_is_written_as_a_diff(void **)
 {
     test::TempDir dir;
@@ -491,10 +604,17 @@ void a_commit_says_what_it_touched(void **)
     assert_ok(db.store_user(moved, fresh_ts));
     only(true, "alice", 10077, 10001);
     assert_ok(db.store_user(moved, fresh_ts)); // unchanged but refreshed: its timestamps moved
+    assert_true(seen.size() == 1 && seen[0].entries.size() == 1 && seen[0].entries[0].timestamps_only &&
+                seen[0].only_timestamps);
     only(true, "alice", 10077, 0);
     assert_ok(db.store_group(group("devs", 30001, {"alice"}), fresh_ts));
+    assert_true(seen.size() == 1 && !seen[0].entries[0].timestamps_only && !seen[0].only_timestamps);
+    only(false, "devs", 30001, 0);
+    assert_ok(db.store_group(group("devs", 30001, {"alice"}), fresh_ts));
+    assert_true(seen.size() == 1 && seen[0].entries[0].timestamps_only);
     only(false, "devs", 30001, 0);
     assert_ok(db.expire_group("devs"));
+    assert_true(seen.size() == 1 && seen[0].entries[0].timestamps_only);
     only(false, "devs", 0, 0);
     assert_ok(db.delete_user("alice"));
     only(true, "alice", 0, 0);
@@ -507,7 +627,25 @@ void a_commit_says_what_it_touched(void **)
     seen.clear();
     assert_ok(db.expire_all());
     assert_int_equal(seen.size(), 1);
-    assert_true(seen[0].everything);
+    assert_true(seen[0].everything && seen[0].only_timestamps);
+    seen.clear();
+    // An initgroups refresh that changed nothing: timestamps only, the user's
+    // initgroups timestamps among them; a group the user left is a change.
+    assert_ok(db.store_initgroups(moved, {group("developers", 30001, {"alice"}), group("web", 30002, {"alice"})},
+                                  fresh_ts));
+    seen.clear();
+    assert_ok(db.store_initgroups(moved, {group("developers", 30001, {"alice"}), group("web", 30002, {"alice"})},
+                                  fresh_ts));
+    assert_int_equal(seen.size(), 1);
+    assert_true(seen[0].only_timestamps);
+    assert_int_equal(seen[0].entries.size(), 4); // the user, two groups, the user's initgroups timestamps
+    seen.clear();
+    assert_ok(db.store_initgroups(moved, {group("developers", 30001, {"alice"})}, fresh_ts));
+    assert_int_equal(seen.size(), 1);
+    assert_false(seen[0].only_timestamps);
+    bool web_changed = false;
+    for (const auto &e : seen[0].entries) web_changed = web_changed || (e.name == "web" && !e.timestamps_only);
+    assert_true(web_changed);
     seen.clear();
     // Past the limit, a write says "everything" rather than a long list.
     std::vector<User> many;
@@ -815,6 +953,10 @@ int main()
         cmocka_unit_test(garbage_timestamps_file_alone_is_moved_aside),
         cmocka_unit_test(lost_timestamps_file_reads_as_expired),
         cmocka_unit_test(unchanged_store_rewrites_only_the_timestamps),
+        cmocka_unit_test(timestamps_are_read_alone),
+        cmocka_unit_test(unchanged_initgroups_refresh_writes_no_entry),
+        cmocka_unit_test(group_grown_by_a_diff_reads_as_unchanged_when_refreshed),
+        cmocka_unit_test(initgroups_answer_taking_a_listed_groups_gid_drops_that_group),
         cmocka_unit_test(changed_group_is_written_as_a_diff),
         cmocka_unit_test(changed_user_fields_replace_the_old_ones),
         cmocka_unit_test(stored_user_replaces_the_cached_holder_of_its_uid),

@@ -255,6 +255,7 @@ Result<sysdb::Group> to_group(const LdapEntry &e, const IdSettings &s)
     g.gid = *gid;
     if (const auto *members = e.values(s.group.member)) {
         // One bad member must not cost every other member the group.
+        g.members.reserve(members->size());
         for (const std::string &m : *members) {
             if (servable_member(m)) g.members.push_back(m);
             else VLOG(minor, "%s: skipping member '%s': not a name NSS can carry", e.dn.c_str(), m.c_str());

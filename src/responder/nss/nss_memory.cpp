@@ -63,6 +63,31 @@ void HotAnswers::forget(bool user, std::string_view name, std::uint32_t id, std:
     index.erase(it);
 }
 
+void HotAnswers::expire(bool user, std::string_view name, std::uint32_t id)
+{
+    using dp_iface::Lookup;
+    auto mark = [&](Lookup lookup, std::string_view key) {
+        if (Formatted *f = table_.find(lookup, key)) f->timestamps = {};
+    };
+    const Lookup by_id = user ? Lookup::user_by_uid : Lookup::group_by_gid;
+    mark(user ? Lookup::user_by_name : Lookup::group_by_name, name);
+    if (user) mark(Lookup::initgroups, name);
+    if (id != 0) {
+        char text[16];
+        auto [end, ec] = std::to_chars(text, text + sizeof text, id);
+        mark(by_id, std::string_view(text, static_cast<std::size_t>(end - text)));
+    }
+    auto &index = ids_of_[user ? 0 : 1];
+    auto it = index.find(std::string(name));
+    if (it == index.end()) return;
+    for (const std::string &key : it->second) mark(by_id, key);
+}
+
+void HotAnswers::expire_all()
+{
+    table_.for_each([](Formatted &f) { f.timestamps = {}; });
+}
+
 void HotAnswers::clear(dp_iface::Lookup lookup)
 {
     table_.clear(lookup);

@@ -2,7 +2,10 @@
 // entries (the reply body as it goes on the wire, so a hot lookup neither
 // reads the cache nor encodes anything), the negative cache, and the
 // enumeration snapshot. All of it is dropped whole when the provider says the
-// cache changed (DpClient::watch), and kept only while it can say so.
+// cache changed (DpClient::watch), and kept only while it can say so. When
+// only timestamps changed (a refresh that found the entry unchanged, an
+// expiry), the answers stay, marked expired: the next lookup reads the
+// timestamps alone and, once fresh, sends the answer it has.
 #pragma once
 
 #include "util/sbus/dp_iface.hpp"
@@ -66,6 +69,12 @@ public:
         for (const auto &m : tables_) n += m.size();
         return n;
     }
+    template <class F>
+    void for_each(F f)
+    {
+        for (auto &m : tables_)
+            for (auto &e : m) f(e.second);
+    }
     template <class Pred>
     void erase_if(Pred pred)
     {
@@ -104,6 +113,11 @@ public:
     // given (0: none) and by every id it was kept under go; for a user, its
     // initgroups answer too.
     void forget(bool user, std::string_view name, std::uint32_t id = 0, std::uint32_t old_id = 0);
+    // Only the timestamps of this user or group changed (the same keys as
+    // forget()): its answers still hold what the cache holds, and are kept,
+    // marked expired until their timestamps are read again.
+    void expire(bool user, std::string_view name, std::uint32_t id = 0);
+    void expire_all();
     std::size_t size() const { return table_.size(); }
     std::size_t bytes() const;
 

@@ -112,22 +112,35 @@ void NssResponder::watch_providers()
 void NssResponder::cache_changed(NssDomain &d, const sbus::StringList *changes)
 {
     bool everything = changes == nullptr;
+    if (!everything && changes->size() == 1 && (*changes)[0] == dp_iface::every_timestamp_changed) {
+        // Only timestamps (an expiry of everything): every answer still holds.
+        d.hot.expire_all();
+        return;
+    }
     bool users = everything, groups = everything;
     if (!everything) {
         for (const std::string &line : *changes) {
-            // "u|g TAB name TAB id TAB previous id"; anything else: everything.
+            // "u|g TAB name TAB id TAB previous id [TAB t]"; anything else: everything.
             const auto tab1 = line.find('\t');
             const auto tab2 = tab1 == std::string::npos ? tab1 : line.find('\t', tab1 + 1);
             const auto tab3 = tab2 == std::string::npos ? tab2 : line.find('\t', tab2 + 1);
+            const auto tab4 = tab3 == std::string::npos ? tab3 : line.find('\t', tab3 + 1);
+            const auto old_id_end = tab4 == std::string::npos ? line.size() : tab4;
             std::uint32_t id = 0, old_id = 0;
             if (tab3 == std::string::npos || tab1 != 1 || (line[0] != 'u' && line[0] != 'g') ||
                 std::from_chars(line.data() + tab2 + 1, line.data() + tab3, id).ec != std::errc{} ||
-                std::from_chars(line.data() + tab3 + 1, line.data() + line.size(), old_id).ec != std::errc{}) {
+                std::from_chars(line.data() + tab3 + 1, line.data() + old_id_end, old_id).ec != std::errc{} ||
+                (tab4 != std::string::npos && std::string_view(line).substr(tab4 + 1) != "t")) {
                 everything = true;
                 break;
             }
             const bool user = line[0] == 'u';
             const std::string_view name = std::string_view(line).substr(tab1 + 1, tab2 - tab1 - 1);
+            if (tab4 != std::string::npos) {
+                // Only its timestamps: its answers still hold, marked expired.
+                d.hot.expire(user, name, id);
+                continue;
+            }
             d.hot.forget(user, name, id, old_id);
             // "No such entry" answers go too: the name or id may exist now.
             d.negative.erase(user ? Lookup::user_by_name : Lookup::group_by_name, name);
@@ -239,7 +252,7 @@ void NssResponder::refresh_in_background(NssDomain &d, Lookup lookup, const Form
 }
 
 void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lookup, std::string key, Read read,
-                              Done done)
+                              Stamps stamps, Done done)
 {
     using Kind = AnswerKind;
     if (index == domains_.size()) {
@@ -249,16 +262,31 @@ void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lo
     }
     NssDomain &d = *domains_[index];
     if (negative_hit(d, lookup, key)) {
-        resolve_in(index + 1, any_unavailable, lookup, std::move(key), std::move(read), std::move(done));
+        resolve_in(index + 1, any_unavailable, lookup, std::move(key), std::move(read), std::move(stamps),
+                   std::move(done));
         return;
     }
+    const auto now = std::time(nullptr);
     std::optional<Formatted> cached;
-    if (sysdb::Sysdb *cache = cache_of(d)) {
-        auto r = read(*cache);
-        if (r) cached = std::move(*r);
-        else VLOG(error, "domain %s: reading the cache: %s", d.name.c_str(), r.error().message.c_str());
+    // Expired by its timestamps: the provider is asked first and the entry
+    // read once, afterwards (a 10,000-member group costs milliseconds to
+    // read); the stale copy only if the provider cannot answer.
+    bool stale_unread = false;
+    if (sysdb::Sysdb *cache = cache_of(d)) cached = kept(d, *cache, lookup, key);
+    if (sysdb::Sysdb *cache = cached ? nullptr : cache_of(d)) {
+        if (stamps) {
+            auto ts = stamps(*cache);
+            if (!ts) VLOG(error, "domain %s: reading the cache: %s", d.name.c_str(), ts.error().message.c_str());
+            stale_unread = ts && sysdb::classify(*ts, now, d.entry_timeout, settings_.nowait_percentage) ==
+                                     sysdb::Freshness::expired;
+        }
+        if (!stale_unread) {
+            auto r = read(*cache);
+            if (r) cached = std::move(*r);
+            else VLOG(error, "domain %s: reading the cache: %s", d.name.c_str(), r.error().message.c_str());
+        }
     }
-    const auto freshness = cached ? sysdb::classify(cached->timestamps, std::time(nullptr), d.entry_timeout,
+    const auto freshness = cached ? sysdb::classify(cached->timestamps, now, d.entry_timeout,
                                                     settings_.nowait_percentage)
                                   : sysdb::Freshness::expired;
     if (freshness != sysdb::Freshness::expired) {
@@ -269,12 +297,20 @@ void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lo
         return;
     }
     auto stale = std::make_shared<std::optional<Formatted>>(std::move(cached));
-    d.dp->fetch(lookup, key, [this, index, any_unavailable, lookup, key, read, done, stale](Outcome outcome,
-                                                                                          const std::string &) {
+    d.dp->fetch(lookup, key, [this, index, any_unavailable, lookup, key, read, stamps, done, stale,
+                              stale_unread](Outcome outcome, const std::string &) {
         NssDomain &dom = *domains_[index];
         switch (outcome) {
         case Outcome::ok: {
             sysdb::Sysdb *cache = cache_of(dom);
+            // The refresh changed only timestamps: the answer kept is still good.
+            auto again = cache ? kept(dom, *cache, lookup, key) : std::nullopt;
+            if (again && sysdb::classify(again->timestamps, std::time(nullptr), dom.entry_timeout,
+                                         settings_.nowait_percentage) != sysdb::Freshness::expired) {
+                keep(dom, lookup, key, *again);
+                done({Kind::found, std::move(again)});
+                return;
+            }
             auto fresh = cache ? read(*cache) : Result<std::optional<Formatted>>(std::nullopt);
             if (fresh && *fresh) {
                 keep(dom, lookup, key, **fresh);
@@ -286,14 +322,22 @@ void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lo
         case Outcome::not_found: remember_negative(dom, lookup, key); break;
         case Outcome::unavailable:
         case Outcome::error:
+            if (stale_unread) {
+                // The provider wrote nothing: the cache still holds what it held.
+                if (sysdb::Sysdb *cache = cache_of(dom)) {
+                    auto r = read(*cache);
+                    if (r) *stale = std::move(*r);
+                    else VLOG(error, "domain %s: reading the cache: %s", dom.name.c_str(), r.error().message.c_str());
+                }
+            }
             if (*stale) {
                 done({Kind::found, std::move(*stale)});
                 return;
             }
-            resolve_in(index + 1, true, lookup, key, read, done);
+            resolve_in(index + 1, true, lookup, key, read, stamps, done);
             return;
         }
-        resolve_in(index + 1, any_unavailable, lookup, key, read, done);
+        resolve_in(index + 1, any_unavailable, lookup, key, read, stamps, done);
     });
 }
 
@@ -338,6 +382,37 @@ NssResponder::Read NssResponder::reader(Lookup lookup, const std::string &key)
     };
 }
 
+NssResponder::Stamps NssResponder::stamps_reader(Lookup lookup, const std::string &key)
+{
+    switch (lookup) {
+    case Lookup::user_by_name: return [key](sysdb::Sysdb &c) { return c.user_timestamps(key); };
+    case Lookup::group_by_name: return [key](sysdb::Sysdb &c) { return c.group_timestamps(key); };
+    case Lookup::initgroups: return [key](sysdb::Sysdb &c) { return c.initgroups_timestamps(key); };
+    case Lookup::user_by_uid:
+    case Lookup::group_by_gid: break; // the name is in the entry: read it
+    }
+    return {};
+}
+
+std::optional<Formatted> NssResponder::kept(NssDomain &d, sysdb::Sysdb &cache, Lookup lookup, const std::string &key)
+{
+    if (!d.dp->watching()) return std::nullopt;
+    const Formatted *f = d.hot.find(lookup, key);
+    if (f == nullptr) return std::nullopt;
+    // By the object's name, whichever key found it.
+    const Lookup by_name = lookup == Lookup::user_by_uid    ? Lookup::user_by_name
+                         : lookup == Lookup::group_by_gid   ? Lookup::group_by_name
+                                                            : lookup;
+    auto ts = stamps_reader(by_name, f->name)(cache);
+    if (!ts) {
+        VLOG(error, "domain %s: reading the cache: %s", d.name.c_str(), ts.error().message.c_str());
+        return std::nullopt;
+    }
+    Formatted answer = *f;
+    answer.timestamps = *ts;
+    return answer;
+}
+
 void NssResponder::serve(ClientRequest req, Reply reply, Lookup lookup)
 {
     auto key = read_key(req, lookup);
@@ -369,7 +444,8 @@ void NssResponder::serve(ClientRequest req, Reply reply, Lookup lookup)
     }
     auto shared = std::make_shared<Reply>(std::move(reply));
     Read read = reader(lookup, *key);
-    resolve_in(index, false, lookup, std::move(*key), std::move(read), [this, shared, lookup](Answer a) {
+    Stamps stamps = stamps_reader(lookup, *key);
+    resolve_in(index, false, lookup, std::move(*key), std::move(read), std::move(stamps), [this, shared, lookup](Answer a) {
         switch (a.kind) {
         case AnswerKind::found:
             if (by_id(lookup) && filtered(lookup, a.formatted->name)) shared->status(VIGIL_STATUS_NOTFOUND);

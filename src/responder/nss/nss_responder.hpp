@@ -86,13 +86,16 @@ public:
 private:
     // Reads one object from a domain's cache, formatted for the wire.
     using Read = std::function<Result<std::optional<Formatted>>(sysdb::Sysdb &)>;
+    // The object's timestamps alone (name lookups): an expired object is not
+    // read before the provider is asked, only after (or if it cannot answer).
+    using Stamps = std::function<Result<sysdb::Timestamps>(sysdb::Sysdb &)>;
     using Done = std::function<void(Answer)>;
 
     // The in-memory answer if one serves, walking the domains from `index`
     // (which is left at the domain where the cache must be read).
     const Formatted *hot(std::size_t &index, dp_iface::Lookup lookup, std::string_view key);
     void resolve_in(std::size_t index, bool any_unavailable, dp_iface::Lookup lookup, std::string key, Read read,
-                    Done done);
+                    Stamps stamps, Done done);
     void refresh_in_background(NssDomain &d, dp_iface::Lookup lookup, const Formatted &f);
     void keep(NssDomain &d, dp_iface::Lookup lookup, std::string_view key, const Formatted &f);
     void cache_changed(NssDomain &d, const sbus::StringList *changes);
@@ -101,6 +104,10 @@ private:
     void enumerate(ClientRequest req, Reply reply, bool users);
     const std::vector<Enumerated> &snapshot(NssDomain &d, bool users);
     Read reader(dp_iface::Lookup lookup, const std::string &key);
+    static Stamps stamps_reader(dp_iface::Lookup lookup, const std::string &key); // empty for id lookups
+    // The answer kept in memory whose timestamps went stale (only they
+    // changed, nss_memory.hpp), with its timestamps read again; nullopt: none.
+    std::optional<Formatted> kept(NssDomain &d, sysdb::Sysdb &cache, dp_iface::Lookup lookup, const std::string &key);
     // The gids of the filter_groups names, as cached: left out of initgroups.
     std::set<std::uint32_t> filtered_gids();
     bool filtered(dp_iface::Lookup lookup, std::string_view name) const;

@@ -26,7 +26,12 @@
 //       so a responder can keep formatted answers in memory until it arrives.
 //       One string per user or group the write touched:
 //         "u" or "g", TAB, name, TAB, id, TAB, previous id (ids: 0 = unknown)
-//       or the single string "*": anything may have changed.
+//       with TAB "t" after it when only its timestamps changed (an
+//       unchanged refresh, an expiry: what was formatted from the entry
+//       still holds, only not how fresh it is);
+//       or the single string "*": anything may have changed,
+//       or the single string "*t": anything's timestamps may have changed,
+//       nothing else (vigilctl cache-expire --everything).
 #pragma once
 
 #include <cstdint>
@@ -38,6 +43,7 @@ inline constexpr const char *interface = "org.vigil.DataProvider";
 inline constexpr const char *cache_changed = "cacheChanged";
 inline constexpr const char *pam = "pam";
 inline constexpr const char *everything_changed = "*";
+inline constexpr const char *every_timestamp_changed = "*t";
 
 inline std::string socket_path(const std::string &run_dir, const std::string &domain)
 {

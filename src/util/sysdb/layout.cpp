@@ -50,16 +50,6 @@ bool add(ldb_message *msg, const char *name, const std::string &value) { return 
 
 std::string value_string(const ldb_val &v) { return std::string(reinterpret_cast<const char *>(v.data), v.length); }
 
-std::vector<std::string> values_of(const ldb_message *msg, const char *name)
-{
-    std::vector<std::string> out;
-    const ldb_message_element *el = ldb_msg_find_element(msg, name);
-    if (el == nullptr) return out;
-    out.reserve(el->num_values);
-    for (unsigned i = 0; i < el->num_values; ++i) out.push_back(value_string(el->values[i]));
-    return out;
-}
-
 std::string single(const ldb_message *msg, const char *name)
 {
     const ldb_message_element *el = ldb_msg_find_element(msg, name);
@@ -90,10 +80,26 @@ ValueSet value_set(const ldb_message_element *el)
     out.reserve(el->num_values);
     for (unsigned i = 0; i < el->num_values; ++i)
         out.emplace_back(reinterpret_cast<const char *>(el->values[i].data), el->values[i].length);
-    // Written sorted (records are normalised), so usually read back sorted.
-    if (!std::is_sorted(out.begin(), out.end())) std::sort(out.begin(), out.end());
+    // Written sorted (records are normalised), so usually read back sorted;
+    // a diff appends what it adds after them: only that tail is sorted, then
+    // merged in (a 10,000-member group with one member added since its last
+    // full write costs a pass, not a sort).
+    auto tail = std::is_sorted_until(out.begin(), out.end());
+    if (tail != out.end()) {
+        std::sort(tail, out.end());
+        std::inplace_merge(out.begin(), tail, out.end());
+    }
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
+}
+
+// An attribute's values as sorted strings (the normalised form).
+std::vector<std::string> sorted_values_of(const ldb_message *msg, const char *name)
+{
+    const ldb_message_element *el = ldb_msg_find_element(msg, name);
+    if (el == nullptr) return {};
+    ValueSet views = value_set(el);
+    return std::vector<std::string>(views.begin(), views.end());
 }
 
 bool add_views(ldb_message *msg, const char *name, const std::vector<std::string_view> &values, int flags)
@@ -183,8 +189,10 @@ Result<Group> decode_group(const ldb_message *msg)
     auto gid = id_of(msg, attr::gid);
     if (!gid) return std::move(gid).error();
     group.gid = *gid;
-    group.members = values_of(msg, attr::member);
-    group.member_groups = values_of(msg, attr::member_group);
+    // Stored sorted, but a diff appends the members it adds: reads return
+    // the normalised record all the same (records.hpp).
+    group.members = sorted_values_of(msg, attr::member);
+    group.member_groups = sorted_values_of(msg, attr::member_group);
     group.original_dn = single(msg, attr::original_dn);
     group.modify_stamp = single(msg, attr::modify_stamp);
     return group;
@@ -221,6 +229,50 @@ ldb_message *diff(TALLOC_CTX *mem, const ldb_message *old, const ldb_message *no
         if (ldb_msg_add_empty(mod.get(), name, LDB_FLAG_MOD_DELETE, &el) != LDB_SUCCESS) return nullptr;
     }
     return mod.release();
+}
+
+bool holds(const ldb_message *old, const Group &group)
+{
+    const std::string gid = std::to_string(group.gid);
+    // What encode() writes: each attribute with its values (an empty single
+    // value is not written), members sorted and each once (normalised).
+    struct Expected {
+        const char *name;
+        const std::string *single; // or
+        const std::vector<std::string> *many;
+    };
+    const std::string object_class = group_class;
+    const Expected expected[] = {
+        {attr::object_class, &object_class, nullptr},  {attr::name, &group.name, nullptr},
+        {attr::gid, &gid, nullptr},                    {attr::member, nullptr, &group.members},
+        {attr::member_group, nullptr, &group.member_groups}, {attr::original_dn, &group.original_dn, nullptr},
+        {attr::modify_stamp, &group.modify_stamp, nullptr},
+    };
+    unsigned written = 0;
+    for (const Expected &e : expected) {
+        const std::size_t count = e.single != nullptr ? (e.single->empty() ? 0 : 1) : e.many->size();
+        const ldb_message_element *el = ldb_msg_find_element(old, e.name);
+        if (count == 0) {
+            if (el != nullptr) return false;
+            continue;
+        }
+        ++written;
+        if (el == nullptr || el->num_values != count) return false;
+        if (e.single != nullptr) {
+            if (std::string_view(reinterpret_cast<const char *>(el->values[0].data), el->values[0].length) != *e.single)
+                return false;
+            continue;
+        }
+        // Stored sorted, unless a diff appended values since: then sorted here.
+        ValueSet had = value_set(el);
+        if (!std::equal(had.begin(), had.end(), e.many->begin(), e.many->end())) return false;
+    }
+    // And nothing else (but the DN ldb adds to what it returns).
+    unsigned present = 0;
+    for (unsigned i = 0; i < old->num_elements; ++i) {
+        if (ldb_attr_cmp(old->elements[i].name, "distinguishedName") != 0) ++present;
+    }
+    return present == written;
 }
 
 std::int64_t find_int(const ldb_message *msg, const char *name, std::int64_t fallback)

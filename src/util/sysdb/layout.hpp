@@ -74,6 +74,11 @@ Result<Group> decode_group(const ldb_message *msg);
 // Null only when out of memory.
 ldb_message *diff(TALLOC_CTX *mem, const ldb_message *old, const ldb_message *now);
 
+// Whether `old` (a full entry) holds exactly what encode(group) would write,
+// i.e. diff(old, encode(group)) has no elements: storing `group` then
+// changes nothing. `group` must be normalised. Compares without copying.
+bool holds(const ldb_message *old, const Group &group);
+
 // Reads an integer attribute written by this code; `fallback` when absent.
 std::int64_t find_int(const ldb_message *msg, const char *attr, std::int64_t fallback);
 

@@ -74,6 +74,8 @@ Freshness classify(const Timestamps &ts, std::int64_t now, std::int64_t entry_ti
 // normalised records, so a stored record reads back equal to normalise(it).
 User normalised(User user);
 Group normalised(Group group);
+// Whether `group` is in that form already (normalised(group) == group).
+bool is_normalised(const Group &group);
 
 // Refuses what NSS cannot carry or the cache cannot hold, with a message
 // naming the record, its DN and the field (Errc::invalid_argument):

@@ -55,25 +55,32 @@ struct Initgroups {
 // What one committed write touched: each user or group written, expired or
 // removed, by name, with its id now and, if the write moved it, before. Past
 // `limit` entries (an enumeration batch, expire_all) only "everything".
+// `timestamps_only`: the write changed that entry's timestamps and nothing
+// else (an unchanged refresh, an expiry), so what a responder formatted from
+// the entry still holds; `only_timestamps`: true of every change of the write.
 struct Changes {
     struct Entry {
         bool user = true; // else a group
         std::string name;
         std::uint32_t id = 0;     // 0: not known (expired or removed by name)
         std::uint32_t old_id = 0; // the id it had before, if another
+        bool timestamps_only = false;
     };
     static constexpr std::size_t limit = 1024;
     std::vector<Entry> entries;
     bool everything = false;
+    bool only_timestamps = true;
 
-    void add(bool user, const std::string &name, std::uint32_t id = 0, std::uint32_t old_id = 0)
+    void add(bool user, const std::string &name, std::uint32_t id = 0, std::uint32_t old_id = 0,
+             bool timestamps_only = false)
     {
+        only_timestamps = only_timestamps && timestamps_only;
         if (everything) return;
         if (entries.size() >= limit) {
             set_everything();
             return;
         }
-        entries.push_back({user, name, id, old_id == id ? 0 : old_id});
+        entries.push_back({user, name, id, old_id == id ? 0 : old_id, timestamps_only});
     }
     void set_everything()
     {
@@ -125,6 +132,15 @@ public:
     // lookups; cycles are walked once.
     Result<Initgroups> groups_of_user(const std::string &user, std::uint32_t primary_gid) const;
 
+    // The timestamps alone, from the timestamps file (the entry is not read):
+    // for a caller that wants the entry only while it is fresh, e.g. a
+    // responder that asks the provider anyway when it is expired, and reads
+    // a large group once, after the refresh. {0, 0} (expired) when there is
+    // no record; a record does not prove that the entry is cached.
+    Result<Timestamps> user_timestamps(const std::string &name) const;
+    Result<Timestamps> group_timestamps(const std::string &name) const;
+    Result<Timestamps> initgroups_timestamps(const std::string &user) const; // groups_of_user's
+
     // nullopt: never checked online, or the user is not cached.
     Result<std::optional<AccessFilterMemo>> access_filter_memo(const std::string &user) const;
 
@@ -164,6 +180,11 @@ public:
     // formatted answers stay valid while it does not move.
     Result<std::uint64_t> entries_sequence_number() const;
 
+    // How many writes of this handle committed a transaction on the entries
+    // file (the durable one): a write that changes no entry (an unchanged
+    // refresh) commits only the timestamps and does not count.
+    std::uint64_t durable_commits() const noexcept { return durable_commits_; }
+
     // A reader keeps the file it opened; when the writer has moved it aside
     // and started a new one, this opens the new one (true) — a stat(2), cheap
     // enough to call before each request. False: still the same file.
@@ -199,6 +220,7 @@ private:
     FileId entries_id_; // which files entries_ and stamps_ are, to notice a replacement
     FileId stamps_id_;
     std::function<void(const Changes &)> on_commit_;
+    std::uint64_t durable_commits_ = 0;
 };
 
 } // namespace vigil::sysdb

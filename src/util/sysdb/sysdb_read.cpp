@@ -118,6 +118,27 @@ Result<std::optional<CachedGroup>> Sysdb::group_by_gid(std::uint32_t gid) const
     return by_id<Group>(Files{entries_.raw(), stamps_.raw()}, attr::gid, gid);
 }
 
+Result<Timestamps> Sysdb::user_timestamps(const std::string &name) const
+{
+    if (name.empty()) return Timestamps{};
+    TallocPtr<void> mem(talloc_new(nullptr));
+    return stamps_of(stamps_.raw(), mem.get(), Kind::user, name);
+}
+
+Result<Timestamps> Sysdb::group_timestamps(const std::string &name) const
+{
+    if (name.empty()) return Timestamps{};
+    TallocPtr<void> mem(talloc_new(nullptr));
+    return stamps_of(stamps_.raw(), mem.get(), Kind::group, name);
+}
+
+Result<Timestamps> Sysdb::initgroups_timestamps(const std::string &user) const
+{
+    if (user.empty()) return Timestamps{};
+    TallocPtr<void> mem(talloc_new(nullptr));
+    return stamps_of(stamps_.raw(), mem.get(), Kind::user, user, true);
+}
+
 Result<std::optional<AccessFilterMemo>> Sysdb::access_filter_memo(const std::string &user) const
 {
     if (user.empty()) return std::optional<AccessFilterMemo>{};

@@ -6,6 +6,8 @@
 #include "util/sysdb/layout.hpp"
 #include "util/sysdb/search.hpp"
 
+#include <map>
+#include <optional>
 #include <set>
 
 namespace vigil::sysdb {
@@ -15,9 +17,21 @@ using namespace search;
 
 // The steps of one write transaction. Each step validates what it writes, so
 // a refused record anywhere fails the transaction and nothing is written.
+//
+// The timestamps file's transaction is open from the start; the entries
+// file's only from the first step that writes an entry (entries()). A
+// refresh that changes no entry (the common case: a lookup after the entry
+// expired) then neither opens nor commits a transaction on the entries file,
+// whose start alone costs a copy of its hash table and a remap of the file.
+// Reading the entries outside a transaction is safe: vigil_be is the only
+// writer, and this write runs on its one thread.
 class Sysdb::Writer {
 public:
-    Writer(Files files, TALLOC_CTX *mem, Changes &changes) : files_(files), mem_(mem), changes_(changes) {}
+    Writer(const LdbFile &entries, Files files, TALLOC_CTX *mem, Changes &changes)
+        : entries_file_(entries), files_(files), mem_(mem), changes_(changes) {}
+
+    // The entries file's transaction, if a step wrote an entry.
+    std::optional<LdbFileTx> &entries_transaction() { return entries_tx_; }
 
     Status store(const User &given, const Timestamps &ts)
     {
@@ -27,9 +41,11 @@ public:
         if (!scratch) return out_of_memory("storing user " + user.name);
         ldb_message *msg = layout::encode(scratch.get(), files_.entries, user);
         if (msg == nullptr) return out_of_memory("encoding user " + user.name);
-        auto stored = put_entry(scratch.get(), msg, Kind::user, attr::uid, user.uid, user.name);
+        auto old = find_by_dn(files_.entries, scratch.get(), msg->dn);
+        if (!old) return std::move(old).error();
+        auto stored = put_entry(scratch.get(), msg, *old, Kind::user, attr::uid, user.uid, user.name);
         if (!stored) return std::move(stored).error();
-        changes_.add(true, user.name, user.uid, stored->old_id);
+        changes_.add(true, user.name, user.uid, stored->old_id, !stored->wrote);
         return write_stamps(scratch.get(), Kind::user, user.name,
                             {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}}, stored->existed);
     }
@@ -37,14 +53,33 @@ public:
     Status store(const Group &given, const Timestamps &ts)
     {
         if (Status st = validate(given); !st) return st;
-        Group group = normalised(given);
+        // The provider hands over normalised groups: no copy of 10,000 names then.
+        std::optional<Group> copy;
+        if (!is_normalised(given)) copy = normalised(given);
+        const Group &group = copy ? *copy : given;
         Scratch scratch(mem_);
         if (!scratch) return out_of_memory("storing group " + group.name);
+        // The cached entry: from the search hint_groups_listing() made, or read.
+        const ldb_message *old = take_hint(group.name);
+        if (old == nullptr) {
+            auto dn = dn_for(scratch.get(), files_.entries, Kind::group, group.name);
+            if (!dn) return std::move(dn).error();
+            auto found = find_by_dn(files_.entries, scratch.get(), *dn);
+            if (!found) return std::move(found).error();
+            old = *found;
+        }
+        // Unchanged (a refresh): compared as it is, not encoded first.
+        if (old != nullptr && layout::holds(old, group)) {
+            changes_.add(false, group.name, group.gid, group.gid, true);
+            return write_stamps(scratch.get(), Kind::group, group.name,
+                                {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}},
+                                Existed::yes);
+        }
         ldb_message *msg = layout::encode(scratch.get(), files_.entries, group);
         if (msg == nullptr) return out_of_memory("encoding group " + group.name);
-        auto stored = put_entry(scratch.get(), msg, Kind::group, attr::gid, group.gid, group.name);
+        auto stored = put_entry(scratch.get(), msg, old, Kind::group, attr::gid, group.gid, group.name);
         if (!stored) return std::move(stored).error();
-        changes_.add(false, group.name, group.gid, stored->old_id);
+        changes_.add(false, group.name, group.gid, stored->old_id, !stored->wrote);
         return write_stamps(scratch.get(), Kind::group, group.name,
                             {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}}, stored->existed);
     }
@@ -52,6 +87,8 @@ public:
     Status remove(Kind kind, const std::string &name)
     {
         changes_.add(kind == Kind::user, name);
+        if (kind == Kind::group) hints_.erase(name);
+        if (Status st = entries(); !st) return st;
         for (ldb_context *ldb : {files_.entries, files_.stamps}) {
             auto dn = dn_for(mem_, ldb, kind, name);
             if (!dn) return std::move(dn).error();
@@ -64,7 +101,7 @@ public:
     // Writes timestamps for an entry, creating its record in the timestamps file if needed.
     Status set_stamps(Kind kind, const std::string &name, const std::vector<std::pair<const char *, std::int64_t>> &values)
     {
-        changes_.add(kind == Kind::user, name);
+        changes_.add(kind == Kind::user, name, 0, 0, true);
         Scratch scratch(mem_);
         if (!scratch) return out_of_memory("writing timestamps");
         return write_stamps(scratch.get(), kind, name, values, Existed::maybe);
@@ -90,7 +127,7 @@ public:
     // expires_at = 0 (and the initgroups expiry, if any); no record: already expired.
     Status expire(Kind kind, const std::string &name)
     {
-        changes_.add(kind == Kind::user, name);
+        changes_.add(kind == Kind::user, name, 0, 0, true);
         auto dn = dn_for(mem_, files_.stamps, kind, name);
         if (!dn) return std::move(dn).error();
         auto existing = find_by_dn(files_.stamps, mem_, *dn);
@@ -111,15 +148,39 @@ public:
         return {};
     }
 
-    // The directory listed `user` in exactly `answer`: cached groups that
-    // still list it lose it (the user left them).
-    Status drop_left_memberships(const std::string &user, const std::set<std::string> &answer)
+    // Reads, in one indexed search, the cached groups that list `user`: the
+    // groups of an initgroups answer are mostly those, and store() then takes
+    // each from here instead of reading it (500 groups: one search, not 500).
+    Status hint_groups_listing(const std::string &user)
     {
-        const char *attrs[] = {attr::name, attr::gid, nullptr};
-        auto res = find_by_attr(files_.entries, mem_, Kind::group, attr::member, user, attrs);
+        auto res = find_by_attr(files_.entries, mem_, Kind::group, attr::member, user);
         if (!res) return std::move(res).error();
+        hints_.clear();
         for (unsigned i = 0; i < (*res)->count; ++i) {
             const ldb_message *group = (*res)->msgs[i];
+            hints_.emplace(ldb_msg_find_attr_as_string(group, attr::name, ""), group);
+        }
+        hinted_user_ = user;
+        return {};
+    }
+
+    // The directory listed `user` in exactly `answer`: cached groups that
+    // still list it lose it (the user left them). After
+    // hint_groups_listing(user) and the answer's stores, those are the
+    // hinted groups that are left (every group of the answer took its hint;
+    // a group removed meanwhile lost it).
+    Status drop_left_memberships(const std::string &user, const std::set<std::string> &answer)
+    {
+        std::vector<const ldb_message *> listing;
+        if (hinted_user_ == user) {
+            for (const auto &[name, group] : hints_) listing.push_back(group);
+        } else {
+            const char *attrs[] = {attr::name, attr::gid, nullptr};
+            auto res = find_by_attr(files_.entries, mem_, Kind::group, attr::member, user, attrs);
+            if (!res) return std::move(res).error();
+            listing.assign((*res)->msgs, (*res)->msgs + (*res)->count);
+        }
+        for (const ldb_message *group : listing) {
             const char *name = ldb_msg_find_attr_as_string(group, attr::name, "");
             if (answer.count(name) != 0) continue;
             ldb_message *msg = ldb_msg_new(mem_);
@@ -128,6 +189,7 @@ public:
                 ldb_msg_add_empty(msg, attr::member, LDB_FLAG_MOD_DELETE, &el) != LDB_SUCCESS ||
                 ldb_msg_add_string(msg, attr::member, talloc_strdup(msg, user.c_str())) != LDB_SUCCESS)
                 return out_of_memory("updating group " + std::string(name));
+            if (Status st = entries(); !st) return st;
             if (ldb_modify(files_.entries, msg) != LDB_SUCCESS)
                 return ldb_failure(files_.entries, "cannot drop " + user + " from group " + name);
             changes_.add(false, name, static_cast<std::uint32_t>(ldb_msg_find_attr_as_uint64(group, attr::gid, 0)));
@@ -137,6 +199,26 @@ public:
     }
 
 private:
+    // The hinted entry of group `name`, taken (each is used once), or null.
+    const ldb_message *take_hint(const std::string &name)
+    {
+        auto it = hints_.find(name);
+        if (it == hints_.end()) return nullptr;
+        const ldb_message *group = it->second;
+        hints_.erase(it);
+        return group;
+    }
+
+    // Opens the entries file's transaction before the first write to it.
+    Status entries()
+    {
+        if (entries_tx_) return {};
+        auto tx = entries_file_.begin();
+        if (!tx) return std::move(tx).error();
+        entries_tx_.emplace(std::move(*tx));
+        return {};
+    }
+
     // A talloc context for one step, freed when the step ends: a write of
     // 500 groups does not pile up 500 steps' search results until commit.
     class Scratch {
@@ -158,6 +240,7 @@ private:
     struct Stored {
         Existed existed;
         std::uint32_t old_id; // the cached entry's id before (0: none)
+        bool wrote = true;    // false: equal to the cached entry, nothing written
     };
 
     // Adds the entry, or writes only what differs from the cached one:
@@ -165,27 +248,28 @@ private:
     // is taken from it first (evict_id_holders); when the cached entry of
     // this name already had this id, no other can hold it (every write keeps
     // ids unique), and the search is saved.
-    Result<Stored> put_entry(TALLOC_CTX *mem, ldb_message *now, Kind kind, const char *id_attr, std::uint32_t id,
-                             const std::string &name)
+    // `old` is the cached entry of this name (null: none).
+    Result<Stored> put_entry(TALLOC_CTX *mem, ldb_message *now, const ldb_message *old, Kind kind, const char *id_attr,
+                             std::uint32_t id, const std::string &name)
     {
-        auto old = find_by_dn(files_.entries, mem, now->dn);
-        if (!old) return std::move(old).error();
         const auto old_id =
-            *old != nullptr ? static_cast<std::uint32_t>(ldb_msg_find_attr_as_uint64(*old, id_attr, 0)) : 0;
-        const bool same_id = *old != nullptr && old_id == id;
+            old != nullptr ? static_cast<std::uint32_t>(ldb_msg_find_attr_as_uint64(old, id_attr, 0)) : 0;
+        const bool same_id = old != nullptr && old_id == id;
         if (!same_id) {
             if (Status st = evict_id_holders(kind, id_attr, id, name); !st) return std::move(st).error();
         }
-        if (*old == nullptr) {
+        if (old == nullptr) {
+            if (Status st = entries(); !st) return std::move(st).error();
             if (ldb_add(files_.entries, now) != LDB_SUCCESS) return ldb_failure(files_.entries, "cannot add " + dn_text(now->dn));
-            return Stored{Existed::no, 0};
+            return Stored{Existed::no, 0, true};
         }
-        ldb_message *changes = layout::diff(mem, *old, now);
+        ldb_message *changes = layout::diff(mem, old, now);
         if (changes == nullptr) return out_of_memory("comparing " + dn_text(now->dn));
-        if (changes->num_elements == 0) return Stored{Existed::yes, old_id};
+        if (changes->num_elements == 0) return Stored{Existed::yes, old_id, false};
+        if (Status st = entries(); !st) return std::move(st).error();
         if (ldb_modify(files_.entries, changes) != LDB_SUCCESS)
             return ldb_failure(files_.entries, "cannot update " + dn_text(now->dn));
-        return Stored{Existed::yes, old_id};
+        return Stored{Existed::yes, old_id, true};
     }
 
     // Replaces the values in the entry's timestamps record, or creates it:
@@ -264,6 +348,11 @@ private:
         return {};
     }
 
+    const LdbFile &entries_file_;
+    std::optional<LdbFileTx> entries_tx_;
+    // hint_groups_listing(): cached groups by name, as read then (in mem_).
+    std::map<std::string, const ldb_message *, std::less<>> hints_;
+    std::string hinted_user_;
     Files files_;
     TALLOC_CTX *mem_;
     Changes &changes_;
@@ -271,18 +360,20 @@ private:
 
 Status Sysdb::write(const std::function<Status(Writer &)> &steps)
 {
-    // Entries first, then timestamps, both committed in that order: if the
-    // second commit fails, entries merely look older (or expired) than they are.
-    auto entries_tx = entries_.begin();
-    if (!entries_tx) return std::move(entries_tx).error();
+    // Entries (if a step wrote one), then timestamps, committed in that
+    // order: if the second commit fails, entries merely look older (or
+    // expired) than they are.
     auto stamps_tx = stamps_.begin();
     if (!stamps_tx) return std::move(stamps_tx).error();
     TallocPtr<void> mem(talloc_new(nullptr));
     if (!mem) return out_of_memory("starting a write");
     Changes changes;
-    Writer writer(Files{entries_.raw(), stamps_.raw()}, mem.get(), changes);
-    if (Status st = steps(writer); !st) return st;
-    if (Status st = entries_tx->commit(); !st) return st;
+    Writer writer(entries_, Files{entries_.raw(), stamps_.raw()}, mem.get(), changes);
+    if (Status st = steps(writer); !st) return st; // both transactions cancelled
+    if (auto &entries_tx = writer.entries_transaction()) {
+        if (Status st = entries_tx->commit(); !st) return st;
+        ++durable_commits_;
+    }
     Status st = stamps_tx->commit(); // the entries changed, whatever this says
     if (on_commit_) on_commit_(changes);
     return st;
@@ -322,6 +413,7 @@ Status Sysdb::store_initgroups(const User &user, const std::vector<Group> &group
 {
     return write([&](Writer &w) {
         if (Status st = w.store(user, ts); !st) return st;
+        if (Status st = w.hint_groups_listing(user.name); !st) return st;
         std::set<std::string> answer;
         for (const Group &group : groups) {
             if (Status st = w.store(group, ts); !st) return st;
