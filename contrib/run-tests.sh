@@ -22,10 +22,13 @@ fi
 
 # The integration tests mostly wait (for daemons, timeouts, the directory):
 # with pytest-xdist (Debian's python3-pytest-xdist) three run at once, each
-# with its own slapd, KDC and temp dirs. Without it they run one by one.
+# with its own slapd, KDC and temp dirs; tests that share something of the
+# whole machine (a uid's kernel keyring) carry one xdist_group mark, and
+# loadgroup runs them on one worker, one after another. Without xdist the
+# tests run one by one.
 parallel=""
 if "$python" -c 'import xdist' 2>/dev/null; then
-    parallel="-n 3"
+    parallel="-n 3 --dist loadgroup"
 fi
 
 step "bootstrap"

@@ -255,6 +255,8 @@ def persistent_keyring_of(uid):
         subprocess.run(["kdestroy", "-A"], env=env, capture_output=True, timeout=30, user=uid, cwd="/")
 
 
+# One kernel keyring for every process: never two of these at once.
+@pytest.mark.xdist_group("bob-persistent-keyring")
 def test_the_users_persistent_keyring_holds_the_tgt(builddir, kdc):
     ccname = f"KEYRING:persistent:{UID['bob']}"
     with persistent_keyring_of(UID["bob"]):
@@ -422,6 +424,8 @@ def test_pam_login_stores_the_ccache_and_sets_krb5ccname(builddir, slapd, kdc, t
         assert PASSWORDS["alice"] not in all_logs(v)
 
 
+# One kernel keyring for every process: never two of these at once.
+@pytest.mark.xdist_group("bob-persistent-keyring")
 def test_pam_keyring_template(builddir, slapd, kdc, tmp_path):
     ccname = f"KEYRING:persistent:{UID['bob']}"
     with persistent_keyring_of(UID["bob"]), \
@@ -542,16 +546,27 @@ def test_config_check_knows_the_krb5_options(builddir, tmp_path):
     assert "krb5_renewable_lifetime" not in text, text
 
 
-def children_running(builddir):
-    """PIDs of vigil_krb5_child processes from this build tree."""
+def children_running(builddir, parent):
+    """PIDs of vigil_krb5_child processes from this build tree whose parent
+    is `parent` (tests of other pytest-xdist workers start them too)."""
     exe = str((builddir / "vigil_krb5_child").resolve())
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                if os.readlink(proc / "exe") == exe:
+                # /proc/PID/stat: "pid (comm) state ppid ...", comm may hold spaces
+                stat = (proc / "stat").read_text()
+                comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 1:].split()
+                if int(rest[1]) != parent:
+                    continue
+                # A zombie (killed, not reaped yet) has no exe link: its name says it.
+                try:
+                    mine = os.readlink(proc / "exe") == exe
+                except OSError:
+                    mine = rest[0] == "Z" and comm == "vigil_krb5_child"[:15]
+                if mine:
                     found.append(int(proc.name))
-            except OSError:
+            except (OSError, ValueError, IndexError):
                 pass
     return found
 
@@ -576,7 +591,8 @@ def test_a_kdc_that_never_answers_is_cut_off_at_krb5_auth_timeout(builddir, slap
             log = all_logs(v)
             assert "did not answer within krb5_auth_timeout (1000 ms): killed" in log, log[-3000:]
             # Killed, and reaped from the loop once gone (never waited for there).
-            procs.wait_until(lambda: children_running(builddir) == [], 10, "the killed child to be gone")
+            backend = v.status()[0]["domain/LDAP"]["pid"]
+            procs.wait_until(lambda: children_running(builddir, backend) == [], 10, "the killed child to be gone")
             # The KDC that answers is not in the list (the generated one is final).
             assert list(v.ccdir.iterdir()) == []
     finally:
