@@ -61,7 +61,7 @@ constexpr auto table = std::to_array<OptionSpec>({
     {domain, "access_provider", choice, "permit", 0, 0, "permit, deny, simple, ldap"},
     {domain, "auth_provider", choice, "@id_provider", 0, 0, "ldap, krb5, none"},
     {domain, "cache_credentials", boolean, "false"},
-    {domain, "cache_credentials_hash_cost", integer, "2", 1, 11},
+    {domain, "cache_credentials_hash_cost", integer, "2", 1, 8},
     {domain, "chpass_provider", choice, "@auth_provider", 0, 0, "ldap, krb5, none"},
     DEBUG_LEVEL_ROW(domain),
     {domain, "entry_cache_timeout", integer, "5400", 0, 365 * day},

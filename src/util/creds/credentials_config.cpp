@@ -5,7 +5,7 @@ namespace vigil::creds {
 CredentialsConfig credentials_config(const Config &config, const std::string &domain)
 {
     // The schema bounds these (0..1000 attempts, 0..10080 minutes, 0..3650
-    // days, hash cost 1..11), so the casts below cannot wrap.
+    // days, hash cost 1..8), so the casts below cannot wrap.
     CredentialsConfig c;
     c.cache_credentials = config.get_bool("domain/" + domain, "cache_credentials");
     c.hash_cost = static_cast<unsigned>(config.get_int("domain/" + domain, "cache_credentials_hash_cost"));

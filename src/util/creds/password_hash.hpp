@@ -22,7 +22,7 @@ inline constexpr const char *preferred_hash_prefixes[] = {"$y$", "$6$"};
 // alike: cost 2 = 5,000 rounds, the default of glibc and of SSSD. A stored
 // hash keeps the cost it was made with; the next online login re-hashes.
 inline constexpr unsigned min_hash_cost = 1;
-inline constexpr unsigned max_hash_cost = 11;
+inline constexpr unsigned max_hash_cost = 8; // 128 MiB a hash: two workers at once stay bounded
 
 // SHA-512 rounds for a cost (bounded to min..max_hash_cost).
 unsigned long sha512_rounds(unsigned cost) noexcept;
