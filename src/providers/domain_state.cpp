@@ -22,7 +22,7 @@ DomainState::DomainState(EventLoop &loop, Timing timing, std::function<void()> p
 {
 }
 
-void DomainState::went_offline(const std::string &why)
+void DomainState::went_offline(const std::string &why, bool refused)
 {
     if (mode_ == Mode::online) {
         VLOG(critical, "going offline: %s; serving from the cache, next try in about %lld s", why.c_str(),
@@ -38,6 +38,7 @@ void DomainState::went_offline(const std::string &why)
     }
     mode_ = Mode::offline;
     reason_ = why;
+    refused_ = refused;
     server_.clear();
     schedule_probe();
 }

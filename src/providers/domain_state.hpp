@@ -34,10 +34,17 @@ public:
     bool online() const { return mode_ == Mode::online; }
     const std::string &server() const { return server_; } // the one in use (online)
     const std::string &reason() const { return reason_; } // why offline
+    // Offline although a server answered: it refused this host (its bind
+    // credentials, a certificate that does not verify, the host's Kerberos
+    // credentials). The directory is there: a login must still ask it (a
+    // simple bind as the user, a Kerberos exchange need none of that), and
+    // cached credentials decide only when it does not answer.
+    bool refused() const { return mode_ == Mode::offline && refused_; }
     // When the next probe is due (offline only).
     Clock::time_point next_probe() const { return next_probe_; }
 
-    void went_offline(const std::string &why);
+    // `refused`: a server answered and said no (see refused()).
+    void went_offline(const std::string &why, bool refused = false);
     void came_online(const std::string &server);
     void force_offline(); // SIGUSR1
     void force_online();  // SIGUSR2: try the directory now
@@ -51,6 +58,7 @@ private:
     Mode mode_ = Mode::online;
     std::string server_;
     std::string reason_;
+    bool refused_ = false;
     std::chrono::milliseconds delay_{0};
     Clock::time_point next_probe_{};
     Timer probe_timer_;

@@ -79,6 +79,9 @@ public:
     using Done = std::function<void(PamVerdict)>;
     // The parts that ask the directory, given by the provider.
     struct Directory {
+        // Whether to ask the directory: online, or offline because it refused
+        // this host's connection (DomainState::refused()). Otherwise cached
+        // credentials decide.
         std::function<bool()> online;
         // The user's password against the directory.
         using AuthDone = std::function<void(DirectoryAnswer)>;

@@ -212,7 +212,9 @@ private:
                                                                      cc.settings);
         }
         PamHandler::Directory directory;
-        directory.online = [this] { return id_->state().online(); };
+        // Offline because the directory refused this host, not because it
+        // is out of reach: logins still ask it (DomainState::refused()).
+        directory.online = [this] { return id_->state().online() || id_->state().refused(); };
         if (c.get_string(svc_.section(), "auth_provider") == "ldap") {
             auto auth = ldap::AuthSettings::from_config(c, domain);
             if (!auth) return std::move(auth).error();
@@ -411,6 +413,8 @@ private:
         } else {
             auto in = std::chrono::duration_cast<std::chrono::seconds>(s.next_probe() - DomainState::Clock::now());
             lines.push_back("reason\t" + s.reason());
+            if (s.refused())
+                lines.push_back("logins\tasking the directory (a server answered and refused this host's connection)");
             lines.push_back("next_probe_in\t" + std::to_string(std::max<long long>(0, in.count())) + " s");
         }
         lines.push_back("searches_sent\t" + std::to_string(id_->searches_sent()));

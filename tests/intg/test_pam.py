@@ -365,6 +365,51 @@ def test_cache_credentials_hash_cost_is_used_and_a_change_reaches_the_next_onlin
         assert out.returncode != 0 and "cache_credentials_hash_cost" in out.stdout + out.stderr
 
 
+def test_a_directory_that_refuses_the_hosts_bind_still_decides_logins(builddir, own_slapd, tmp_path):
+    """The identity connection's own bind is refused (a wrong
+    ldap_default_authtok: a rotated password, a stale keytab alike): the
+    domain is offline, but the directory is there and answers the users' own
+    binds, so it decides their logins. A password changed in the directory
+    wins over the hash cached before; the old one is refused."""
+    server = own_slapd
+
+    def configure(v, authtok):
+        v.write_config(extra={"vigil": ["services = nss, pam"], "domain/LDAP": domain_lines(
+            server, "ldap_auth_disable_tls_never_use_in_production = true", "cache_credentials = true",
+            f"ldap_default_bind_dn = {server.admin_dn}", f"ldap_default_authtok = {authtok}",
+            "offline_timeout = 60")})
+        v.stop_all()
+        v.start_supervised(("nss", "pam"))
+
+    with running_vigil(builddir, server) as v:
+        configure(v, server.admin_pw)
+        pam = Pam(tmp_path, builddir, v)
+        assert pam.run("alice", [("authenticate", PAM["SUCCESS"])], [PASSWORDS["alice"]])["ok"]
+        procs.wait_until(lambda: cached_password_stored(v, "alice"), 20, "alice's password to be cached")
+
+        configure(v, "Not-The-Admin-Passw0rd")
+        assert v.dp_call("user", "nosuchuser")[0] != "ok "  # the lookup finds the bind refused
+        procs.wait_until(lambda: v.domain_status().get("state") == "offline", 20, "the domain offline")
+        status = v.vigilctl("domain-status", "LDAP").stdout
+        assert "asking the directory" in status, status
+        server.modify_ldif(f"dn: uid=alice,ou=People,{server.base_dn}\nchangetype: modify\n"
+                           "replace: userPassword\nuserPassword: Changed-Passw0rd-1\n")
+        # The cached hash would take the old password: the directory does not.
+        res = pam.run("alice", [("authenticate", PAM["AUTH_ERR"])], [PASSWORDS["alice"]])
+        assert res["ok"], res
+        res = pam.run("alice", [("authenticate", PAM["SUCCESS"])], ["Changed-Passw0rd-1"])
+        assert res["ok"] and "Authenticated with cached credentials." not in res["info"], res
+
+        # Out of reach, the cache decides again, with the new password once
+        # its hash (made in the background) is stored.
+        server.stop()
+
+        def offline_login_with_the_new_password():
+            res = pam.run("alice", [("authenticate", PAM["SUCCESS"])], ["Changed-Passw0rd-1"])
+            return res["ok"] and "Authenticated with cached credentials." in res["info"]
+        procs.wait_until(offline_login_with_the_new_password, 20, "an offline login with the new password")
+
+
 def lock_seconds_left(v, name):
     """The seconds `vigilctl user-show` says the offline lock has left, or None."""
     match = re.search(r"locked until: .*\(in (\d+) s\)", v.vigilctl("user-show", name).stdout)

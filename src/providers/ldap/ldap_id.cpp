@@ -155,8 +155,9 @@ void IdProvider::connection_failed(const Error &error)
     connecting_ = false;
     conn_.reset();
     // Any failure to reach a server is "offline"; a configuration problem
-    // (bad credentials, a CA that does not verify, no keytab) too, but it says so.
-    state_.went_offline(error.message);
+    // (bad credentials, a CA that does not verify, no keytab) too, but it says
+    // so, and logins still ask the directory (DomainState::refused()).
+    state_.went_offline(error.message, error.code != Errc::unavailable && error.code != Errc::timeout);
     auto waiting = std::move(waiting_for_connection_);
     waiting_for_connection_.clear();
     for (auto &w : waiting) w(Error{Errc::unavailable, error.message});
