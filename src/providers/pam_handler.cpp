@@ -76,7 +76,8 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
         offline_login(call, user, std::move(done));
         return;
     }
-    directory_.authenticate(user, *call->authtok, [this, call, user, done](DirectoryAnswer answer) {
+    const bool refused = directory_.refused && directory_.refused();
+    directory_.authenticate(user, *call->authtok, [this, call, user, done, refused](DirectoryAnswer answer) {
         const OnlineAuth outcome = answer.outcome;
         const std::string &message = answer.message;
         switch (outcome) {
@@ -134,7 +135,14 @@ void PamHandler::authenticate(std::shared_ptr<PamCall> call, sysdb::CachedUser u
             VLOG(error, "authenticate %s: clock skew: %s", call->user.c_str(), message.c_str());
             done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL).error(clock_skew_text));
             return;
-        case OnlineAuth::error: break;
+        case OnlineAuth::error:
+            if (refused) {
+                VLOG(minor, "authenticate %s: no verdict from the directory (%s), which refuses this host's "
+                            "connection too: cached credentials decide", call->user.c_str(), message.c_str());
+                offline_login(call, user, done);
+                return;
+            }
+            break;
         }
         VLOG(error, "authenticate %s: %s", call->user.c_str(), message.c_str());
         done(verdict(VIGIL_PAM_AUTHINFO_UNAVAIL));

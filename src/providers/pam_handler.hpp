@@ -83,6 +83,11 @@ public:
         // this host's connection (DomainState::refused()). Otherwise cached
         // credentials decide.
         std::function<bool()> online;
+        // Whether the domain is offline because the directory refused this
+        // host's connection: then a login whose own attempt gives no verdict
+        // either (an error, e.g. the same certificate problem) falls back to
+        // cached credentials as offline. Unset: never.
+        std::function<bool()> refused;
         // The user's password against the directory.
         using AuthDone = std::function<void(DirectoryAnswer)>;
         std::function<void(const sysdb::CachedUser &, const Secret &, AuthDone)> authenticate;

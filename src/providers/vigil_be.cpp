@@ -215,6 +215,7 @@ private:
         // Offline because the directory refused this host, not because it
         // is out of reach: logins still ask it (DomainState::refused()).
         directory.online = [this] { return id_->state().online() || id_->state().refused(); };
+        directory.refused = [this] { return id_->state().refused(); };
         if (c.get_string(svc_.section(), "auth_provider") == "ldap") {
             auto auth = ldap::AuthSettings::from_config(c, domain);
             if (!auth) return std::move(auth).error();
