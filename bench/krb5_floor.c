@@ -19,6 +19,9 @@
  *             environment of _VIGIL_LOOPS=NO only, one authenticate request
  *             on stdin (the ccache FILE:CCDIR/krb5cc_UID, the uid and gid of
  *             -u and -g plus the user's index), its answer read and checked.
+ *   spare     as `child`, but started with --warm KRB5_CONFIG and given
+ *             50 ms (not timed) before the request: vigil_be's spare child,
+ *             timed from the request to its exit.
  *
  * KRB5_CONFIG (the environment) names the realm's profile; the child gets it
  * in its request.  The user of call i is PREFIX followed by i % COUNT as four
@@ -53,7 +56,8 @@ struct login {
 
 struct run {
     const char *test, *realm, *prefix, *ccdir;
-    char *arg; /* kinit, child: the program */
+    char *arg; /* kinit, child, spare: the program */
+    double timed_from; /* spare: set when the request goes in */
     long count;
     long uid_base, gid;
     krb5_context ctx; /* as, ccache: one for the whole run */
@@ -144,8 +148,8 @@ out:
 
 /* Runs argv with `input` on its stdin (and its stdout read into `out`,
  * NUL-terminated, when out != NULL); its exit status, or -1. */
-static int spawn_with_input(char *const argv[], char *const envp[], const char *input, size_t input_len,
-                            char *out, size_t out_size, size_t *out_len)
+static int spawn_with_input(struct run *r, char *const argv[], char *const envp[], const char *input,
+                            size_t input_len, char *out, size_t out_size, size_t *out_len)
 {
     int in[2], outp[2] = {-1, -1};
     if (pipe2(in, O_CLOEXEC) != 0 || (out != NULL && pipe2(outp, O_CLOEXEC) != 0)) {
@@ -171,6 +175,12 @@ static int spawn_with_input(char *const argv[], char *const envp[], const char *
         if (outp[0] >= 0) close(outp[0]);
         return -1;
     }
+    if (strcmp(r->test, "spare") == 0) {
+        /* Ready and waiting, as a spare is when a login comes. */
+        struct timespec settle = {0, 50 * 1000 * 1000};
+        nanosleep(&settle, NULL);
+        r->timed_from = now_ms();
+    }
     /* Small enough for a pipe buffer: one write, then EOF. */
     if (write(in[1], input, input_len) != (ssize_t)input_len) {
         fprintf(stderr, "krb5_floor: writing to %s: %s\n", argv[0], strerror(errno));
@@ -194,14 +204,14 @@ static int spawn_with_input(char *const argv[], char *const envp[], const char *
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static int run_kinit(const struct run *r, const struct login *l, long index)
+static int run_kinit(struct run *r, const struct login *l, long index)
 {
     char principal[300], cc[560], input[170];
     snprintf(principal, sizeof(principal), "%s@%s", l->user, r->realm);
     snprintf(cc, sizeof(cc), "FILE:%s/kinit_%04ld", r->ccdir, index);
     int len = snprintf(input, sizeof(input), "%s\n", l->password);
     char *argv[] = {r->arg, "-c", cc, principal, NULL};
-    int status = spawn_with_input(argv, environ, input, (size_t)len, NULL, 0, NULL);
+    int status = spawn_with_input(r, argv, environ, input, (size_t)len, NULL, 0, NULL);
     if (status != 0) {
         fprintf(stderr, "krb5_floor: %s for %s: exit status %d\n", r->arg, principal, status);
         return -1;
@@ -228,7 +238,7 @@ static size_t put_u32(char *buf, size_t at, uint16_t tag, uint32_t value)
     return put_field(buf, at, tag, &value, 4);
 }
 
-static int run_child(const struct run *r, const struct login *l, long index)
+static int run_child(struct run *r, const struct login *l, long index)
 {
     const char *config = getenv("KRB5_CONFIG");
     if (config == NULL) {
@@ -252,11 +262,14 @@ static int run_child(const struct run *r, const struct login *l, long index)
     memcpy(request, "VK5Q", 4);
     memcpy(request + 4, &version, 4);
     memcpy(request + 8, &length, 4);
-    char *argv[] = {r->arg, NULL};
+    char warm_config[2048];
+    snprintf(warm_config, sizeof(warm_config), "%s", config);
+    char *argv[] = {r->arg, "--warm", warm_config, NULL};
+    if (strcmp(r->test, "spare") != 0) argv[1] = NULL;
     char *envp[] = {"_VIGIL_LOOPS=NO", NULL};
     char answer[4096];
     size_t got = 0;
-    int status = spawn_with_input(argv, envp, request, at, answer, sizeof(answer), &got);
+    int status = spawn_with_input(r, argv, envp, request, at, answer, sizeof(answer), &got);
     explicit_bzero(request, sizeof(request));
     /* The answer's first field is the result (tag 32, u32): 0 is ok. */
     uint16_t tag = 0;
@@ -291,17 +304,18 @@ int main(int argc, char **argv)
     }
     argv += optind;
     argc -= optind;
-    static const char *const tests[] = {"as", "ccache", "fresh", "kinit", "child"};
+    static const char *const tests[] = {"as", "ccache", "fresh", "kinit", "child", "spare"};
     int known = 0;
     for (size_t i = 0; argc >= 5 && i < sizeof(tests) / sizeof(tests[0]); i++) {
         known |= strcmp(argv[0], tests[i]) == 0;
     }
-    const int needs_arg = argc >= 1 && (strcmp(argv[0], "kinit") == 0 || strcmp(argv[0], "child") == 0);
+    const int needs_arg = argc >= 1 && (strcmp(argv[0], "kinit") == 0 || strcmp(argv[0], "child") == 0 ||
+                                        strcmp(argv[0], "spare") == 0);
     if (!known || argc != 5 + needs_arg || runs < 1 || calls < 1 || first < 0) {
         fprintf(stderr, "usage: krb5_floor [-r RUNS] [-n CALLS] [-f FIRST] [-u UIDBASE] [-g GID]\n"
                         "                  as|ccache|fresh REALM PREFIX COUNT CCDIR\n"
                         "                  kinit REALM PREFIX COUNT CCDIR KINIT\n"
-                        "                  child REALM PREFIX COUNT CCDIR VIGIL_KRB5_CHILD\n");
+                        "                  child|spare REALM PREFIX COUNT CCDIR VIGIL_KRB5_CHILD\n");
         return 2;
     }
     r.test = argv[0];
@@ -331,10 +345,12 @@ int main(int argc, char **argv)
             const long index = i % r.count;
             snprintf(l.user, sizeof(l.user), "%s%04ld", r.prefix, index);
             snprintf(l.password, sizeof(l.password), "Pw-%s", l.user);
-            const double start = now_ms();
-            const int rc = strcmp(r.test, "kinit") == 0   ? run_kinit(&r, &l, index)
-                           : strcmp(r.test, "child") == 0 ? run_child(&r, &l, index)
-                                                          : in_process(&r, &l, index);
+            double start = now_ms();
+            r.timed_from = 0;
+            const int rc = strcmp(r.test, "kinit") == 0 ? run_kinit(&r, &l, index)
+                           : r.arg != NULL              ? run_child(&r, &l, index)
+                                                        : in_process(&r, &l, index);
+            if (r.timed_from > start) start = r.timed_from;
             total += now_ms() - start;
             explicit_bzero(l.password, sizeof(l.password));
             if (rc != 0) {

@@ -35,7 +35,7 @@ UID_BASE, GID = 300000, 300000
 SAME_CALLS = 100      # logins a run of the same user
 OFFLINE_CALLS = 50
 FLOOR_CALLS = 100     # --krb5: raw Kerberos logins a run, each floor
-KRB5_FLOORS = ("kinit", "child", "fresh", "ccache", "as")
+KRB5_FLOORS = ("kinit", "child", "spare", "fresh", "ccache", "as")
 
 
 def directory_ldif():
@@ -159,7 +159,8 @@ class Bench:
 
     def krb5_floor(self, krb5, test, calls, first=0):
         """bench/krb5_floor, one run of `test`; its figure goes in row ("krb5", test)."""
-        extra = {"kinit": ["/usr/bin/kinit"], "child": [str(self.build / "vigil_krb5_child")]}.get(test, [])
+        child = [str(self.build / "vigil_krb5_child")]
+        extra = {"kinit": ["/usr/bin/kinit"], "child": child, "spare": child}.get(test, [])
         res = procs.run([self.build / "bench" / "krb5_floor", "-r", "1", "-n", str(calls), "-f", str(first),
                          "-u", str(UID_BASE), "-g", str(GID), test, krb5.kdc.realm, PREFIX, str(USERS),
                          str(krb5.ccdir), *extra], env=krb5.kdc.env(), timeout=600, check=False)
@@ -339,6 +340,7 @@ def krb5_report(bench, names):
     print("raw Kerberos login, ms per login (median of the runs): "
           + ", ".join(f"{label} {fmt(f[test])}" for test, label in (
               ("kinit", "kinit whole process"), ("child", "vigil_krb5_child alone"),
+              ("spare", "vigil_krb5_child started --warm ahead, from the request"),
               ("fresh", "in one process: new context + AS + ccache"), ("ccache", "AS + ccache"),
               ("as", "krb5_get_init_creds_password alone"))))
 
@@ -350,8 +352,8 @@ def krb5_report(bench, names):
              ("the ccache written", step(f["ccache"], f["as"])),
              ("a new libkrb5 context (profile read)", step(f["fresh"], f["ccache"])),
              ("a process: spawn, exec, dynamic linking, privilege drop", step(f["child"], f["fresh"])),
-             ("vigil around the child (pam_vigil.so, vigil_pam, vigil_be, the loop's spawn), same user",
-              step(vigil, f["child"]))]
+             ("of which a spare started ahead saves", step(f["child"], f["spare"])),
+             ("vigil around a spare child (pam_vigil.so, vigil_pam, vigil_be), same user", step(vigil, f["spare"]))]
     print("where a vigil login goes: " + "; ".join(f"{label} {fmt(v)}" for label, v in parts))
 
 
