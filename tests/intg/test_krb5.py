@@ -661,6 +661,29 @@ def test_pam_clock_skew_is_neither_a_wrong_password_nor_offline(builddir, slapd,
         assert "clock skew" in all_logs(v)
 
 
+def test_a_warmed_child_rereads_a_profile_changed_while_it_waited(builddir, skewed_kdc, ccdir, tmp_path):
+    """A spare child may wait long: a profile file edited meanwhile gets a
+    fresh context (kdc_timesync is read when a context is made)."""
+    strict = tmp_path / "strict.conf"
+    config = f"{strict}:{skewed_kdc.krb5_conf}"
+    request = encode_request(command=1, user="alice", realm=skewed_kdc.realm, password=PASSWORDS["alice"],
+                             uid=UID["alice"], gid=GID["alice"], ccname=f"FILE:{ccdir}/w", krb5_config=config)
+
+    def warmed(edit):
+        strict.write_text("[libdefaults]\n    kdc_timesync = 0\n")
+        os.chmod(strict, 0o644)
+        proc = subprocess.Popen([str(builddir / "vigil_krb5_child"), "--warm", config], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={"_VIGIL_LOOPS": "NO"})
+        time.sleep(1)  # the child has made its context and waits (a wait, not a timing assertion)
+        if edit:
+            strict.write_text("[libdefaults]\n")  # kdc_timesync back to libkrb5's default: on
+        out, _ = proc.communicate(request, timeout=30)
+        return decode_answer(out)["result"]
+
+    assert warmed(edit=False) == "clock_skew"
+    assert warmed(edit=True) == "ok"
+
+
 # --- password changes (chpass_provider = krb5, kpasswd through kadmind) -------------------
 
 def change(builddir, kdc, user, old, new, ccname, krb5_config=None):

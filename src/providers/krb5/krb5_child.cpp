@@ -19,7 +19,8 @@
 // preauthentication plug-ins (and the libraries they need) with it, work
 // that needs no request. vigil_be starts its spare child so, ahead of the
 // login that will use it; a request for another profile gets a new
-// context as without --warm.
+// context as without --warm, and so does one whose profile files changed
+// while the child waited.
 #include "providers/krb5/krb5_child_protocol.hpp"
 
 #include <krb5.h>
@@ -343,12 +344,35 @@ krb5_error_code make_context(const std::string &krb5_config, krb5_context *ctx)
 // --warm: a context made before the request, and libkrb5's preauth
 // plug-ins loaded into it (an AS request made for a placeholder principal
 // and dropped unsent: nothing leaves the process).
+// What the profile's files were when the context read them: a spare waits
+// for as long as no one logs in, and an admin may edit krb5.conf meanwhile
+// (the context keeps some libdefaults from when it was made).
+std::string profile_state(const std::string &krb5_config)
+{
+    std::string state;
+    std::size_t at = 0;
+    while (at <= krb5_config.size()) {
+        std::size_t end = krb5_config.find(':', at);
+        if (end == std::string::npos) end = krb5_config.size();
+        struct stat st{};
+        if (stat(krb5_config.substr(at, end - at).c_str(), &st) == 0) {
+            state += std::to_string(st.st_dev) + "/" + std::to_string(st.st_ino) + "/" + std::to_string(st.st_size) +
+                     "/" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+        }
+        state += ";";
+        at = end + 1;
+    }
+    return state;
+}
+
 struct Warm {
     std::string krb5_config;
+    std::string files; // profile_state() when the context was made
     krb5_context ctx = nullptr;
 
     void start(const char *config)
     {
+        files = profile_state(config);
         if (make_context(config, &ctx) != 0) {
             ctx = nullptr;
             return;
@@ -371,10 +395,11 @@ struct Warm {
         }
         if (placeholder) krb5_free_principal(ctx, placeholder);
     }
-    // The context if it was made for this profile (then it is the caller's).
+    // The context if it was made for this profile, whose files have not
+    // changed since (then it is the caller's).
     krb5_context take(const std::string &config)
     {
-        if (ctx == nullptr || config != krb5_config) return nullptr;
+        if (ctx == nullptr || config != krb5_config || profile_state(config) != files) return nullptr;
         return std::exchange(ctx, nullptr);
     }
     ~Warm()
