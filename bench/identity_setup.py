@@ -164,11 +164,13 @@ class VigilSide:
     prefix = "vigil"
     processes = ("vigil_nss", "vigil_be")
 
-    def __init__(self, tmp, build, slapd, services=("nss",), domain=(), sections=None):
+    def __init__(self, tmp, build, slapd, services=("nss",), domain=(), sections=None, daemon_env=None):
         """services: the responders; domain: more [domain/LDAP] lines;
-        sections: more sections, {name: [lines]}."""
+        sections: more sections, {name: [lines]}; daemon_env: more
+        environment for the daemons (KRB5_CONFIG, say)."""
         self.build = build
         self.services = tuple(services)
+        self.daemon_env = dict(daemon_env or {})
         self.module = str(build / ".libs" / "libnss_vigil.so.2")
         self.vigil = Vigil(tmp / "vigil", build, extra={
             "vigil": [f"services = {', '.join(self.services)}"],
@@ -181,7 +183,7 @@ class VigilSide:
         self.glibc_env = {**self.env, "LD_LIBRARY_PATH": str(build / ".libs")}
 
     def start(self):
-        self.vigil.start_supervised(self.services)
+        self.vigil.start_supervised(self.services, env=self.vigil.env(**self.daemon_env))
         rows, _ = self.vigil.status()
         self.top = self.vigil.procs[0]
         self.responder = rows["nss"]["pid"]
@@ -210,8 +212,9 @@ class SssdSide:
     prefix = "sss"
     processes = ("sssd_nss", "sssd_be")
 
-    def __init__(self, tmp, slapd, host_ns):
+    def __init__(self, tmp, slapd, host_ns, daemon_env=None):
         self.host_ns = host_ns  # the mount namespace we were started from
+        self.daemon_env = {**os.environ, **(daemon_env or {})}
         self.root = tmp / "sssd-root"
         self.proc = None
         self.mounted = []
@@ -260,7 +263,8 @@ class SssdSide:
         conf.write_text(self.config_text())
         os.chmod(conf, 0o600)
         log = self.root / "sssd.stderr"
-        self.proc = procs.spawn(["/usr/sbin/sssd", "-i", "--logger=files", "-c", conf], log_path=log)
+        self.proc = procs.spawn(["/usr/sbin/sssd", "-i", "--logger=files", "-c", conf], log_path=log,
+                                env=self.daemon_env)
 
         def nss_up():
             procs.check_running(self.proc, "sssd", log)

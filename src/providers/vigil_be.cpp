@@ -322,6 +322,8 @@ private:
         if (!st) return st;
         krb5::plug_into(*krb5_auth_, c.get_string(svc_.section(), "auth_provider") == "krb5",
                         c.get_string(svc_.section(), "chpass_provider") == "krb5", directory);
+        // The first login's child, waiting for it.
+        krb5_auth_->keep_spare();
         return {};
     }
 

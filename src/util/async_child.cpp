@@ -77,11 +77,10 @@ struct ChildEnds {
 
 } // namespace
 
-Result<std::unique_ptr<AsyncChild>> AsyncChild::start(EventLoop &loop, const std::vector<std::string> &argv,
-                                                      Secret input, AsyncChildLimits limits, Done done)
+Result<std::unique_ptr<AsyncChild>> AsyncChild::prepare(EventLoop &loop, const std::vector<std::string> &argv)
 {
     if (argv.empty()) return Error{Errc::invalid_argument, "AsyncChild: no program"};
-    std::unique_ptr<AsyncChild> child(new AsyncChild(loop, std::move(limits), std::move(done)));
+    std::unique_ptr<AsyncChild> child(new AsyncChild(loop));
     ChildEnds ends;
     int in_pair[2], out_pipe[2];
     // A socket for stdin: send() with MSG_NOSIGNAL survives a child that
@@ -126,24 +125,53 @@ Result<std::unique_ptr<AsyncChild>> AsyncChild::start(EventLoop &loop, const std
         child->kill_now();
         return sys_error("pidfd_open", err);
     }
-    child->input_ = std::move(input);
+    return child;
+}
 
-    AsyncChild *self = child.get();
-    auto exit_watch = loop.on_readable(self->pidfd_, [self] { self->exited(); });
-    auto out_watch = loop.on_readable(self->out_, [self] { self->readable(); });
-    auto in_watch = loop.on_writable(self->in_, [self] { self->writable(); });
+bool AsyncChild::idle() const
+{
+    if (begun_ || reaped_ || pidfd_ < 0) return false;
+    // Exited (a zombie until we reap it): not idle. WNOWAIT leaves the
+    // reaping to the destructor.
+    siginfo_t info{};
+    if (waitid(P_PIDFD, static_cast<id_t>(pidfd_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return false;
+    return info.si_pid == 0;
+}
+
+Status AsyncChild::begin(Secret input, AsyncChildLimits limits, Done done)
+{
+    if (begun_ || reaped_ || pidfd_ < 0) return Error{Errc::internal, "AsyncChild: begin() on a child not idle"};
+    begun_ = true;
+    limits_ = std::move(limits);
+    done_ = std::move(done);
+    input_ = std::move(input);
+    auto exit_watch = loop_.on_readable(pidfd_, [this] { exited(); });
+    auto out_watch = loop_.on_readable(out_, [this] { readable(); });
+    auto in_watch = loop_.on_writable(in_, [this] { writable(); });
     if (!exit_watch || !out_watch || !in_watch) {
-        child->kill_now();
+        input_.wipe();
+        done_ = nullptr;
+        kill_now();
         return Error{Errc::internal, "AsyncChild: cannot watch the child's descriptors"};
     }
-    self->exit_watch_ = std::move(*exit_watch);
-    self->out_watch_ = std::move(*out_watch);
-    self->in_watch_ = std::move(*in_watch);
-    self->deadline_ = loop.after(self->limits_.timeout, [self] {
-        self->kill_now();
-        self->finish(Error{Errc::timeout, "did not answer within " + self->limits_.timeout_option + " (" +
-                                              std::to_string(self->limits_.timeout.count()) + " ms): killed"});
+    exit_watch_ = std::move(*exit_watch);
+    out_watch_ = std::move(*out_watch);
+    in_watch_ = std::move(*in_watch);
+    deadline_ = loop_.after(limits_.timeout, [this] {
+        kill_now();
+        finish(Error{Errc::timeout, "did not answer within " + limits_.timeout_option + " (" +
+                                        std::to_string(limits_.timeout.count()) + " ms): killed"});
     });
+    return {};
+}
+
+Result<std::unique_ptr<AsyncChild>> AsyncChild::start(EventLoop &loop, const std::vector<std::string> &argv,
+                                                      Secret input, AsyncChildLimits limits, Done done)
+{
+    auto child = prepare(loop, argv);
+    if (!child) return std::move(child).error();
+    Status st = (*child)->begin(std::move(input), std::move(limits), std::move(done));
+    if (!st) return std::move(st).error();
     return child;
 }
 

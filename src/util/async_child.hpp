@@ -10,6 +10,12 @@
 // stdin (a socket: it may exit before reading all of it), stdout to us and
 // the parent's stderr (its messages land in the daemon's log). Signals
 // start at their defaults, none blocked.
+//
+// A child may also be started ahead of need (prepare(), a spare): it runs
+// and waits for its input, nothing is watched and no time runs; begin()
+// then gives it the input, the limits and the callback, and from there on
+// it is as if start() had run. What a spare saves is the spawn, the exec
+// and the dynamic linker: latency off the request's path.
 #pragma once
 
 #include "util/event.hpp"
@@ -48,6 +54,15 @@ public:
     // The input is wiped once written (it may hold a password).
     static Result<std::unique_ptr<AsyncChild>> start(EventLoop &loop, const std::vector<std::string> &argv,
                                                      Secret input, AsyncChildLimits limits, Done done);
+    // A spare: spawned, waiting for begin(). Destroying it kills it.
+    static Result<std::unique_ptr<AsyncChild>> prepare(EventLoop &loop, const std::vector<std::string> &argv);
+    // True while a prepared child is still running (not exited, not
+    // begun): only then may begin() be called.
+    bool idle() const;
+    // The input (wiped once written), limits and callback for a prepared
+    // child; `done` as for start(). An error only when the loop cannot
+    // watch the child (it is killed then, and `done` is never called).
+    Status begin(Secret input, AsyncChildLimits limits, Done done);
     // A child still running is killed (and reaped from the loop once it is
     // gone); `done` is not called.
     ~AsyncChild();
@@ -57,10 +72,7 @@ public:
     pid_t pid() const { return pid_; }
 
 private:
-    AsyncChild(EventLoop &loop, AsyncChildLimits limits, Done done)
-        : loop_(loop), limits_(std::move(limits)), done_(std::move(done))
-    {
-    }
+    explicit AsyncChild(EventLoop &loop) : loop_(loop) {}
     void writable();
     void readable();
     void exited();
@@ -78,6 +90,7 @@ private:
     Secret input_;
     std::size_t sent_ = 0;
     bool reaped_ = false;
+    bool begun_ = false;
     AsyncChildOutcome outcome_;
     Watch in_watch_, out_watch_, exit_watch_;
     Timer deadline_;

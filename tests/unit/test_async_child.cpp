@@ -140,6 +140,63 @@ void destroying_it_kills_the_child_without_a_callback(void **)
     assert_false(called);
 }
 
+void a_prepared_child_waits_for_its_input_and_then_runs_as_started(void **)
+{
+    auto loop = make_loop();
+    // The program runs before begin(): it leaves a mark, then reads.
+    char dir[] = "/tmp/vigil-async-child-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const std::string mark = std::string(dir) + "/running";
+    auto spare = AsyncChild::prepare(*loop, {"/bin/sh", "-c", "touch " + mark + "; cat; exit 4"});
+    if (!spare) fail_msg("%s", spare.error().message.c_str());
+    const pid_t pid = (*spare)->pid();
+    Timer net = loop->after(10s, [&] { loop->quit(99); });
+    Timer poll;
+    std::function<void()> check = [&] {
+        if (access(mark.c_str(), F_OK) == 0) loop->quit(0);
+        else poll = loop->after(5ms, check);
+    };
+    poll = loop->after(0ms, check);
+    assert_int_equal(loop->run(), 0);
+    assert_true((*spare)->idle());
+
+    std::optional<Result<AsyncChildOutcome>> result;
+    Status st = (*spare)->begin(Secret(std::string("late input")), {}, [&](Result<AsyncChildOutcome> out) {
+        result.emplace(std::move(out));
+        loop->quit(0);
+    });
+    assert_true(st.ok());
+    assert_false((*spare)->idle());
+    assert_int_equal(loop->run(), 0);
+    assert_true(result->ok());
+    assert_string_equal((*result)->out.c_str(), "late input");
+    assert_int_equal((*result)->exit_code, 4);
+    spare->reset();
+    run_until_gone(*loop, pid);
+    unlink(mark.c_str());
+    rmdir(dir);
+}
+
+void a_prepared_child_that_exited_is_not_idle_and_is_reaped(void **)
+{
+    auto loop = make_loop();
+    auto spare = AsyncChild::prepare(*loop, {"/bin/true"});
+    if (!spare) fail_msg("%s", spare.error().message.c_str());
+    const pid_t pid = (*spare)->pid();
+    Timer net = loop->after(10s, [&] { loop->quit(99); });
+    Timer poll;
+    std::function<void()> check = [&] {
+        if (!(*spare)->idle()) loop->quit(0);
+        else poll = loop->after(5ms, check);
+    };
+    poll = loop->after(0ms, check);
+    assert_int_equal(loop->run(), 0);
+    // A zombie until its handle goes (idle() never reaps).
+    assert_false(gone(pid));
+    spare->reset();
+    run_until_gone(*loop, pid);
+}
+
 } // namespace
 
 int main()
@@ -152,6 +209,8 @@ int main()
         cmocka_unit_test(too_much_output_is_killed),
         cmocka_unit_test(a_program_that_cannot_run_says_so),
         cmocka_unit_test(destroying_it_kills_the_child_without_a_callback),
+        cmocka_unit_test(a_prepared_child_waits_for_its_input_and_then_runs_as_started),
+        cmocka_unit_test(a_prepared_child_that_exited_is_not_idle_and_is_reaped),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -258,7 +258,7 @@ void Krb5Auth::run(const Krb5User &user, ChildRequest request, Done done)
     request.uid = user.uid;
     request.gid = user.gid;
     request.ccname = ccname->full();
-    request.krb5_config = settings_.profile_path + ":" + settings_.base_config;
+    request.krb5_config = child_krb5_config();
     request.lifetime = settings_.lifetime;
     request.renewable_lifetime = settings_.renewable_lifetime;
     request.validate = settings_.validate;
@@ -276,36 +276,48 @@ void Krb5Auth::run(const Krb5User &user, ChildRequest request, Done done)
     limits.timeout = settings_.auth_timeout;
     limits.max_output = header_size + max_body;
     limits.timeout_option = "krb5_auth_timeout";
-    auto child = AsyncChild::start(
-        loop_, {settings_.child_path}, std::move(message), limits,
-        [this, id, name, what, done](Result<AsyncChildOutcome> outcome) {
-            // The child is gone (exited or killed); its handle goes after this.
-            auto it = running_.find(id);
-            std::unique_ptr<AsyncChild> finished;
-            if (it != running_.end()) {
-                finished = std::move(it->second);
-                running_.erase(it);
-            }
-            Krb5Answer answer;
-            if (!outcome) {
-                // A KDC that does not answer in time is as good as unreachable.
-                answer.result = outcome.error().code == Errc::timeout ? ChildResult::kdc_unreachable
-                                                                       : ChildResult::error;
-                answer.message = "vigil_krb5_child " + outcome.error().message;
-            } else if (auto decoded = decode_answer(outcome->out); !decoded) {
-                answer.result = ChildResult::error;
-                answer.message = "vigil_krb5_child (exit status " + std::to_string(outcome->exit_code) +
-                                 (outcome->signal ? ", signal " + std::to_string(outcome->signal) : std::string()) +
-                                 "): " + decoded.error().message;
-            } else {
-                answer.result = decoded->result;
-                answer.message = std::move(decoded->message);
-                answer.ccname = std::move(decoded->ccname);
-            }
-            VLOG(info, "krb5 %s of %s: %s (%s)", what, name.c_str(), child_result_name(answer.result),
-                 answer.message.c_str());
-            done(std::move(answer));
-        });
+    auto finished_child = [this, id, name, what, done](Result<AsyncChildOutcome> outcome) {
+        // The child is gone (exited or killed); its handle goes after this.
+        auto it = running_.find(id);
+        std::unique_ptr<AsyncChild> finished;
+        if (it != running_.end()) {
+            finished = std::move(it->second);
+            running_.erase(it);
+        }
+        Krb5Answer answer;
+        const pid_t pid = finished ? finished->pid() : -1;
+        if (!outcome) {
+            // A KDC that does not answer in time is as good as unreachable.
+            answer.result = outcome.error().code == Errc::timeout ? ChildResult::kdc_unreachable
+                                                                   : ChildResult::error;
+            answer.message = "vigil_krb5_child (pid " + std::to_string(pid) + ") " + outcome.error().message;
+        } else if (auto decoded = decode_answer(outcome->out); !decoded) {
+            answer.result = ChildResult::error;
+            answer.message = "vigil_krb5_child (exit status " + std::to_string(outcome->exit_code) +
+                             (outcome->signal ? ", signal " + std::to_string(outcome->signal) : std::string()) +
+                             "): " + decoded.error().message;
+        } else {
+            answer.result = decoded->result;
+            answer.message = std::move(decoded->message);
+            answer.ccname = std::move(decoded->ccname);
+        }
+        VLOG(info, "krb5 %s of %s: %s (%s)", what, name.c_str(), child_result_name(answer.result),
+             answer.message.c_str());
+        done(std::move(answer));
+    };
+    // The spare if it is still waiting (this login skips the spawn, the
+    // exec and the loading); else a child of its own. A spare gone
+    // meanwhile (killed, or it could not run) is reaped here.
+    std::unique_ptr<AsyncChild> spare = std::move(spare_);
+    Result<std::unique_ptr<AsyncChild>> child = std::unique_ptr<AsyncChild>();
+    if (spare && spare->idle()) {
+        Status st = spare->begin(std::move(message), limits, finished_child);
+        if (st) child = std::move(spare);
+        else child = std::move(st).error();
+    } else {
+        spare.reset();
+        child = AsyncChild::start(loop_, child_argv(), std::move(message), limits, finished_child);
+    }
     if (!child) {
         conclude_later({ChildResult::error, "cannot run vigil_krb5_child: " + child.error().message, {}},
                        std::move(done));
@@ -314,6 +326,30 @@ void Krb5Auth::run(const Krb5User &user, ChildRequest request, Done done)
     VLOG(trace, "krb5 %s of %s: vigil_krb5_child pid %d, ccache %s", what, name.c_str(),
          static_cast<int>((*child)->pid()), request.ccname.c_str());
     running_.emplace(id, std::move(*child));
+    // The next login's spare, on the loop's next turn (this request is
+    // written first): it loads while this child talks to the KDC.
+    spare_timer_ = loop_.after(std::chrono::milliseconds(-1), [this] { keep_spare(); });
+}
+
+std::string Krb5Auth::child_krb5_config() const { return settings_.profile_path + ":" + settings_.base_config; }
+
+std::vector<std::string> Krb5Auth::child_argv() const
+{
+    // --warm: the child makes its context (and loads libkrb5's plug-ins)
+    // before the request comes, which a spare does ahead of the login.
+    return {settings_.child_path, "--warm", child_krb5_config()};
+}
+
+void Krb5Auth::keep_spare()
+{
+    if (spare_ && spare_->idle()) return;
+    spare_.reset();
+    auto child = AsyncChild::prepare(loop_, child_argv());
+    if (!child) {
+        VLOG(error, "krb5: cannot start a spare vigil_krb5_child: %s", child.error().message.c_str());
+        return;
+    }
+    spare_ = std::move(*child);
 }
 
 } // namespace vigil::krb5

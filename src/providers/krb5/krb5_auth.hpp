@@ -7,6 +7,14 @@
 // killed by its pidfd when krb5_auth_timeout runs out, which counts as the
 // KDC not answering (offline rules apply).
 //
+// A spare child: one vigil_krb5_child is kept started ahead of need,
+// waiting for its request (AsyncChild::prepare), so that a login does not
+// wait for the spawn, the exec, libkrb5's loading and its context (the
+// child is run with --warm and the profile: it makes its context and loads
+// libkrb5's plug-ins before it reads a request); each login takes it,
+// and the next one starts on the loop's next turn, while that login's child
+// waits for the KDC.
+//
 // KDCs: at start the provider writes a small profile,
 // STATE_DIR/krb5/DOMAIN.conf (mode 0644, no secrets), whose realm section
 // lists krb5_server then krb5_backup_server as `kdc` lines in that order
@@ -113,17 +121,28 @@ public:
     static constexpr std::size_t max_kept = 256;
 
     std::size_t in_flight() const { return running_.size(); }
+
+    // Starts the spare child if none is waiting (at start; after each
+    // child's start, on the loop's next turn). A failure is logged: logins
+    // then start their own child.
+    void keep_spare();
+    // The spare's pid, or -1 (tests).
+    pid_t spare_pid() const { return spare_ ? spare_->pid() : -1; }
     const Krb5Settings &settings() const { return settings_; }
 
 private:
     void run(const Krb5User &user, ChildRequest request, Done done);
     void retry_kept();
+    std::string child_krb5_config() const;       // KRB5_CONFIG for the child
+    std::vector<std::string> child_argv() const; // the child, warmed with that profile
     void conclude_later(Krb5Answer answer, Done done);
 
     EventLoop &loop_;
     Krb5Settings settings_;
     std::uint64_t next_id_ = 1;
     std::map<std::uint64_t, std::unique_ptr<AsyncChild>> running_;
+    std::unique_ptr<AsyncChild> spare_;
+    Timer spare_timer_;
     std::map<std::uint64_t, Timer> answering_; // refusals answered on the next turn
     struct Kept {
         Krb5User user;

@@ -14,6 +14,14 @@
 //      reusing the principal's cache there and made primary).
 // No core dumps, not traceable; the provider bounds its run time and kills
 // it by PID when that runs out.
+//
+// `vigil_krb5_child --warm KRB5_CONFIG`: before it reads the request, the
+// child makes its libkrb5 context with that profile and loads the
+// preauthentication plug-ins (and the libraries they need) with it, work
+// that needs no request. vigil_be starts its spare child so, ahead of the
+// login that will use it; a request for another profile gets a new
+// context as without --warm, and so does one whose profile files changed
+// while the child waited.
 #include "providers/krb5/krb5_child_protocol.hpp"
 
 #include <krb5.h>
@@ -31,6 +39,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 
 namespace {
 
@@ -422,15 +431,89 @@ int host_tgt(Krb5 &k, const ChildRequest &req)
                   req.ccname, static_cast<std::uint64_t>(k.creds.times.endtime));
 }
 
-int run(ChildRequest &req)
+// The context for a profile: the child's whole Kerberos configuration is
+// vigil_be's generated profile (the realm's KDCs in failover order) first,
+// then the base.
+krb5_error_code make_context(const std::string &krb5_config, krb5_context *ctx)
 {
-    // The child's whole Kerberos configuration: vigil_be's generated
-    // profile (the realm's KDCs in failover order) first, then the base.
-    setenv("KRB5_CONFIG", req.krb5_config.c_str(), 1);
+    setenv("KRB5_CONFIG", krb5_config.c_str(), 1);
     // Validation is a local exchange with our own keytab: nothing to replay.
     setenv("KRB5RCACHETYPE", "none", 1);
+    return krb5_init_context(ctx);
+}
+
+// --warm: a context made before the request, and libkrb5's preauth
+// plug-ins loaded into it (an AS request made for a placeholder principal
+// and dropped unsent: nothing leaves the process).
+// What the profile's files were when the context read them: a spare waits
+// for as long as no one logs in, and an admin may edit krb5.conf meanwhile
+// (the context keeps some libdefaults from when it was made).
+std::string profile_state(const std::string &krb5_config)
+{
+    std::string state;
+    std::size_t at = 0;
+    while (at <= krb5_config.size()) {
+        std::size_t end = krb5_config.find(':', at);
+        if (end == std::string::npos) end = krb5_config.size();
+        struct stat st{};
+        if (stat(krb5_config.substr(at, end - at).c_str(), &st) == 0) {
+            state += std::to_string(st.st_dev) + "/" + std::to_string(st.st_ino) + "/" + std::to_string(st.st_size) +
+                     "/" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+        }
+        state += ";";
+        at = end + 1;
+    }
+    return state;
+}
+
+struct Warm {
+    std::string krb5_config;
+    std::string files; // profile_state() when the context was made
+    krb5_context ctx = nullptr;
+
+    void start(const char *config)
+    {
+        files = profile_state(config);
+        if (make_context(config, &ctx) != 0) {
+            ctx = nullptr;
+            return;
+        }
+        krb5_config = config;
+        // The first AS request for a placeholder, made and dropped: making
+        // it loads the preauth plug-ins; krb5_init_creds_step only returns
+        // what to send, it sends nothing.
+        krb5_principal placeholder = nullptr;
+        krb5_init_creds_context creds = nullptr;
+        if (krb5_build_principal(ctx, &placeholder, 4, "WARM", "warm", nullptr) == 0 &&
+            krb5_init_creds_init(ctx, placeholder, nullptr, nullptr, 0, nullptr, &creds) == 0) {
+            krb5_data in{}, out{}, realm{};
+            unsigned int flags = 0;
+            if (krb5_init_creds_step(ctx, creds, &in, &out, &realm, &flags) == 0) {
+                krb5_free_data_contents(ctx, &out);
+                krb5_free_data_contents(ctx, &realm);
+            }
+            krb5_init_creds_free(ctx, creds);
+        }
+        if (placeholder) krb5_free_principal(ctx, placeholder);
+    }
+    // The context if it was made for this profile, whose files have not
+    // changed since (then it is the caller's).
+    krb5_context take(const std::string &config)
+    {
+        if (ctx == nullptr || config != krb5_config || profile_state(config) != files) return nullptr;
+        return std::exchange(ctx, nullptr);
+    }
+    ~Warm()
+    {
+        if (ctx) krb5_free_context(ctx);
+    }
+};
+
+int run(ChildRequest &req, Warm &warm)
+{
     Krb5 k;
-    krb5_error_code rc = krb5_init_context(&k.ctx);
+    k.ctx = warm.take(req.krb5_config);
+    krb5_error_code rc = k.ctx != nullptr ? 0 : make_context(req.krb5_config, &k.ctx);
     if (rc != 0) return answer(ChildResult::error, "krb5_init_context failed: error " + std::to_string(rc));
     if (req.command == ChildCommand::host_tgt) return host_tgt(k, req);
     if (!req.principal.empty()) {
@@ -511,11 +594,13 @@ int run(ChildRequest &req)
 
 } // namespace
 
-int main()
+int main(int argc, char **argv)
 {
     limit_self();
     // Only stdin, stdout and stderr, whatever the parent left open.
     close_range(3, ~0u, 0);
+    Warm warm;
+    if (argc == 3 && std::strcmp(argv[1], "--warm") == 0) warm.start(argv[2]);
 
     char header[header_size];
     if (!read_exactly(0, header, sizeof header))
@@ -531,5 +616,5 @@ int main()
     auto request = decode_request(message);
     explicit_bzero(message.data(), message.size()); // held the password
     if (!request) return answer(ChildResult::bad_request, request.error().message), 1;
-    return run(*request);
+    return run(*request, warm);
 }
