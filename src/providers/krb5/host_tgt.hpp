@@ -8,7 +8,8 @@
 // (a timer: the next reconnect, and vigil_policy's binds, find a live one),
 // and again whenever a bind fails (ensure(renew = true): an expired ticket or
 // a ccache someone removed). A refresh that fails (the KDC is down) leaves
-// the old TGT in use while it has an eighth of its life left. One child at a
+// the old TGT in use while it has an eighth of its life left, and is tried
+// again after offline_timeout (retry), whoever started it. One child at a
 // time; callers that ask while it runs share its outcome.
 #pragma once
 
@@ -62,6 +63,7 @@ private:
     void start_child();
     void child_done(Result<AsyncChildOutcome> outcome);
     void conclude(const Status &status);
+    void arm_refresh(std::chrono::milliseconds in);
 
     EventLoop &loop_;
     HostTgtSettings settings_;
@@ -69,7 +71,8 @@ private:
     std::vector<Done> waiting_;
     Clock::time_point refresh_at_{}; // three quarters of the TGT's life
     Clock::time_point good_until_{}; // seven eighths; epoch: no TGT got yet
-    Timer refresh_timer_;
+    Timer refresh_timer_;                              // a refresh, or a retry after a failed one
+    std::chrono::steady_clock::time_point refresh_due_{}; // when refresh_timer_ fires
     std::uint64_t obtained_ = 0;
 };
 
