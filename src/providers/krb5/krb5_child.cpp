@@ -419,7 +419,7 @@ int host_tgt(Krb5 &k, const ChildRequest &req)
     if (std::string failed = store_file(k, req.ccname.substr(5)); !failed.empty())
         return answer(ChildResult::ccache_failed, failed);
     return answer(ChildResult::ok, "got a TGT for " + name + " from " + where + "; stored in " + req.ccname,
-                  req.ccname, static_cast<std::uint64_t>(k.creds.times.endtime));
+                  req.ccname, ticket_time(k.creds.times.endtime));
 }
 
 int run(ChildRequest &req)
@@ -506,7 +506,7 @@ int run(ChildRequest &req)
     }
     if (!failed.empty()) return failure(ChildResult::ccache_failed, failed);
     return answer(ChildResult::ok, message + "; stored in " + req.ccname, req.ccname,
-                  static_cast<std::uint64_t>(k.creds.times.endtime));
+                  ticket_time(k.creds.times.endtime));
 }
 
 } // namespace
