@@ -376,23 +376,24 @@ def test_a_removed_ccache_is_got_again_when_the_bind_fails(tmp_path, builddir, r
 
 
 def test_a_short_lived_tgt_is_replaced_before_it_ends(tmp_path, builddir, realm):
-    """The KDC gives host/short.example.com 4-second tickets (its maxlife),
-    whatever vigil asks for: a new TGT comes at three quarters of the life
-    the KDC granted, and binds after the first one's end still work."""
+    """The KDC gives host/short.example.com 12-second tickets (its maxlife;
+    10 s is the least vigil takes), whatever vigil asks for: a new TGT comes
+    at three quarters of the life the KDC granted, and binds after the first
+    one's end still work."""
     kdc, server = realm
     keytab = tmp_path / "short.keytab"
     if "short.example.com" not in kdc.kadmin_local("listprincs host/short*").stdout:
         kdc.add_principal("host/short.example.com")
-        kdc.kadmin_local(f'modprinc -maxlife "4 seconds" host/short.example.com@{kdc.realm}')
+        kdc.kadmin_local(f'modprinc -maxlife "12 seconds" host/short.example.com@{kdc.realm}')
     kdc.kadmin_local(f"ktadd -k {keytab} host/short.example.com@{kdc.realm}")
     v = start_vigil(tmp_path, builddir, kdc, server, "ldap_sasl_authid = host/short.example.com",
                     f"ldap_krb5_keytab = {keytab}")
     try:
         assert v.dp_call("user", "alice") == ["ok "]
         first = klist_start(kdc, host_ccache(v))
-        procs.wait_until(lambda: int(v.domain_status().get("host_tgts_obtained", "0")) >= 3, 30,
+        procs.wait_until(lambda: int(v.domain_status().get("host_tgts_obtained", "0")) >= 3, 45,
                          "two TGTs more")
-        # Past the first TGT's end (4 s): a new connection binds with a new one.
+        # Past the first TGT's end (12 s): a new connection binds with a new one.
         assert klist_start(kdc, host_ccache(v)) != first
         before = len(gssapi_binds(server))
         v.procs[0].send_signal(signal.SIGUSR1)

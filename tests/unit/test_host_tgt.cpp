@@ -179,16 +179,26 @@ void a_failed_renewal_a_bind_waited_for_is_tried_again(void **)
     assert_int_equal(f.runs(), 3);
 }
 
-void a_tgt_already_ended_is_replaced_before_the_bind(void **)
+void a_tgt_with_almost_no_life_is_a_failure(void **)
 {
-    Fixture f;
-    f.answer(ChildResult::ok, 0); // a TGT whose end has passed (a clock that jumped)
-    assert_true(f.ensure(false).ok());
-    f.answer(ChildResult::ok, 3600);
-    assert_true(f.ensure(false).ok());
-    assert_int_equal(f.runs(), 2);
-    assert_true(f.ensure(false).ok());
-    assert_int_equal(f.runs(), 2);
+    // A TGT whose end has passed (a clock ahead of the KDC's), or one with
+    // seconds of life (a tiny maximum ticket life): not a TGT to refresh
+    // every second, a failure that says why.
+    for (std::int64_t life : {std::int64_t{0}, std::int64_t{5}}) {
+        Fixture f;
+        f.answer(ChildResult::ok, life);
+        Status st = f.ensure(false);
+        assert_false(st.ok());
+        assert_int_equal(static_cast<int>(st.error().code), static_cast<int>(Errc::permission));
+        assert_non_null(strstr(st.error().message.c_str(), "life left"));
+        assert_int_equal(f.tgt->obtained(), 0);
+        // Nothing good is held: the next bind asks the child again.
+        f.answer(ChildResult::ok, 3600);
+        assert_true(f.ensure(false).ok());
+        assert_int_equal(f.runs(), 2);
+        assert_true(f.ensure(false).ok());
+        assert_int_equal(f.runs(), 2);
+    }
 }
 
 } // namespace
@@ -202,7 +212,7 @@ int main()
         cmocka_unit_test(a_child_that_says_nothing_is_an_error),
         cmocka_unit_test(a_failed_refresh_leaves_the_old_tgt_in_use),
         cmocka_unit_test(a_failed_renewal_a_bind_waited_for_is_tried_again),
-        cmocka_unit_test(a_tgt_already_ended_is_replaced_before_the_bind),
+        cmocka_unit_test(a_tgt_with_almost_no_life_is_a_failure),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -94,6 +94,19 @@ void HostTgt::child_done(Result<AsyncChildOutcome> outcome)
     const auto now = Clock::now();
     const auto end = Clock::time_point(std::chrono::seconds(answer->tgt_end));
     const auto life = end > now ? end - now : Clock::duration::zero();
+    if (life < min_life) {
+        // Ended already, or nearly: refreshing it at three quarters would
+        // ask the KDC every second or so. A failure, tried again after
+        // offline_timeout; the ccache holds it, so no TGT is good now.
+        refresh_at_ = good_until_ = Clock::time_point{};
+        conclude(Error{Errc::permission,
+                       "host TGT: " + answer->message + ", but it has " +
+                           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(life).count()) +
+                           " s of life left (under " + std::to_string(min_life.count()) +
+                           " s): the principal's or krbtgt's maximum ticket life is too short, or this "
+                           "host's clock is ahead of the KDC's"});
+        return;
+    }
     refresh_at_ = now + life * 3 / 4;
     good_until_ = now + life * 7 / 8;
     ++obtained_;

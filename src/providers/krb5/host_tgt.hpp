@@ -42,6 +42,9 @@ class HostTgt {
 public:
     using Done = std::function<void(Status)>;
     using Clock = std::chrono::system_clock; // ticket times are wall-clock times
+    // A TGT with less life left than this when the child answers is a
+    // failure (Errc::permission), not one to refresh every second.
+    static constexpr std::chrono::seconds min_life{10};
 
     HostTgt(EventLoop &loop, HostTgtSettings settings) : loop_(loop), settings_(std::move(settings)) {}
     HostTgt(const HostTgt &) = delete;
@@ -51,7 +54,8 @@ public:
     // process is still good and `renew` is false (a refresh that is due is
     // started meanwhile), else when the child has answered. Errors: Errc::unavailable (no KDC answered, or not
     // in krb5_auth_timeout), Errc::invalid_config (no keytab, the principal
-    // not in it, a stale key), Errc::permission (clock skew, the KDC refused),
+    // not in it, a stale key), Errc::permission (clock skew, the KDC refused,
+    // a TGT with less than min_life left),
     // Errc::internal; the message says which and is logged.
     void ensure(bool renew, Done done);
 
