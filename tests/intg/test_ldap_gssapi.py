@@ -277,6 +277,9 @@ def test_a_server_that_refuses_gssapi_is_named_as_such(tmp_path, builddir, realm
         answer = v.dp_call("user", "alice")
         assert answer[0].startswith("unavailable ") and "the server refuses GSSAPI" in answer[0], answer
         assert " SRCH " not in server.log_path.read_text(errors="replace").split("namingContexts")[-1]
+        # The server's refusal is no reason for a new TGT.
+        assert v.domain_status()["host_tgts_obtained"] == "1"
+        assert "getting new Kerberos credentials" not in be_log(v)
     finally:
         if v is not None:
             v.stop_all()
@@ -373,6 +376,35 @@ def test_a_removed_ccache_is_got_again_when_the_bind_fails(tmp_path, builddir, r
         assert host_ccache(v).exists()
     finally:
         v.stop_all()
+
+
+def test_a_failed_renewal_goes_on_to_the_next_server_with_the_old_tgt(tmp_path, builddir):
+    """ldap_uri: 127.0.0.1 (a service principal the KDC does not know: the
+    bind fails for credentials' sake) then localhost. With the KDC down the
+    renewal fails, and localhost is still tried with the TGT in hand."""
+    kdc, slapd_keytab = new_kdc(tmp_path / "kdc")
+    kdc.start()
+    server = gssapi_slapd(tmp_path / "slapd", kdc, slapd_keytab)
+    server.start()
+    v = None
+    try:
+        v = start_vigil(tmp_path, builddir, kdc, server,
+                        f"ldap_uri = ldap://127.0.0.1:{server.port}, ldap://localhost:{server.port}")
+        assert v.dp_call("user", "alice") == ["ok "]
+        kdc.stop()
+        v.procs[0].send_signal(signal.SIGUSR1)
+        procs.wait_until(lambda: v.domain_status().get("state") == "offline", 10, "forced offline")
+        before = len(gssapi_binds(server))
+        v.procs[0].send_signal(signal.SIGUSR2)
+        procs.wait_until(lambda: v.domain_status().get("state") == "online", 20, "online with the old TGT")
+        assert v.dp_call("user", "bob") == ["ok "]
+        assert len(gssapi_binds(server)) > before
+        assert "host TGT: kdc_unreachable" in be_log(v)
+    finally:
+        if v is not None:
+            v.stop_all()
+        server.stop()
+        kdc.stop()
 
 
 def test_a_short_lived_tgt_is_replaced_before_it_ends(tmp_path, builddir, realm):
