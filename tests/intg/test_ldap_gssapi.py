@@ -407,6 +407,24 @@ def test_a_failed_renewal_goes_on_to_the_next_server_with_the_old_tgt(tmp_path, 
         kdc.stop()
 
 
+def test_without_krb5_realm_a_stale_generated_profile_is_not_used(tmp_path, builddir, realm):
+    """ldap_sasl_realm alone (the base profile knows the KDCs): a generated
+    profile an earlier krb5_realm left (naming a dead KDC, its realm section
+    final) is removed at start, not read first by the child and the bind."""
+    kdc, server = realm
+    stale = tmp_path / "vigil" / "state" / "krb5" / "LDAP.conf"
+    stale.parent.mkdir(parents=True)
+    stale.write_text(f"[realms]\n    {kdc.realm} = {{\n        kdc = 127.0.0.1:1\n    }}*\n")
+    v = start_vigil(tmp_path, builddir, kdc, server, "krb5_realm =", "krb5_server =",
+                    f"ldap_sasl_realm = {kdc.realm}")
+    try:
+        assert v.dp_call("user", "alice") == ["ok "]
+        assert not stale.exists()
+        assert v.domain_status()["host_tgts_obtained"] == "1"
+    finally:
+        v.stop_all()
+
+
 def test_a_short_lived_tgt_is_replaced_before_it_ends(tmp_path, builddir, realm):
     """The KDC gives host/short.example.com 12-second tickets (its maxlife;
     10 s is the least vigil takes), whatever vigil asks for: a new TGT comes
