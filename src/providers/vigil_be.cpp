@@ -11,6 +11,7 @@
 #include "providers/pam_handler.hpp"
 #include "util/creds/credentials_config.hpp"
 #include "util/ini.hpp" // is_valid_utf8
+#include "util/krb5_options.hpp"
 #include "util/log.hpp"
 #include "util/sbus/dp_iface.hpp"
 #include "util/sbus/monitor_iface.hpp"
@@ -174,6 +175,13 @@ private:
             if (!krb5) return std::move(krb5).error();
             st = krb5::write_generated_profile(*krb5);
             if (!st) return st;
+        } else {
+            // No KDCs of ours (ldap_sasl_realm alone): KRB5_CONFIG still
+            // names the generated profile first, so one an earlier
+            // configuration left must not steer the bind and the child.
+            const std::string stale = krb5opt::generated_profile_path(c.get_string("vigil", "state_dir"), domain);
+            if (unlink(stale.c_str()) == 0) VLOG(config, "removed %s, left by an earlier krb5_realm", stale.c_str());
+            else if (errno != ENOENT) return sys_error("unlink " + stale, errno);
         }
         const ldap::SaslSettings &sasl = ldap.sasl;
         if (!sasl.init_creds) {

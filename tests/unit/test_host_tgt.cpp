@@ -8,6 +8,7 @@
 #include "providers/krb5/krb5_child_protocol.hpp"
 
 #include <ctime>
+#include <functional>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -23,7 +24,7 @@ struct Fixture {
     std::unique_ptr<EventLoop> loop;
     std::unique_ptr<HostTgt> tgt;
 
-    Fixture()
+    explicit Fixture(std::chrono::seconds retry = 3600s)
     {
         auto l = EventLoop::create();
         if (!l) fail_msg("%s", l.error().message.c_str());
@@ -40,7 +41,7 @@ struct Fixture {
         s.krb5_config = "/gen.conf:/etc/krb5.conf";
         s.child_path = dir / "child";
         s.lifetime = 3600;
-        s.retry = 3600s;
+        s.retry = retry;
         tgt = std::make_unique<HostTgt>(*loop, std::move(s));
     }
 
@@ -58,6 +59,19 @@ struct Fixture {
         int n = 0;
         for (std::string line; std::getline(in, line);) ++n;
         return n;
+    }
+
+    // Runs the loop until `pred` holds (checked every 20 ms) or 10 s pass.
+    bool run_until(const std::function<bool()> &pred)
+    {
+        Timer poll;
+        std::function<void()> check = [&] {
+            if (pred()) loop->quit(0);
+            else poll = loop->after(20ms, check);
+        };
+        poll = loop->after(20ms, check);
+        Timer net = loop->after(10s, [&] { loop->quit(99); });
+        return loop->run() == 0;
     }
 
     // ensure(), with the loop run until `done` has been called.
@@ -149,16 +163,42 @@ void a_failed_refresh_leaves_the_old_tgt_in_use(void **)
     assert_int_equal(f.runs(), 2);
 }
 
-void a_tgt_already_ended_is_replaced_before_the_bind(void **)
+void a_failed_renewal_a_bind_waited_for_is_tried_again(void **)
 {
-    Fixture f;
-    f.answer(ChildResult::ok, 0); // a TGT whose end has passed (a clock that jumped)
-    assert_true(f.ensure(false).ok());
+    // The bind failed, its renewal too (the KDC is down): the ccache is
+    // refreshed again after offline_timeout without another bind asking
+    // (vigil_policy only reads it).
+    Fixture f(1s);
     f.answer(ChildResult::ok, 3600);
     assert_true(f.ensure(false).ok());
+    f.answer(ChildResult::kdc_unreachable, 0);
+    assert_false(f.ensure(true).ok());
     assert_int_equal(f.runs(), 2);
-    assert_true(f.ensure(false).ok());
-    assert_int_equal(f.runs(), 2);
+    f.answer(ChildResult::ok, 3600);
+    assert_true(f.run_until([&] { return f.tgt->obtained() == 2; }));
+    assert_int_equal(f.runs(), 3);
+}
+
+void a_tgt_with_almost_no_life_is_a_failure(void **)
+{
+    // A TGT whose end has passed (a clock ahead of the KDC's), or one with
+    // seconds of life (a tiny maximum ticket life): not a TGT to refresh
+    // every second, a failure that says why.
+    for (std::int64_t life : {std::int64_t{0}, std::int64_t{5}}) {
+        Fixture f;
+        f.answer(ChildResult::ok, life);
+        Status st = f.ensure(false);
+        assert_false(st.ok());
+        assert_int_equal(static_cast<int>(st.error().code), static_cast<int>(Errc::permission));
+        assert_non_null(strstr(st.error().message.c_str(), "life left"));
+        assert_int_equal(f.tgt->obtained(), 0);
+        // Nothing good is held: the next bind asks the child again.
+        f.answer(ChildResult::ok, 3600);
+        assert_true(f.ensure(false).ok());
+        assert_int_equal(f.runs(), 2);
+        assert_true(f.ensure(false).ok());
+        assert_int_equal(f.runs(), 2);
+    }
 }
 
 } // namespace
@@ -171,7 +211,8 @@ int main()
         cmocka_unit_test(the_childs_refusals_keep_their_meaning),
         cmocka_unit_test(a_child_that_says_nothing_is_an_error),
         cmocka_unit_test(a_failed_refresh_leaves_the_old_tgt_in_use),
-        cmocka_unit_test(a_tgt_already_ended_is_replaced_before_the_bind),
+        cmocka_unit_test(a_failed_renewal_a_bind_waited_for_is_tried_again),
+        cmocka_unit_test(a_tgt_with_almost_no_life_is_a_failure),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -247,6 +247,16 @@ void malformed_values_are_refused(void **)
     assert_false(decode_request(frame(required_fields() + std::string("\x02\x00\x05", 3))).ok());
 }
 
+void ticket_times_after_2038_stay_in_the_future(void **)
+{
+    // libkrb5's krb5_timestamp is a signed 32-bit field read as unsigned:
+    // 2038-01-19 03:14:08 UTC and later arrive negative.
+    static_assert(ticket_time(1700000000) == 1700000000u);
+    assert_true(ticket_time(INT32_MAX) == 2147483647u);
+    assert_true(ticket_time(INT32_MIN) == 2147483648u); // 2038-01-19 03:14:08 UTC
+    assert_true(ticket_time(-1) == 4294967295u);        // 2106-02-07 06:28:15 UTC
+}
+
 void an_answer_needs_a_known_result(void **)
 {
     std::string out = "VK5A";
@@ -315,6 +325,7 @@ int main()
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(request_round_trips_every_field),
+        cmocka_unit_test(ticket_times_after_2038_stay_in_the_future),
         cmocka_unit_test(a_password_change_carries_the_new_password_and_nothing_else_does),
         cmocka_unit_test(optional_request_fields_default_to_off),
         cmocka_unit_test(answer_round_trips),

@@ -44,7 +44,8 @@ void HostTgt::ensure(bool renew, Done done)
 
 void HostTgt::start_child()
 {
-    refresh_timer_.cancel();
+    // The refresh timer stays: only a TGT got replaces it (a child that
+    // fails must not leave nothing to try again).
     ChildRequest request;
     request.command = ChildCommand::host_tgt;
     request.realm = settings_.realm;
@@ -93,26 +94,47 @@ void HostTgt::child_done(Result<AsyncChildOutcome> outcome)
     const auto now = Clock::now();
     const auto end = Clock::time_point(std::chrono::seconds(answer->tgt_end));
     const auto life = end > now ? end - now : Clock::duration::zero();
+    if (life < min_life) {
+        // Ended already, or nearly: refreshing it at three quarters would
+        // ask the KDC every second or so. A failure, tried again after
+        // offline_timeout; the ccache holds it, so no TGT is good now.
+        refresh_at_ = good_until_ = Clock::time_point{};
+        conclude(Error{Errc::permission,
+                       "host TGT: " + answer->message + ", but it has " +
+                           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(life).count()) +
+                           " s of life left (under " + std::to_string(min_life.count()) +
+                           " s): the principal's or krbtgt's maximum ticket life is too short, or this "
+                           "host's clock is ahead of the KDC's"});
+        return;
+    }
     refresh_at_ = now + life * 3 / 4;
     good_until_ = now + life * 7 / 8;
     ++obtained_;
     VLOG(config, "host TGT: %s", answer->message.c_str());
     const auto in = std::chrono::duration_cast<std::chrono::milliseconds>(refresh_at_ - now);
-    refresh_timer_ = loop_.after(std::max(in, std::chrono::milliseconds(1000)), [this] {
+    arm_refresh(std::max(in, std::chrono::milliseconds(1000)));
+    conclude({});
+}
+
+void HostTgt::arm_refresh(std::chrono::milliseconds in)
+{
+    refresh_due_ = std::chrono::steady_clock::now() + in;
+    refresh_timer_ = loop_.after(in, [this] {
         if (!child_) start_child();
     });
-    conclude({});
 }
 
 void HostTgt::conclude(const Status &status)
 {
     if (!status) {
         VLOG(error, "%s", status.error().message.c_str());
-        // A refresh nobody waits for is tried again later; meanwhile the
-        // old TGT (in the ccache: a failed child leaves it) serves.
-        if (waiting_.empty()) refresh_timer_ = loop_.after(settings_.retry, [this] {
-            if (!child_) start_child();
-        });
+        // Tried again after offline_timeout (sooner if the refresh timer
+        // is due sooner), whether a bind waited for it or the timer started
+        // it: vigil_policy only reads the ccache, so nothing else renews it.
+        // Meanwhile the old TGT (in the ccache: a failed child leaves it)
+        // serves.
+        const auto retry = std::chrono::duration_cast<std::chrono::milliseconds>(settings_.retry);
+        if (!refresh_timer_.pending() || refresh_due_ > std::chrono::steady_clock::now() + retry) arm_refresh(retry);
     }
     auto waiting = std::move(waiting_);
     waiting_.clear();

@@ -8,7 +8,8 @@
 // (a timer: the next reconnect, and vigil_policy's binds, find a live one),
 // and again whenever a bind fails (ensure(renew = true): an expired ticket or
 // a ccache someone removed). A refresh that fails (the KDC is down) leaves
-// the old TGT in use while it has an eighth of its life left. One child at a
+// the old TGT in use while it has an eighth of its life left, and is tried
+// again after offline_timeout (retry), whoever started it. One child at a
 // time; callers that ask while it runs share its outcome.
 #pragma once
 
@@ -41,6 +42,9 @@ class HostTgt {
 public:
     using Done = std::function<void(Status)>;
     using Clock = std::chrono::system_clock; // ticket times are wall-clock times
+    // A TGT with less life left than this when the child answers is a
+    // failure (Errc::permission), not one to refresh every second.
+    static constexpr std::chrono::seconds min_life{10};
 
     HostTgt(EventLoop &loop, HostTgtSettings settings) : loop_(loop), settings_(std::move(settings)) {}
     HostTgt(const HostTgt &) = delete;
@@ -50,7 +54,8 @@ public:
     // process is still good and `renew` is false (a refresh that is due is
     // started meanwhile), else when the child has answered. Errors: Errc::unavailable (no KDC answered, or not
     // in krb5_auth_timeout), Errc::invalid_config (no keytab, the principal
-    // not in it, a stale key), Errc::permission (clock skew, the KDC refused),
+    // not in it, a stale key), Errc::permission (clock skew, the KDC refused,
+    // a TGT with less than min_life left),
     // Errc::internal; the message says which and is logged.
     void ensure(bool renew, Done done);
 
@@ -62,6 +67,7 @@ private:
     void start_child();
     void child_done(Result<AsyncChildOutcome> outcome);
     void conclude(const Status &status);
+    void arm_refresh(std::chrono::milliseconds in);
 
     EventLoop &loop_;
     HostTgtSettings settings_;
@@ -69,7 +75,8 @@ private:
     std::vector<Done> waiting_;
     Clock::time_point refresh_at_{}; // three quarters of the TGT's life
     Clock::time_point good_until_{}; // seven eighths; epoch: no TGT got yet
-    Timer refresh_timer_;
+    Timer refresh_timer_;                              // a refresh, or a retry after a failed one
+    std::chrono::steady_clock::time_point refresh_due_{}; // when refresh_timer_ fires
     std::uint64_t obtained_ = 0;
 };
 

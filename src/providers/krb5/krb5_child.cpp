@@ -356,7 +356,10 @@ std::string default_host_principal(const std::string &realm)
 }
 
 // Whether `wanted` has a key in the keytab; `listed` gets the principals
-// it holds (the first few), for the message when it has none.
+// it holds (the first few), for the message when it has none. An error
+// other than the end of the keytab is returned, not taken for "absent".
+// (MIT's FILE keytab itself reports a truncated or garbled entry as the
+// end, so such a keytab still reads as the entries before it.)
 krb5_error_code keytab_has(Krb5 &k, krb5_keytab keytab, krb5_principal wanted, bool &found, std::string &listed)
 {
     found = false;
@@ -365,7 +368,7 @@ krb5_error_code keytab_has(Krb5 &k, krb5_keytab keytab, krb5_principal wanted, b
     if (rc != 0) return rc;
     int shown = 0;
     krb5_keytab_entry entry;
-    while (krb5_kt_next_entry(k.ctx, keytab, &entry, &cursor) == 0) {
+    while ((rc = krb5_kt_next_entry(k.ctx, keytab, &entry, &cursor)) == 0) {
         if (krb5_principal_compare(k.ctx, entry.principal, wanted)) found = true;
         char *text = nullptr;
         if (shown < 8 && krb5_unparse_name(k.ctx, entry.principal, &text) == 0) {
@@ -378,7 +381,7 @@ krb5_error_code keytab_has(Krb5 &k, krb5_keytab keytab, krb5_principal wanted, b
         krb5_free_keytab_entry_contents(k.ctx, &entry);
     }
     krb5_kt_end_seq_get(k.ctx, keytab, &cursor);
-    return 0;
+    return rc == KRB5_KT_END ? 0 : rc;
 }
 
 // The TGT for ldap_sasl_authid (default host/FQDN@REALM) with its key from
@@ -428,7 +431,7 @@ int host_tgt(Krb5 &k, const ChildRequest &req)
     if (std::string failed = store_file(k, req.ccname.substr(5)); !failed.empty())
         return answer(ChildResult::ccache_failed, failed);
     return answer(ChildResult::ok, "got a TGT for " + name + " from " + where + "; stored in " + req.ccname,
-                  req.ccname, static_cast<std::uint64_t>(k.creds.times.endtime));
+                  req.ccname, ticket_time(k.creds.times.endtime));
 }
 
 // The context for a profile: the child's whole Kerberos configuration is
@@ -589,7 +592,7 @@ int run(ChildRequest &req, Warm &warm)
     }
     if (!failed.empty()) return failure(ChildResult::ccache_failed, failed);
     return answer(ChildResult::ok, message + "; stored in " + req.ccname, req.ccname,
-                  static_cast<std::uint64_t>(k.creds.times.endtime));
+                  ticket_time(k.creds.times.endtime));
 }
 
 } // namespace

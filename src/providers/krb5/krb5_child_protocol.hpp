@@ -106,6 +106,14 @@ struct ChildAnswer {
     std::uint64_t tgt_end = 0;
 };
 
+// tgt_end from a libkrb5 ticket time (krb5_timestamp: a signed 32-bit
+// field that MIT reads as unsigned, so times after 2038-01-19 wrap to
+// negative values): the unsigned seconds since the epoch it stands for.
+constexpr std::uint64_t ticket_time(std::int32_t krb5_time)
+{
+    return static_cast<std::uint32_t>(krb5_time);
+}
+
 // The whole message, frame included. The request's bytes hold the password:
 // the caller keeps them in a Secret.
 Secret encode_request(const ChildRequest &request);

@@ -133,6 +133,8 @@ int sasl_interact(LDAP *, unsigned, void *defaults, void *prompts)
     return LDAP_SUCCESS;
 }
 
+constexpr std::string_view credentials_suspect = "; the host's Kerberos credentials may be missing or expired";
+
 // The SASL GSSAPI bind with the host's credentials.
 Status bind_gssapi(LDAP *ld, const SaslSettings &sasl, const std::string &uri)
 {
@@ -163,10 +165,19 @@ Status bind_gssapi(LDAP *ld, const SaslSettings &sasl, const std::string &uri)
                      describe(ld, rc, what + ": libsasl has no usable GSSAPI mechanism (is "
                                              "libsasl2-modules-gssapi-mit installed? do ldap_sasl_minssf and "
                                              "ldap_sasl_maxssf allow one?)")};
+    // No ccache, an expired ticket, a key the server cannot use: said so,
+    // and gssapi_credentials_failed() knows it by these words.
+    if (rc == LDAP_LOCAL_ERROR || rc == LDAP_INVALID_CREDENTIALS)
+        return Error{classify(rc), describe(ld, rc, what) + std::string(credentials_suspect)};
     return fail(ld, rc, what);
 }
 
 } // namespace
+
+bool gssapi_credentials_failed(const Error &error)
+{
+    return error.message.starts_with("SASL GSSAPI bind to ") && error.message.ends_with(credentials_suspect);
+}
 
 Result<Connected> connect_blocking(const LdapSettings &s, const std::string &uri)
 {

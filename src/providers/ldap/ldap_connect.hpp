@@ -58,6 +58,12 @@ private:
 // 16 run at once; a Connector::start beyond that fails as unavailable.
 std::size_t wait_for_connection_workers(std::chrono::milliseconds bound);
 
+// Whether a failed connection's error is a GSSAPI bind that new host
+// credentials may cure: libsasl's local error (no ccache, an expired or
+// unusable ticket) or the server's invalid credentials. A server that
+// refuses GSSAPI or the security layer, or a TLS failure, is not one.
+bool gssapi_credentials_failed(const Error &error);
+
 // The blocking part, as the worker runs it (also usable by tests and tools).
 Result<Connected> connect_blocking(const LdapSettings &settings, const std::string &uri);
 

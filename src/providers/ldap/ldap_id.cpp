@@ -102,11 +102,11 @@ void IdProvider::connected(std::size_t index, Result<Connected> result)
     else conn = std::move(result).error();
     if (!conn) {
         VLOG(minor, "%s", conn.error().message.c_str());
-        // A bind that failed with the host's credentials (not a server that
-        // did not answer): the ticket may have expired or the ccache be
-        // gone. New credentials, and the same server again, once per attempt.
-        const bool unreachable = conn.error().code == Errc::unavailable || conn.error().code == Errc::timeout;
-        if (credentials_ && !unreachable && !renewed_credentials_) {
+        // A GSSAPI bind that failed for want of good host credentials (no
+        // ccache, an expired ticket): new credentials, and the same server
+        // again, once per attempt. A server's own refusal (no GSSAPI, the
+        // security layer, TLS) is not worth an AS exchange.
+        if (credentials_ && !renewed_credentials_ && gssapi_credentials_failed(conn.error())) {
             renewed_credentials_ = true;
             connector_.reset();
             const std::uint64_t attempt = attempt_;
@@ -115,19 +115,15 @@ void IdProvider::connected(std::size_t index, Result<Connected> result)
             credentials_(true, [this, alive, attempt, index, first = conn.error()](Status ready) {
                 if (alive.expired() || attempt != attempt_) return;
                 if (!ready) {
-                    connection_failed(Error{ready.error().code, first.message + "; then " + ready.error().message});
+                    // The old TGT may still do for the other servers.
+                    fail_over(index, Error{ready.error().code, first.message + "; then " + ready.error().message});
                     return;
                 }
                 connect_to(index);
             });
             return;
         }
-        // Failover: the next server in ldap_uri, then offline.
-        if (index + 1 < ldap_.uris.size()) {
-            connect_to(index + 1);
-            return;
-        }
-        connection_failed(conn.error());
+        fail_over(index, conn.error());
         return;
     }
     connector_.reset();
@@ -147,6 +143,16 @@ void IdProvider::connected(std::size_t index, Result<Connected> result)
     // One connection for all of them, even if an early one drops conn_.
     std::shared_ptr<LdapConnection> fresh = conn_;
     for (auto &w : waiting) w(fresh);
+}
+
+// The next server in ldap_uri, then offline.
+void IdProvider::fail_over(std::size_t index, const Error &error)
+{
+    if (index + 1 < ldap_.uris.size()) {
+        connect_to(index + 1);
+        return;
+    }
+    connection_failed(error);
 }
 
 void IdProvider::connection_failed(const Error &error)

@@ -77,6 +77,7 @@ private:
     void start_connecting();
     void connect_to(std::size_t index);
     void connection_failed(const Error &error);
+    void fail_over(std::size_t index, const Error &error);
     void connected(std::size_t index, Result<Connected> result);
     void probe();
     void drop_connection(const Error &why);
