@@ -140,6 +140,44 @@ void worker_hashes_with_its_cost(void **)
     assert_true(ok.ok() && *ok);
 }
 
+// hash_and_keep: the keep step (a durable write) runs in the worker, not on
+// the loop's thread, with the hash; its status is what `done` gets; a hash
+// that fails never reaches it.
+void worker_hashes_and_keeps_off_the_loop(void **)
+{
+    auto loop = make_loop();
+    auto worker = make_worker(*loop);
+    const auto loop_thread = std::this_thread::get_id();
+    std::atomic<bool> kept_on_loop_thread{true};
+    std::string kept;
+    std::optional<Status> first, second, third;
+    auto maybe_quit = [&] {
+        if (first && second && third) loop->quit(0);
+    };
+    assert_true(worker->hash_and_keep(Secret(good), [&](std::string h) -> Status {
+        kept_on_loop_thread = std::this_thread::get_id() == loop_thread;
+        kept = std::move(h);
+        return {};
+    }, [&](Status st) { first.emplace(std::move(st)); maybe_quit(); }).ok());
+    assert_true(worker->hash_and_keep(Secret(good), [](std::string) -> Status {
+        return vigil::Error{vigil::Errc::io, "no room to write"};
+    }, [&](Status st) { second.emplace(std::move(st)); maybe_quit(); }).ok());
+    std::atomic<bool> empty_kept{false};
+    assert_true(worker->hash_and_keep(Secret(""), [&](std::string) -> Status {
+        empty_kept = true;
+        return {};
+    }, [&](Status st) { third.emplace(std::move(st)); maybe_quit(); }).ok());
+    run_bounded(*loop);
+    assert_true(first->ok());
+    assert_false(kept_on_loop_thread.load());
+    auto matches = password_matches(Secret(good), kept);
+    assert_true(matches.ok() && *matches);
+    assert_false(second->ok());
+    assert_string_equal(second->error().message.c_str(), "no room to write");
+    assert_false(third->ok());
+    assert_false(empty_kept.load());
+}
+
 void worker_refuses_jobs_beyond_its_bound(void **)
 {
     auto loop = make_loop();
@@ -200,8 +238,10 @@ void an_exception_in_a_job_arrives_as_an_error(void **)
 struct Fixture {
     test::TempDir dir;
     std::unique_ptr<EventLoop> loop = make_loop();
-    std::unique_ptr<HashWorker> worker;
+    // The store before the worker: the worker (joined when destroyed) goes
+    // first, so a job that writes to the store never outlives it.
     std::optional<CredentialStore> store;
+    std::unique_ptr<HashWorker> worker;
     WallTime now{std::chrono::seconds(1'700'000'000)};
     std::optional<OfflineAuthenticator> auth;
 
@@ -381,6 +421,7 @@ int main()
         cmocka_unit_test(loop_keeps_running_while_a_hash_is_computed),
         cmocka_unit_test(worker_verifies_good_and_bad_passwords),
         cmocka_unit_test(worker_hashes_with_its_cost),
+        cmocka_unit_test(worker_hashes_and_keeps_off_the_loop),
         cmocka_unit_test(worker_refuses_jobs_beyond_its_bound),
         cmocka_unit_test(destroying_the_worker_joins_and_runs_no_callback),
         cmocka_unit_test(an_exception_in_a_job_arrives_as_an_error),

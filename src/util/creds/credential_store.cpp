@@ -147,6 +147,7 @@ bool CredentialStore::writes_synchronously() const { return (ldb_get_flags(file_
 Result<std::optional<CredentialRecord>> CredentialStore::find(const std::string &canonical_name) const
 {
     if (Status st = plain_name(canonical_name); !st) return std::move(st).error();
+    std::lock_guard held(*lock_);
     ldb_context *ldb = file_.raw();
     TallocPtr<void> mem = make_talloc_ctx("creds find");
     auto dn = row_dn(mem.get(), ldb, canonical_name);
@@ -171,6 +172,7 @@ Result<std::optional<CredentialRecord>> CredentialStore::find(const std::string 
 Status CredentialStore::put(const std::string &canonical_name, const CredentialRecord &record)
 {
     if (Status st = plain_name(canonical_name); !st) return st;
+    std::lock_guard held(*lock_);
     if (record.hash.empty() || record.hash[0] != '$')
         return Error{Errc::invalid_argument, "refusing to store a credential for " + canonical_name +
                                                  " that is not a crypt hash"};
@@ -204,6 +206,7 @@ Status CredentialStore::put(const std::string &canonical_name, const CredentialR
 Status CredentialStore::remove(const std::string &canonical_name)
 {
     if (Status st = plain_name(canonical_name); !st) return st;
+    std::lock_guard held(*lock_);
     ldb_context *ldb = file_.raw();
     TallocPtr<void> mem = make_talloc_ctx("creds remove");
     auto dn = row_dn(mem.get(), ldb, canonical_name);

@@ -7,6 +7,10 @@
 // (fsynced) transaction, and a format it does not know is refused, never
 // discarded.
 //
+// One store may be used from several threads: the event loop reads, the
+// hash worker writes a fresh hash (a durable commit must not stall the
+// loop); every call holds the store's lock, so calls never overlap.
+//
 // Rows are keyed by the canonical user name (creds/canonical_name.hpp); the
 // callers canonicalise, the store only refuses what is not a plain name.
 #pragma once
@@ -15,6 +19,8 @@
 #include "util/result.hpp"
 #include "util/sysdb/ldb_file.hpp"
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -43,8 +49,10 @@ public:
     Status remove(const std::string &canonical_name);
 
 private:
-    explicit CredentialStore(sysdb::LdbFile file) : file_(std::move(file)) {}
+    explicit CredentialStore(sysdb::LdbFile file) : file_(std::move(file)), lock_(std::make_unique<std::mutex>()) {}
     sysdb::LdbFile file_;
+    std::unique_ptr<std::mutex> lock_; // on the heap: the store is movable
+
 };
 
 } // namespace vigil::creds

@@ -18,6 +18,20 @@ Status HashWorker::hash(Secret password, std::function<void(Result<std::string>)
     return run<std::string>([password = std::move(password), cost = hash_cost_] { return hash_password(password, cost); }, std::move(done));
 }
 
+Status HashWorker::hash_and_keep(Secret password, std::function<Status(std::string)> keep,
+                                 std::function<void(Status)> done)
+{
+    if (!keep || !done) return Error{Errc::invalid_argument, "hash_and_keep without a keep step or a callback"};
+    return run<bool>(
+        [password = std::move(password), cost = hash_cost_, keep = std::move(keep)]() -> Result<bool> {
+            auto hashed = hash_password(password, cost);
+            if (!hashed) return std::move(hashed).error();
+            if (Status kept = keep(std::move(*hashed)); !kept) return std::move(kept).error();
+            return true;
+        },
+        [done = std::move(done)](Result<bool> r) { done(r ? Status{} : Status(std::move(r).error())); });
+}
+
 Status HashWorker::verify(Secret password, std::string stored_hash, std::function<void(Result<bool>)> done)
 {
     return run<bool>([password = std::move(password), stored = std::move(stored_hash)] {

@@ -22,6 +22,10 @@ public:
     // A job dropped at destruction wipes its password.
     Status hash(Secret password, std::function<void(Result<std::string>)> done);
     Status verify(Secret password, std::string stored_hash, std::function<void(Result<bool>)> done);
+    // hash(), then `keep` with the hash, both in the worker: keeping it is a
+    // durable commit (an fsync), which must not stall the loop either.
+    // `done` gets keep's status (or the hash's error) on the loop.
+    Status hash_and_keep(Secret password, std::function<Status(std::string)> keep, std::function<void(Status)> done);
 
 private:
     HashWorker(Limits limits, unsigned hash_cost) : WorkerPool("hash worker", limits), hash_cost_(hash_cost) {}

@@ -134,13 +134,19 @@ void OfflineAuthenticator::start_remember(const std::string &user, const std::sh
         next(user);
     };
     std::weak_ptr<char> alive = alive_;
-    Status queued = worker_.hash(std::move(*password), [this, alive, user, done](Result<std::string> hashed) {
-        if (alive.expired()) return;
-        Status st = hashed ? store_.put(user, fresh_record(std::move(*hashed), clock_())) : std::move(hashed).error();
-        if (st) VLOG(trace, "stored cached credentials of %s", user.c_str());
-        done(std::move(st));
-        next(user);
-    });
+    // Hashed and stored in the worker: the store is durable (an fsync) and
+    // locks itself; the worker is joined before the store goes (vigil_be
+    // declares them so), so `store` outlives the job.
+    const WallTime now = clock_();
+    Status queued = worker_.hash_and_keep(
+        std::move(*password),
+        [store = &store_, user, now](std::string hashed) { return store->put(user, fresh_record(std::move(hashed), now)); },
+        [this, alive, user, done](Status st) {
+            if (alive.expired()) return;
+            if (st) VLOG(trace, "stored cached credentials of %s", user.c_str());
+            done(std::move(st));
+            next(user);
+        });
     if (!queued) reply(std::move(queued).error());
 }
 

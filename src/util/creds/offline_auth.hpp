@@ -61,6 +61,7 @@ public:
     // authenticator from `done`.
     Status authenticate(std::string_view name, Secret password, AuthDone done);
     // After an online login: a fresh hash, stored now, counter and lock reset.
+    // Hashed and stored (a durable commit) in the worker, off the loop.
     Status remember(std::string_view name, Secret password, StoreDone done);
     // The directory says the account is disabled: the hash is dropped.
     Status forget(std::string_view name);
