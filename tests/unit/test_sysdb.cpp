@@ -5,7 +5,9 @@
 #include "util/ldb.hpp"
 #include "util/ldb_c.hpp"
 
+#include <cstring>
 #include <dirent.h>
+#include <fcntl.h>
 #include <optional>
 #include <set>
 #include <tdb.h>
@@ -297,7 +299,7 @@ void unknown_format_version_is_moved_aside_and_rebuilt(void **)
     assert_int_equal(files.size(), 3);
     assert_string_equal(files[0].c_str(), "cache_LDAP.ldb");
     assert_true(files[1].starts_with("cache_LDAP.ldb.moved-"));
-    assert_string_equal(files[2].c_str(), "timestamps_LDAP.ldb");
+    assert_string_equal(files[2].c_str(), "timestamps_LDAP.tdb");
 }
 
 void reader_finds_no_cache_unavailable_and_creates_nothing(void **)
@@ -348,7 +350,7 @@ void garbage_file_is_moved_aside_and_rebuilt(void **)
     test::TempDir dir;
     assert_int_equal(mkdir((dir / "db").c_str(), 0700), 0);
     test::write_file(dir / "db/cache_LDAP.ldb", std::string(4096, 'x') + "not a tdb file");
-    test::write_file(dir / "db/timestamps_LDAP.ldb", "garbage too");
+    test::write_file(dir / "db/timestamps_LDAP.tdb", "garbage too");
     Sysdb db = open_writer(dir);
     assert_ok(db.store_user(alice(), fresh_ts));
     auto found = db.user_by_name("alice");
@@ -362,7 +364,7 @@ void garbage_timestamps_file_alone_is_moved_aside(void **)
 {
     test::TempDir dir;
     { Sysdb db = open_writer(dir); assert_ok(db.store_user(alice(), fresh_ts)); }
-    test::write_file(dir / "db/timestamps_LDAP.ldb", std::string(8192, 'z'));
+    test::write_file(dir / "db/timestamps_LDAP.tdb", std::string(8192, 'z'));
     Sysdb db = open_writer(dir);
     auto found = db.user_by_name("alice");
     // The entry survives; without its timestamps it reads as expired.
@@ -374,11 +376,83 @@ void lost_timestamps_file_reads_as_expired(void **)
 {
     test::TempDir dir;
     { Sysdb db = open_writer(dir); assert_ok(db.store_user(alice(), fresh_ts)); }
-    assert_int_equal(unlink((dir / "db/timestamps_LDAP.ldb").c_str()), 0);
+    assert_int_equal(unlink((dir / "db/timestamps_LDAP.tdb").c_str()), 0);
     Sysdb db = open_writer(dir);
     auto found = db.user_by_name("alice");
     assert_true(found.ok() && found->has_value());
     assert_int_equal(static_cast<int>(classify((*found)->timestamps, now, 5400, 50)), static_cast<int>(Freshness::expired));
+}
+
+void timestamps_of_another_format_are_moved_aside(void **)
+{
+    test::TempDir dir;
+    { Sysdb db = open_writer(dir); assert_ok(db.store_user(alice(), fresh_ts)); }
+    {
+        // A header as an older or newer vigil would write it: version 7.
+        tdb_context *tdb = tdb_open((dir / "db/timestamps_LDAP.tdb").c_str(), 0, TDB_DEFAULT, O_RDWR, 0);
+        assert_non_null(tdb);
+        TDB_DATA key{reinterpret_cast<unsigned char *>(const_cast<char *>("\0header")), 7};
+        TDB_DATA value = tdb_fetch(tdb, key);
+        assert_int_equal(value.dsize, 16);
+        std::uint32_t seven = 7;
+        std::memcpy(value.dptr + 4, &seven, sizeof seven);
+        assert_int_equal(tdb_store(tdb, key, value, TDB_REPLACE), 0);
+        free(value.dptr);
+        tdb_close(tdb);
+    }
+    auto reader = Sysdb::open(SysdbPaths::for_domain(dir.path(), "LDAP"), Sysdb::Role::reader);
+    assert_false(reader.ok());
+    assert_int_equal(static_cast<int>(reader.error().code), static_cast<int>(Errc::unavailable));
+    assert_non_null(strstr(reader.error().message.c_str(), "format version 7"));
+    Sysdb db = open_writer(dir);
+    auto found = db.user_by_name("alice");
+    assert_true(found.ok() && found->has_value());
+    assert_true((*found)->timestamps == Timestamps{});
+    std::vector<std::string> files = files_in(dir / "db");
+    assert_int_equal(files.size(), 3);
+    assert_true(files[2].starts_with("timestamps_LDAP.tdb.moved-"));
+}
+
+void damaged_timestamps_record_reads_as_expired(void **)
+{
+    test::TempDir dir;
+    {
+        Sysdb db = open_writer(dir);
+        assert_ok(db.store_user(alice(), fresh_ts));
+        assert_ok(db.store_user(user("bob", 10002), fresh_ts));
+    }
+    {
+        tdb_context *tdb = tdb_open((dir / "db/timestamps_LDAP.tdb").c_str(), 0, TDB_DEFAULT, O_RDWR, 0);
+        assert_non_null(tdb);
+        TDB_DATA key{reinterpret_cast<unsigned char *>(const_cast<char *>("ualice")), 6};
+        TDB_DATA value{reinterpret_cast<unsigned char *>(const_cast<char *>("short")), 5};
+        assert_int_equal(tdb_store(tdb, key, value, TDB_REPLACE), 0);
+        tdb_close(tdb);
+    }
+    Sysdb db = open_writer(dir);
+    auto alice_now = db.user_by_name("alice");
+    auto bob_now = db.user_by_name("bob");
+    assert_true(alice_now.ok() && alice_now->has_value() && (*alice_now)->timestamps == Timestamps{});
+    assert_true(bob_now.ok() && bob_now->has_value() && (*bob_now)->timestamps == fresh_ts);
+    // The next write of the entry repairs its record.
+    assert_ok(db.store_user(alice(), fresh_ts));
+    auto again = db.user_timestamps("alice");
+    assert_true(again.ok() && *again == fresh_ts);
+}
+
+void timestamps_of_format_1_are_dropped(void **)
+{
+    // Before format 2 the timestamps were an ldb file beside the entries.
+    test::TempDir dir;
+    { Sysdb db = open_writer(dir); assert_ok(db.store_user(alice(), fresh_ts)); }
+    test::write_file(dir / "db/timestamps_LDAP.ldb", "an old ldb file");
+    Sysdb db = open_writer(dir);
+    std::vector<std::string> files = files_in(dir / "db");
+    assert_int_equal(files.size(), 2);
+    assert_string_equal(files[0].c_str(), "cache_LDAP.ldb");
+    assert_string_equal(files[1].c_str(), "timestamps_LDAP.tdb");
+    auto found = db.user_timestamps("alice");
+    assert_true(found.ok() && *found == fresh_ts);
 }
 
 // ------------------------------------------------------------ writes
@@ -952,6 +1026,9 @@ int main()
         cmocka_unit_test(garbage_file_is_moved_aside_and_rebuilt),
         cmocka_unit_test(garbage_timestamps_file_alone_is_moved_aside),
         cmocka_unit_test(lost_timestamps_file_reads_as_expired),
+        cmocka_unit_test(timestamps_of_another_format_are_moved_aside),
+        cmocka_unit_test(damaged_timestamps_record_reads_as_expired),
+        cmocka_unit_test(timestamps_of_format_1_are_dropped),
         cmocka_unit_test(unchanged_store_rewrites_only_the_timestamps),
         cmocka_unit_test(timestamps_are_read_alone),
         cmocka_unit_test(unchanged_initgroups_refresh_writes_no_entry),

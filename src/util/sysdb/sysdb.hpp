@@ -2,10 +2,11 @@
 // answered; vigil_nss (and the other responders) read it. doc/cache.md
 // describes the files, the layout and the rules; in short:
 //
-// - Two ldb files under state_dir/db, both 0600:
-//     cache_DOMAIN.ldb       the entries, written durably;
-//     timestamps_DOMAIN.ldb  lastUpdate/dataExpireTimestamp per entry, no
-//                            fsync: losing it only makes entries read as expired.
+// - Two files under state_dir/db, both 0600:
+//     cache_DOMAIN.ldb       the entries (ldb), written durably;
+//     timestamps_DOMAIN.tdb  lastUpdate/dataExpireTimestamp per entry (a tdb of
+//                            fixed records, stamp_file.hpp), no fsync: losing it
+//                            only makes entries read as expired.
 //   Storing a record equal to the cached one rewrites only its timestamps,
 //   so refreshing an unchanged 10,000-member group does not rewrite the group;
 //   a changed group is written as a diff (members added and removed).
@@ -27,6 +28,7 @@
 #include "util/result.hpp"
 #include "util/sysdb/ldb_file.hpp"
 #include "util/sysdb/records.hpp"
+#include "util/sysdb/stamp_file.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -103,7 +105,7 @@ struct AccessFilterMemo {
 
 struct SysdbPaths {
     std::string entries;    // state_dir/db/cache_DOMAIN.ldb
-    std::string timestamps; // state_dir/db/timestamps_DOMAIN.ldb
+    std::string timestamps; // state_dir/db/timestamps_DOMAIN.tdb
 
     static SysdbPaths for_domain(const std::string &state_dir, const std::string &domain);
 };
@@ -204,7 +206,7 @@ private:
     };
     static FileId file_id(const std::string &path);
 
-    Sysdb(LdbFile entries, LdbFile stamps, SysdbPaths paths, Role role)
+    Sysdb(LdbFile entries, StampFile stamps, SysdbPaths paths, Role role)
         : entries_(std::move(entries)), stamps_(std::move(stamps)), paths_(std::move(paths)), role_(role),
           entries_id_(file_id(paths_.entries)), stamps_id_(file_id(paths_.timestamps)) {}
 
@@ -214,7 +216,7 @@ private:
     Status write(const std::function<Status(Writer &)> &steps);
 
     LdbFile entries_;
-    LdbFile stamps_;
+    StampFile stamps_;
     SysdbPaths paths_;
     Role role_;
     FileId entries_id_; // which files entries_ and stamps_ are, to notice a replacement

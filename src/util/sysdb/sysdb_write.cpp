@@ -27,8 +27,8 @@ using namespace search;
 // writer, and this write runs on its one thread.
 class Sysdb::Writer {
 public:
-    Writer(const LdbFile &entries, Files files, TALLOC_CTX *mem, Changes &changes)
-        : entries_file_(entries), files_(files), mem_(mem), changes_(changes) {}
+    Writer(const LdbFile &entries, StampFile &stamps, TALLOC_CTX *mem, Changes &changes)
+        : entries_file_(entries), stamps_(stamps), files_{entries.raw(), &stamps}, mem_(mem), changes_(changes) {}
 
     // The entries file's transaction, if a step wrote an entry.
     std::optional<LdbFileTx> &entries_transaction() { return entries_tx_; }
@@ -46,8 +46,7 @@ public:
         auto stored = put_entry(scratch.get(), msg, *old, Kind::user, attr::uid, user.uid, user.name);
         if (!stored) return std::move(stored).error();
         changes_.add(true, user.name, user.uid, stored->old_id, !stored->wrote);
-        return write_stamps(scratch.get(), Kind::user, user.name,
-                            {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}}, stored->existed);
+        return update_stamps(Kind::user, user.name, [&](StampRecord &r) { r.entry = ts; });
     }
 
     Status store(const Group &given, const Timestamps &ts)
@@ -71,17 +70,14 @@ public:
         // Unchanged (a refresh): compared as it is, not encoded first.
         if (old != nullptr && layout::holds(old, group)) {
             changes_.add(false, group.name, group.gid, group.gid, true);
-            return write_stamps(scratch.get(), Kind::group, group.name,
-                                {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}},
-                                Existed::yes);
+            return update_stamps(Kind::group, group.name, [&](StampRecord &r) { r.entry = ts; });
         }
         ldb_message *msg = layout::encode(scratch.get(), files_.entries, group);
         if (msg == nullptr) return out_of_memory("encoding group " + group.name);
         auto stored = put_entry(scratch.get(), msg, old, Kind::group, attr::gid, group.gid, group.name);
         if (!stored) return std::move(stored).error();
         changes_.add(false, group.name, group.gid, stored->old_id, !stored->wrote);
-        return write_stamps(scratch.get(), Kind::group, group.name,
-                            {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}}, stored->existed);
+        return update_stamps(Kind::group, group.name, [&](StampRecord &r) { r.entry = ts; });
     }
 
     Status remove(Kind kind, const std::string &name)
@@ -89,22 +85,18 @@ public:
         changes_.add(kind == Kind::user, name);
         if (kind == Kind::group) hints_.erase(name);
         if (Status st = entries(); !st) return st;
-        for (ldb_context *ldb : {files_.entries, files_.stamps}) {
-            auto dn = dn_for(mem_, ldb, kind, name);
-            if (!dn) return std::move(dn).error();
-            int ret = ldb_delete(ldb, *dn);
-            if (ret != LDB_SUCCESS && ret != LDB_ERR_NO_SUCH_OBJECT) return ldb_failure(ldb, "cannot delete " + dn_text(*dn));
-        }
-        return {};
+        auto dn = dn_for(mem_, files_.entries, kind, name);
+        if (!dn) return std::move(dn).error();
+        int ret = ldb_delete(files_.entries, *dn);
+        if (ret != LDB_SUCCESS && ret != LDB_ERR_NO_SUCH_OBJECT) return ldb_failure(files_.entries, "cannot delete " + dn_text(*dn));
+        return stamps_.remove(kind, name);
     }
 
-    // Writes timestamps for an entry, creating its record in the timestamps file if needed.
-    Status set_stamps(Kind kind, const std::string &name, const std::vector<std::pair<const char *, std::int64_t>> &values)
+    // The user's initgroups timestamps.
+    Status set_initgroups_stamps(const std::string &user, const Timestamps &ts)
     {
-        changes_.add(kind == Kind::user, name, 0, 0, true);
-        Scratch scratch(mem_);
-        if (!scratch) return out_of_memory("writing timestamps");
-        return write_stamps(scratch.get(), kind, name, values, Existed::maybe);
+        changes_.add(true, user, 0, 0, true);
+        return update_stamps(Kind::user, user, [&](StampRecord &r) { r.initgroups = ts; });
     }
 
     // Not a change NSS answers show, so not in `changes_`.
@@ -117,33 +109,35 @@ public:
         auto entry = find_by_dn(files_.entries, scratch.get(), *dn);
         if (!entry) return std::move(entry).error();
         if (*entry == nullptr) return Error{Errc::not_found, "user '" + user + "' is not cached"};
-        return write_stamps(scratch.get(), Kind::user, user,
-                            {{attr::access_filter_allowed, memo.allowed ? 1 : 0},
-                             {attr::access_filter_checked, memo.checked_at},
-                             {attr::access_filter_hash, static_cast<std::int64_t>(memo.filter_hash)}},
-                            Existed::maybe);
+        return update_stamps(Kind::user, user, [&](StampRecord &r) {
+            r.has_access_memo = true;
+            r.access_allowed = memo.allowed;
+            r.access_checked = memo.checked_at;
+            r.access_hash = memo.filter_hash;
+        });
     }
 
     // expires_at = 0 (and the initgroups expiry, if any); no record: already expired.
     Status expire(Kind kind, const std::string &name)
     {
         changes_.add(kind == Kind::user, name, 0, 0, true);
-        auto dn = dn_for(mem_, files_.stamps, kind, name);
-        if (!dn) return std::move(dn).error();
-        auto existing = find_by_dn(files_.stamps, mem_, *dn);
+        auto existing = stamps_.get(kind, name);
         if (!existing) return std::move(existing).error();
-        return *existing != nullptr ? expire_record(*existing) : Status{};
+        return *existing ? expire_record(kind, name, **existing) : Status{};
     }
 
     Status expire_everything()
     {
         changes_.set_everything();
-        ldb_dn *root = ldb_dn_new(mem_, files_.stamps, layout::root_dn);
-        ldb_result *res = nullptr;
-        int ret = ldb_search(files_.stamps, mem_, &res, root, LDB_SCOPE_SUBTREE, nullptr, "(%s=*)", attr::expires_at);
-        if (ret != LDB_SUCCESS) return ldb_failure(files_.stamps, "cannot list the timestamps");
-        for (unsigned i = 0; i < res->count; ++i) {
-            if (Status st = expire_record(res->msgs[i]); !st) return st;
+        for (Kind kind : {Kind::user, Kind::group}) {
+            std::vector<std::pair<std::string, StampRecord>> all;
+            Status listed = stamps_.for_each(kind, [&](std::string_view name, const StampRecord &r) {
+                all.emplace_back(std::string(name), r);
+            });
+            if (!listed) return listed;
+            for (const auto &[name, record] : all) {
+                if (Status st = expire_record(kind, name, record); !st) return st;
+            }
         }
         return {};
     }
@@ -234,11 +228,7 @@ private:
         TALLOC_CTX *mem_;
     };
 
-    // Whether the entry's record was in the cache before this write: its
-    // timestamps record then most likely is too (written together).
-    enum class Existed { yes, no, maybe };
     struct Stored {
-        Existed existed;
         std::uint32_t old_id; // the cached entry's id before (0: none)
         bool wrote = true;    // false: equal to the cached entry, nothing written
     };
@@ -261,55 +251,26 @@ private:
         if (old == nullptr) {
             if (Status st = entries(); !st) return std::move(st).error();
             if (ldb_add(files_.entries, now) != LDB_SUCCESS) return ldb_failure(files_.entries, "cannot add " + dn_text(now->dn));
-            return Stored{Existed::no, 0, true};
+            return Stored{0, true};
         }
         ldb_message *changes = layout::diff(mem, old, now);
         if (changes == nullptr) return out_of_memory("comparing " + dn_text(now->dn));
-        if (changes->num_elements == 0) return Stored{Existed::yes, old_id, false};
+        if (changes->num_elements == 0) return Stored{old_id, false};
         if (Status st = entries(); !st) return std::move(st).error();
         if (ldb_modify(files_.entries, changes) != LDB_SUCCESS)
             return ldb_failure(files_.entries, "cannot update " + dn_text(now->dn));
-        return Stored{Existed::yes, old_id, true};
+        return Stored{old_id, true};
     }
 
-    // Replaces the values in the entry's timestamps record, or creates it:
-    // tried in the likelier order first, so that most writes are one call.
-    Status write_stamps(TALLOC_CTX *mem, Kind kind, const std::string &name,
-                        const std::vector<std::pair<const char *, std::int64_t>> &values, Existed existed)
+    // Changes the entry's timestamps record (a new one if it has none).
+    template <class Change>
+    Status update_stamps(Kind kind, const std::string &name, Change change)
     {
-        auto dn = dn_for(mem, files_.stamps, kind, name);
-        if (!dn) return std::move(dn).error();
-        auto message = [&](int flags) -> ldb_message * {
-            ldb_message *msg = ldb_msg_new(mem);
-            if (msg == nullptr) return nullptr;
-            msg->dn = *dn;
-            for (const auto &[name_of_attr, value] : values) {
-                ldb_message_element *el = nullptr;
-                char *text = talloc_asprintf(msg, "%lld", static_cast<long long>(value));
-                if (text == nullptr || ldb_msg_add_empty(msg, name_of_attr, flags, &el) != LDB_SUCCESS ||
-                    ldb_msg_add_string(msg, name_of_attr, text) != LDB_SUCCESS)
-                    return nullptr;
-            }
-            return msg;
-        };
-        auto replace = [&]() -> int {
-            ldb_message *msg = message(LDB_FLAG_MOD_REPLACE);
-            return msg == nullptr ? LDB_ERR_OPERATIONS_ERROR : ldb_modify(files_.stamps, msg);
-        };
-        auto add = [&]() -> int {
-            ldb_message *msg = message(0);
-            return msg == nullptr ? LDB_ERR_OPERATIONS_ERROR : ldb_add(files_.stamps, msg);
-        };
-        int ret;
-        if (existed == Existed::no) {
-            ret = add();
-            if (ret == LDB_ERR_ENTRY_ALREADY_EXISTS) ret = replace();
-        } else {
-            ret = replace();
-            if (ret == LDB_ERR_NO_SUCH_OBJECT) ret = add();
-        }
-        if (ret != LDB_SUCCESS) return ldb_failure(files_.stamps, "cannot write the timestamps of " + dn_text(*dn));
-        return {};
+        auto existing = stamps_.get(kind, name);
+        if (!existing) return std::move(existing).error();
+        StampRecord record = existing->value_or(StampRecord{});
+        change(record);
+        return stamps_.put(kind, name, record);
     }
 
     // The rename rule: the directory's newest answer wins, so another cached
@@ -331,24 +292,16 @@ private:
         return {};
     }
 
-    Status expire_record(const ldb_message *record)
+    Status expire_record(Kind kind, const std::string &name, StampRecord record)
     {
-        ldb_message *msg = ldb_msg_new(mem_);
-        if (msg == nullptr || (msg->dn = ldb_dn_copy(msg, record->dn)) == nullptr) return out_of_memory("expiring");
-        for (const char *a : {attr::expires_at, attr::initgr_expires_at}) {
-            if (ldb_msg_find_element(record, a) == nullptr) continue;
-            ldb_message_element *el = nullptr;
-            if (ldb_msg_add_empty(msg, a, LDB_FLAG_MOD_REPLACE, &el) != LDB_SUCCESS ||
-                ldb_msg_add_string(msg, a, "0") != LDB_SUCCESS)
-                return out_of_memory("expiring");
-        }
-        if (msg->num_elements == 0) return {};
-        if (ldb_modify(files_.stamps, msg) != LDB_SUCCESS)
-            return ldb_failure(files_.stamps, "cannot expire " + dn_text(record->dn));
-        return {};
+        if (record.entry.expires_at == 0 && record.initgroups.expires_at == 0) return {};
+        record.entry.expires_at = 0;
+        record.initgroups.expires_at = 0;
+        return stamps_.put(kind, name, record);
     }
 
     const LdbFile &entries_file_;
+    StampFile &stamps_;
     std::optional<LdbFileTx> entries_tx_;
     // hint_groups_listing(): cached groups by name, as read then (in mem_).
     std::map<std::string, const ldb_message *, std::less<>> hints_;
@@ -368,7 +321,7 @@ Status Sysdb::write(const std::function<Status(Writer &)> &steps)
     TallocPtr<void> mem(talloc_new(nullptr));
     if (!mem) return out_of_memory("starting a write");
     Changes changes;
-    Writer writer(entries_, Files{entries_.raw(), stamps_.raw()}, mem.get(), changes);
+    Writer writer(entries_, stamps_, mem.get(), changes);
     if (Status st = steps(writer); !st) return st; // both transactions cancelled
     if (auto &entries_tx = writer.entries_transaction()) {
         if (Status st = entries_tx->commit(); !st) return st;
@@ -420,8 +373,7 @@ Status Sysdb::store_initgroups(const User &user, const std::vector<Group> &group
             answer.insert(group.name);
         }
         if (Status st = w.drop_left_memberships(user.name, answer); !st) return st;
-        return w.set_stamps(Kind::user, user.name,
-                            {{attr::initgr_last_update, ts.last_update}, {attr::initgr_expires_at, ts.expires_at}});
+        return w.set_initgroups_stamps(user.name, ts);
     });
 }
 
