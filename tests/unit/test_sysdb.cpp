@@ -512,6 +512,74 @@ void timestamps_are_read_alone(void **)
     assert_true(g.ok() && g->expires_at == 0);
 }
 
+// vigil_be reads the cached groups ahead, while the directory searches
+// (Sysdb::Prefetch): the writes must come out exactly as without.
+void read_ahead_initgroups_store_equals_the_plain_one(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    std::vector<Group> groups;
+    for (std::uint32_t i = 0; i < 20; ++i) groups.push_back(group("g" + std::to_string(i), 31000 + i, {"alice", "bob"}));
+    assert_ok(db.store_initgroups(alice(), groups, fresh_ts));
+    const auto commits = db.durable_commits();
+    // Unchanged: timestamps only, no entries transaction.
+    auto ahead = db.prefetch_groups_listing("alice");
+    assert_true(ahead.ok());
+    const Timestamps later{now + 600, now + 6000};
+    assert_ok(db.store_initgroups(alice(), groups, later, *ahead));
+    assert_int_equal(db.durable_commits(), commits);
+    auto g0 = db.group_by_name("g0");
+    assert_true(g0.ok() && g0->has_value() && (*g0)->timestamps == later);
+    // Alice left g5 and joined g20.
+    auto again = db.prefetch_groups_listing("alice");
+    assert_true(again.ok());
+    groups.erase(groups.begin() + 5);
+    groups.push_back(group("g20", 31020, {"alice"}));
+    assert_ok(db.store_initgroups(alice(), groups, later, *again));
+    auto g5 = db.group_by_name("g5");
+    assert_true(g5.ok() && g5->has_value());
+    assert_true((*g5)->record.members == std::vector<std::string>{"bob"});
+    auto answer = db.groups_of_user("alice", 20001);
+    assert_true(answer.ok());
+    assert_int_equal(answer->gids.size(), 21); // the primary gid and 20 groups
+}
+
+void read_ahead_older_than_a_write_is_not_used(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_initgroups(alice(), {group("devs", 31000, {"alice"})}, fresh_ts));
+    // Read ahead, then another lookup's write adds alice to "ops".
+    auto ahead = db.prefetch_groups_listing("alice");
+    assert_true(ahead.ok());
+    assert_ok(db.store_group(group("ops", 31001, {"alice", "bob"}), fresh_ts));
+    // The directory's answer no longer has ops: the stale read-ahead (which
+    // knows nothing of ops) must not decide what alice left.
+    assert_ok(db.store_initgroups(alice(), {group("devs", 31000, {"alice"})}, fresh_ts, *ahead));
+    auto ops = db.group_by_name("ops");
+    assert_true(ops.ok() && ops->has_value());
+    assert_true((*ops)->record.members == std::vector<std::string>{"bob"});
+
+    // The same for one group: read ahead, changed by another write, then
+    // the directory answers what the read-ahead held.
+    auto group_ahead = db.prefetch_group("devs");
+    assert_true(group_ahead.ok());
+    assert_ok(db.store_group(group("devs", 31000, {"alice", "carol"}), fresh_ts));
+    assert_ok(db.store_group(group("devs", 31000, {"alice"}), fresh_ts, *group_ahead));
+    auto devs = db.group_by_name("devs");
+    assert_true(devs.ok() && devs->has_value());
+    assert_true((*devs)->record.members == std::vector<std::string>{"alice"});
+
+    // By gid: the cached holder read ahead; the answer renamed it.
+    auto by_gid = db.prefetch_group_by_gid(31000);
+    assert_true(by_gid.ok());
+    assert_ok(db.store_group(group("developers", 31000, {"alice"}), fresh_ts, *by_gid));
+    auto old_name = db.group_by_name("devs");
+    auto renamed = db.group_by_gid(31000);
+    assert_true(old_name.ok() && !old_name->has_value());
+    assert_true(renamed.ok() && renamed->has_value() && (*renamed)->record.name == "developers");
+}
+
 void unchanged_initgroups_refresh_writes_no_entry(void **)
 {
     test::TempDir dir;
@@ -1032,6 +1100,8 @@ int main()
         cmocka_unit_test(unchanged_store_rewrites_only_the_timestamps),
         cmocka_unit_test(timestamps_are_read_alone),
         cmocka_unit_test(unchanged_initgroups_refresh_writes_no_entry),
+        cmocka_unit_test(read_ahead_initgroups_store_equals_the_plain_one),
+        cmocka_unit_test(read_ahead_older_than_a_write_is_not_used),
         cmocka_unit_test(group_grown_by_a_diff_reads_as_unchanged_when_refreshed),
         cmocka_unit_test(initgroups_answer_taking_a_listed_groups_gid_drops_that_group),
         cmocka_unit_test(changed_group_is_written_as_a_diff),

@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -103,6 +104,25 @@ struct AccessFilterMemo {
     bool operator==(const AccessFilterMemo &) const = default;
 };
 
+// Cached entries a write will compare the directory's answer with, read
+// ahead of it: vigil_be reads them while the directory is still searching,
+// so that the read is off a cold lookup's path (1 ms for the 500 groups of
+// an initgroups, 0.5 ms for a 10,000-member group). A write uses them only
+// if no write changed an entry since they were read (else it reads again);
+// they are copies, so they stay valid to hold whatever happens meanwhile.
+class Prefetch {
+public:
+    Prefetch();
+    ~Prefetch();
+    Prefetch(Prefetch &&) noexcept;
+    Prefetch &operator=(Prefetch &&) noexcept;
+
+private:
+    friend class Sysdb;
+    struct Data;
+    std::unique_ptr<Data> data_;
+};
+
 struct SysdbPaths {
     std::string entries;    // state_dir/db/cache_DOMAIN.ldb
     std::string timestamps; // state_dir/db/timestamps_DOMAIN.tdb
@@ -163,6 +183,15 @@ public:
     // user left them), and records `ts` as the user's initgroups timestamps.
     Status store_initgroups(const User &user, const std::vector<Group> &groups, const Timestamps &ts);
 
+    // Reads ahead what store_group / store_initgroups will compare with
+    // (Prefetch above); the writes with `ahead` behave exactly as without.
+    Result<Prefetch> prefetch_group(const std::string &name) const;
+    Result<Prefetch> prefetch_group_by_gid(std::uint32_t gid) const;
+    Result<Prefetch> prefetch_groups_listing(const std::string &user) const; // for store_initgroups(user, ...)
+    Status store_group(const Group &group, const Timestamps &ts, const Prefetch &ahead);
+    Status store_initgroups(const User &user, const std::vector<Group> &groups, const Timestamps &ts,
+                            const Prefetch &ahead);
+
     // Errc::not_found when `user` is not cached.
     Status store_access_filter_memo(const std::string &user, const AccessFilterMemo &memo);
 
@@ -213,7 +242,10 @@ private:
     class Writer; // sysdb.cpp: the steps one write transaction is made of
     // Runs `steps` in one transaction over both files, committed only if
     // every step succeeded.
-    Status write(const std::function<Status(Writer &)> &steps);
+    // An empty read-ahead of the cache as it is now.
+    Result<Prefetch::Data *> start_prefetch(Prefetch &ahead) const;
+    // `ahead`: read ahead for this write (used if still valid).
+    Status write(const std::function<Status(Writer &)> &steps, const Prefetch *ahead = nullptr);
 
     LdbFile entries_;
     StampFile stamps_;

@@ -15,6 +15,19 @@ namespace attr = layout::attr;
 using layout::Kind;
 using namespace search;
 
+struct Prefetch::Data {
+    TallocPtr<void> mem{talloc_new(nullptr)};
+    ldb_context *entries = nullptr;  // the file they were read from
+    std::uint64_t commits = 0;       // Sysdb::durable_commits() then
+    std::map<std::string, const ldb_message *, std::less<>> groups; // by name, in mem
+    std::optional<std::string> listing_of; // groups holds every cached group listing this user
+};
+
+Prefetch::Prefetch() = default;
+Prefetch::~Prefetch() = default;
+Prefetch::Prefetch(Prefetch &&) noexcept = default;
+Prefetch &Prefetch::operator=(Prefetch &&) noexcept = default;
+
 // The steps of one write transaction. Each step validates what it writes, so
 // a refused record anywhere fails the transaction and nothing is written.
 //
@@ -27,8 +40,13 @@ using namespace search;
 // writer, and this write runs on its one thread.
 class Sysdb::Writer {
 public:
-    Writer(const LdbFile &entries, StampFile &stamps, TALLOC_CTX *mem, Changes &changes)
-        : entries_file_(entries), stamps_(stamps), files_{entries.raw(), &stamps}, mem_(mem), changes_(changes) {}
+    // `ahead`: still valid (Sysdb::write checked), or null.
+    Writer(const LdbFile &entries, StampFile &stamps, TALLOC_CTX *mem, Changes &changes, const Prefetch::Data *ahead)
+        : entries_file_(entries), stamps_(stamps), ahead_(ahead), files_{entries.raw(), &stamps}, mem_(mem),
+          changes_(changes)
+    {
+        if (ahead_ != nullptr) hints_ = ahead_->groups;
+    }
 
     // The entries file's transaction, if a step wrote an entry.
     std::optional<LdbFileTx> &entries_transaction() { return entries_tx_; }
@@ -147,6 +165,10 @@ public:
     // each from here instead of reading it (500 groups: one search, not 500).
     Status hint_groups_listing(const std::string &user)
     {
+        if (ahead_ != nullptr && ahead_->listing_of == user) {
+            hinted_user_ = user; // hints_ came from the read-ahead
+            return {};
+        }
         auto res = find_by_attr(files_.entries, mem_, Kind::group, attr::member, user);
         if (!res) return std::move(res).error();
         hints_.clear();
@@ -302,6 +324,7 @@ private:
 
     const LdbFile &entries_file_;
     StampFile &stamps_;
+    const Prefetch::Data *ahead_;
     std::optional<LdbFileTx> entries_tx_;
     // hint_groups_listing(): cached groups by name, as read then (in mem_).
     std::map<std::string, const ldb_message *, std::less<>> hints_;
@@ -311,8 +334,13 @@ private:
     Changes &changes_;
 };
 
-Status Sysdb::write(const std::function<Status(Writer &)> &steps)
+Status Sysdb::write(const std::function<Status(Writer &)> &steps, const Prefetch *ahead)
 {
+    // Read ahead, and still what the cache holds: no entry written since.
+    const Prefetch::Data *valid = ahead != nullptr && ahead->data_ && ahead->data_->entries == entries_.raw() &&
+                                          ahead->data_->commits == durable_commits_
+                                      ? ahead->data_.get()
+                                      : nullptr;
     // Entries (if a step wrote one), then timestamps, committed in that
     // order: if the second commit fails, entries merely look older (or
     // expired) than they are.
@@ -321,7 +349,7 @@ Status Sysdb::write(const std::function<Status(Writer &)> &steps)
     TallocPtr<void> mem(talloc_new(nullptr));
     if (!mem) return out_of_memory("starting a write");
     Changes changes;
-    Writer writer(entries_, stamps_, mem.get(), changes);
+    Writer writer(entries_, stamps_, mem.get(), changes, valid);
     if (Status st = steps(writer); !st) return st; // both transactions cancelled
     if (auto &entries_tx = writer.entries_transaction()) {
         if (Status st = entries_tx->commit(); !st) return st;
@@ -340,6 +368,11 @@ Status Sysdb::store_user(const User &user, const Timestamps &ts)
 Status Sysdb::store_group(const Group &group, const Timestamps &ts)
 {
     return write([&](Writer &w) { return w.store(group, ts); });
+}
+
+Status Sysdb::store_group(const Group &group, const Timestamps &ts, const Prefetch &ahead)
+{
+    return write([&](Writer &w) { return w.store(group, ts); }, &ahead);
 }
 
 Status Sysdb::store_users(const std::vector<User> &users, const Timestamps &ts)
@@ -364,6 +397,12 @@ Status Sysdb::store_groups(const std::vector<Group> &groups, const Timestamps &t
 
 Status Sysdb::store_initgroups(const User &user, const std::vector<Group> &groups, const Timestamps &ts)
 {
+    return store_initgroups(user, groups, ts, Prefetch{});
+}
+
+Status Sysdb::store_initgroups(const User &user, const std::vector<Group> &groups, const Timestamps &ts,
+                               const Prefetch &ahead)
+{
     return write([&](Writer &w) {
         if (Status st = w.store(user, ts); !st) return st;
         if (Status st = w.hint_groups_listing(user.name); !st) return st;
@@ -374,7 +413,55 @@ Status Sysdb::store_initgroups(const User &user, const std::vector<Group> &group
         }
         if (Status st = w.drop_left_memberships(user.name, answer); !st) return st;
         return w.set_initgroups_stamps(user.name, ts);
-    });
+    }, &ahead);
+}
+
+Result<Prefetch::Data *> Sysdb::start_prefetch(Prefetch &ahead) const
+{
+    ahead.data_ = std::make_unique<Prefetch::Data>();
+    Prefetch::Data &d = *ahead.data_;
+    if (!d.mem) return out_of_memory("reading ahead");
+    d.entries = entries_.raw();
+    d.commits = durable_commits_;
+    return &d;
+}
+
+Result<Prefetch> Sysdb::prefetch_group(const std::string &name) const
+{
+    Prefetch ahead;
+    auto d = start_prefetch(ahead);
+    if (!d) return std::move(d).error();
+    auto dn = dn_for((*d)->mem.get(), (*d)->entries, Kind::group, name);
+    if (!dn) return std::move(dn).error();
+    auto found = find_by_dn((*d)->entries, (*d)->mem.get(), *dn);
+    if (!found) return std::move(found).error();
+    if (*found != nullptr) (*d)->groups.emplace(name, *found);
+    return ahead;
+}
+
+Result<Prefetch> Sysdb::prefetch_group_by_gid(std::uint32_t gid) const
+{
+    Prefetch ahead;
+    auto d = start_prefetch(ahead);
+    if (!d) return std::move(d).error();
+    auto res = find_by_attr((*d)->entries, (*d)->mem.get(), Kind::group, attr::gid, std::to_string(gid));
+    if (!res) return std::move(res).error();
+    for (unsigned i = 0; i < (*res)->count; ++i)
+        (*d)->groups.emplace(ldb_msg_find_attr_as_string((*res)->msgs[i], attr::name, ""), (*res)->msgs[i]);
+    return ahead;
+}
+
+Result<Prefetch> Sysdb::prefetch_groups_listing(const std::string &user) const
+{
+    Prefetch ahead;
+    auto d = start_prefetch(ahead);
+    if (!d) return std::move(d).error();
+    auto res = find_by_attr((*d)->entries, (*d)->mem.get(), Kind::group, attr::member, user);
+    if (!res) return std::move(res).error();
+    for (unsigned i = 0; i < (*res)->count; ++i)
+        (*d)->groups.emplace(ldb_msg_find_attr_as_string((*res)->msgs[i], attr::name, ""), (*res)->msgs[i]);
+    (*d)->listing_of = user;
+    return ahead;
 }
 
 Status Sysdb::store_access_filter_memo(const std::string &user, const AccessFilterMemo &memo)
