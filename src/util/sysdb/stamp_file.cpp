@@ -216,13 +216,18 @@ Status StampFile::initialise()
     put_at(buf, 12, static_cast<std::uint32_t>(record_size));
     auto tx = begin();
     if (!tx) return std::move(tx).error();
-    if (Status st = store(header_key, buf, sizeof buf); !st) return st;
+    if (Status st = store(header_key, buf, sizeof buf, TDB_REPLACE); !st) return st;
     if (Status st = tx->commit(); !st) return st;
     state_ = State::current;
     return {};
 }
 
 Result<std::optional<StampRecord>> StampFile::get(layout::Kind kind, std::string_view name) const
+{
+    return get_key(key_of(kind, name));
+}
+
+Result<std::optional<StampRecord>> StampFile::get_key(std::string_view key) const
 {
     struct Parsed {
         bool found = false, damaged = false;
@@ -235,9 +240,8 @@ Result<std::optional<StampRecord>> StampFile::get(layout::Kind kind, std::string
         else p->record = decode(data.dptr);
         return 0;
     };
-    std::string key = key_of(kind, name);
-    int ret = tdb_parse_record(tdb(), data_of(key), parser, &parsed);
-    if (ret != 0) {
+    const std::string_view name = key.substr(1);
+    if (tdb_parse_record(tdb(), data_of(key), parser, &parsed) != 0) {
         if (no_such_record(tdb())) return std::optional<StampRecord>{};
         return Error{Errc::io, "cannot read the timestamps of '" + std::string(name) + "' in " + path_ + ": " + tdb_message(tdb())};
     }
@@ -247,6 +251,36 @@ Result<std::optional<StampRecord>> StampFile::get(layout::Kind kind, std::string
         return std::optional<StampRecord>{};
     }
     return std::optional<StampRecord>(parsed.record);
+}
+
+Result<std::optional<StampRecord>> StampFile::Batch::get(const StampFile &file, layout::Kind kind, std::string_view name)
+{
+    std::string key = key_of(kind, name);
+    if (auto it = pending_.find(key); it != pending_.end()) return it->second.record;
+    auto found = file.get_key(key);
+    if (found && *found) sound_.insert(std::move(key));
+    return found;
+}
+
+void StampFile::Batch::put(layout::Kind kind, std::string_view name, const StampRecord &record)
+{
+    std::string key = key_of(kind, name);
+    const bool in_place = sound_.count(key) != 0;
+    pending_[std::move(key)] = Pending{record, in_place};
+}
+
+void StampFile::Batch::put_listed(layout::Kind kind, std::string_view name, const StampRecord &record)
+{
+    std::string key = key_of(kind, name);
+    sound_.insert(key);
+    pending_[std::move(key)] = Pending{record, true};
+}
+
+void StampFile::Batch::remove(layout::Kind kind, std::string_view name)
+{
+    std::string key = key_of(kind, name);
+    sound_.erase(key); // a record written after this is a new one
+    pending_[std::move(key)] = Pending{std::nullopt, false};
 }
 
 Status StampFile::for_each(layout::Kind kind, const std::function<void(std::string_view, const StampRecord &)> &fn) const
@@ -266,29 +300,64 @@ Status StampFile::for_each(layout::Kind kind, const std::function<void(std::stri
     return {};
 }
 
-Status StampFile::store(std::string_view key, const void *data, std::size_t size)
+Status StampFile::store(std::string_view key, const void *data, std::size_t size, int flag)
 {
-    if (!in_tx_) return Error{Errc::internal, "timestamps written outside a transaction"};
     TDB_DATA value{static_cast<unsigned char *>(const_cast<void *>(data)), size};
-    if (tdb_store(tdb(), data_of(key), value, TDB_REPLACE) != 0)
+    if (tdb_store(tdb(), data_of(key), value, flag) != 0)
         return Error{Errc::io, "cannot write to the timestamps " + path_ + ": " + tdb_message(tdb())};
     return {};
 }
 
-Status StampFile::put(layout::Kind kind, std::string_view name, const StampRecord &record)
+Status StampFile::erase(std::string_view key)
 {
-    std::uint8_t buf[record_size];
-    encode(record, buf);
-    return store(key_of(kind, name), buf, sizeof buf);
-}
-
-Status StampFile::remove(layout::Kind kind, std::string_view name)
-{
-    if (!in_tx_) return Error{Errc::internal, "timestamps written outside a transaction"};
-    std::string key = key_of(kind, name);
     if (tdb_delete(tdb(), data_of(key)) != 0 && !no_such_record(tdb()))
         return Error{Errc::io, "cannot delete from the timestamps " + path_ + ": " + tdb_message(tdb())};
     return {};
+}
+
+Status StampFile::apply(const Batch &batch)
+{
+    if (batch.empty()) return {};
+    if (!handle_->writable) return Error{Errc::permission, "timestamps " + path_ + " are open read-only"};
+    std::uint8_t buf[record_size];
+    bool others = false;
+    bool locked = false;
+    for (const auto &[key, pending] : batch.pending_) {
+        if (!pending.in_place) {
+            others = true;
+            continue;
+        }
+        // tdb_store of a record the size of the one there overwrites its
+        // bytes and changes nothing else (tdb_update_hash); under the
+        // all-records lock each store takes no lock of its own.
+        if (!locked) {
+            if (tdb_lockall(tdb()) != 0)
+                return Error{Errc::io, "cannot lock the timestamps " + path_ + ": " + tdb_message(tdb())};
+            locked = true;
+        }
+        encode(*pending.record, buf);
+        if (Status st = store(key, buf, sizeof buf, TDB_MODIFY); !st) {
+            tdb_unlockall(tdb());
+            return st;
+        }
+    }
+    if (locked && tdb_unlockall(tdb()) != 0)
+        return Error{Errc::io, "cannot unlock the timestamps " + path_ + ": " + tdb_message(tdb())};
+    if (!others) return {};
+    auto tx = begin();
+    if (!tx) return std::move(tx).error();
+    for (const auto &[key, pending] : batch.pending_) {
+        if (pending.in_place) continue;
+        Status st;
+        if (pending.record) {
+            encode(*pending.record, buf);
+            st = store(key, buf, sizeof buf, TDB_REPLACE);
+        } else {
+            st = erase(key);
+        }
+        if (!st) return st;
+    }
+    return tx->commit();
 }
 
 Result<StampFile::Tx> StampFile::begin()

@@ -41,7 +41,7 @@ Prefetch &Prefetch::operator=(Prefetch &&) noexcept = default;
 class Sysdb::Writer {
 public:
     // `ahead`: still valid (Sysdb::write checked), or null.
-    Writer(const LdbFile &entries, StampFile &stamps, TALLOC_CTX *mem, Changes &changes, const Prefetch::Data *ahead)
+    Writer(const LdbFile &entries, const StampFile &stamps, TALLOC_CTX *mem, Changes &changes, const Prefetch::Data *ahead)
         : entries_file_(entries), stamps_(stamps), ahead_(ahead), files_{entries.raw(), &stamps}, mem_(mem),
           changes_(changes)
     {
@@ -50,6 +50,8 @@ public:
 
     // The entries file's transaction, if a step wrote an entry.
     std::optional<LdbFileTx> &entries_transaction() { return entries_tx_; }
+    // The timestamps to write once the entries are committed.
+    const StampFile::Batch &stamps_batch() const { return stamps_batch_; }
 
     Status store(const User &given, const Timestamps &ts)
     {
@@ -107,7 +109,8 @@ public:
         if (!dn) return std::move(dn).error();
         int ret = ldb_delete(files_.entries, *dn);
         if (ret != LDB_SUCCESS && ret != LDB_ERR_NO_SUCH_OBJECT) return ldb_failure(files_.entries, "cannot delete " + dn_text(*dn));
-        return stamps_.remove(kind, name);
+        stamps_batch_.remove(kind, name);
+        return {};
     }
 
     // The user's initgroups timestamps.
@@ -139,9 +142,10 @@ public:
     Status expire(Kind kind, const std::string &name)
     {
         changes_.add(kind == Kind::user, name, 0, 0, true);
-        auto existing = stamps_.get(kind, name);
+        auto existing = stamps_batch_.get(stamps_, kind, name);
         if (!existing) return std::move(existing).error();
-        return *existing ? expire_record(kind, name, **existing) : Status{};
+        if (*existing) expire_record(kind, name, **existing, false);
+        return {};
     }
 
     Status expire_everything()
@@ -153,9 +157,7 @@ public:
                 all.emplace_back(std::string(name), r);
             });
             if (!listed) return listed;
-            for (const auto &[name, record] : all) {
-                if (Status st = expire_record(kind, name, record); !st) return st;
-            }
+            for (const auto &[name, record] : all) expire_record(kind, name, record, true);
         }
         return {};
     }
@@ -288,11 +290,12 @@ private:
     template <class Change>
     Status update_stamps(Kind kind, const std::string &name, Change change)
     {
-        auto existing = stamps_.get(kind, name);
+        auto existing = stamps_batch_.get(stamps_, kind, name);
         if (!existing) return std::move(existing).error();
         StampRecord record = existing->value_or(StampRecord{});
         change(record);
-        return stamps_.put(kind, name, record);
+        stamps_batch_.put(kind, name, record);
+        return {};
     }
 
     // The rename rule: the directory's newest answer wins, so another cached
@@ -314,16 +317,19 @@ private:
         return {};
     }
 
-    Status expire_record(Kind kind, const std::string &name, StampRecord record)
+    // `listed`: the record came from StampFile::for_each.
+    void expire_record(Kind kind, const std::string &name, StampRecord record, bool listed)
     {
-        if (record.entry.expires_at == 0 && record.initgroups.expires_at == 0) return {};
+        if (record.entry.expires_at == 0 && record.initgroups.expires_at == 0) return;
         record.entry.expires_at = 0;
         record.initgroups.expires_at = 0;
-        return stamps_.put(kind, name, record);
+        if (listed) stamps_batch_.put_listed(kind, name, record);
+        else stamps_batch_.put(kind, name, record);
     }
 
     const LdbFile &entries_file_;
-    StampFile &stamps_;
+    const StampFile &stamps_;
+    StampFile::Batch stamps_batch_; // applied after the entries commit
     const Prefetch::Data *ahead_;
     std::optional<LdbFileTx> entries_tx_;
     // hint_groups_listing(): cached groups by name, as read then (in mem_).
@@ -341,21 +347,20 @@ Status Sysdb::write(const std::function<Status(Writer &)> &steps, const Prefetch
                                           ahead->data_->commits == durable_commits_
                                       ? ahead->data_.get()
                                       : nullptr;
-    // Entries (if a step wrote one), then timestamps, committed in that
-    // order: if the second commit fails, entries merely look older (or
-    // expired) than they are.
-    auto stamps_tx = stamps_.begin();
-    if (!stamps_tx) return std::move(stamps_tx).error();
+    if (role_ != Role::writer) return Error{Errc::permission, "the cache " + paths_.entries + " is open read-only"};
+    // Entries (if a step wrote one), then timestamps, in that order: if the
+    // second write fails, entries merely look older (or expired) than they
+    // are. A step that fails writes neither.
     TallocPtr<void> mem(talloc_new(nullptr));
     if (!mem) return out_of_memory("starting a write");
     Changes changes;
     Writer writer(entries_, stamps_, mem.get(), changes, valid);
-    if (Status st = steps(writer); !st) return st; // both transactions cancelled
+    if (Status st = steps(writer); !st) return st; // the entries transaction cancelled, no timestamp written
     if (auto &entries_tx = writer.entries_transaction()) {
         if (Status st = entries_tx->commit(); !st) return st;
         ++durable_commits_;
     }
-    Status st = stamps_tx->commit(); // the entries changed, whatever this says
+    Status st = stamps_.apply(writer.stamps_batch()); // the entries changed, whatever this says
     if (on_commit_) on_commit_(changes);
     return st;
 }
