@@ -5,7 +5,9 @@
 #include "util/ldb.hpp"
 #include "util/ldb_c.hpp"
 
+#include <cstring>
 #include <dirent.h>
+#include <fcntl.h>
 #include <optional>
 #include <set>
 #include <tdb.h>
@@ -297,7 +299,7 @@ void unknown_format_version_is_moved_aside_and_rebuilt(void **)
     assert_int_equal(files.size(), 3);
     assert_string_equal(files[0].c_str(), "cache_LDAP.ldb");
     assert_true(files[1].starts_with("cache_LDAP.ldb.moved-"));
-    assert_string_equal(files[2].c_str(), "timestamps_LDAP.ldb");
+    assert_string_equal(files[2].c_str(), "timestamps_LDAP.tdb");
 }
 
 void reader_finds_no_cache_unavailable_and_creates_nothing(void **)
@@ -348,7 +350,7 @@ void garbage_file_is_moved_aside_and_rebuilt(void **)
     test::TempDir dir;
     assert_int_equal(mkdir((dir / "db").c_str(), 0700), 0);
     test::write_file(dir / "db/cache_LDAP.ldb", std::string(4096, 'x') + "not a tdb file");
-    test::write_file(dir / "db/timestamps_LDAP.ldb", "garbage too");
+    test::write_file(dir / "db/timestamps_LDAP.tdb", "garbage too");
     Sysdb db = open_writer(dir);
     assert_ok(db.store_user(alice(), fresh_ts));
     auto found = db.user_by_name("alice");
@@ -362,7 +364,7 @@ void garbage_timestamps_file_alone_is_moved_aside(void **)
 {
     test::TempDir dir;
     { Sysdb db = open_writer(dir); assert_ok(db.store_user(alice(), fresh_ts)); }
-    test::write_file(dir / "db/timestamps_LDAP.ldb", std::string(8192, 'z'));
+    test::write_file(dir / "db/timestamps_LDAP.tdb", std::string(8192, 'z'));
     Sysdb db = open_writer(dir);
     auto found = db.user_by_name("alice");
     // The entry survives; without its timestamps it reads as expired.
@@ -374,11 +376,83 @@ void lost_timestamps_file_reads_as_expired(void **)
 {
     test::TempDir dir;
     { Sysdb db = open_writer(dir); assert_ok(db.store_user(alice(), fresh_ts)); }
-    assert_int_equal(unlink((dir / "db/timestamps_LDAP.ldb").c_str()), 0);
+    assert_int_equal(unlink((dir / "db/timestamps_LDAP.tdb").c_str()), 0);
     Sysdb db = open_writer(dir);
     auto found = db.user_by_name("alice");
     assert_true(found.ok() && found->has_value());
     assert_int_equal(static_cast<int>(classify((*found)->timestamps, now, 5400, 50)), static_cast<int>(Freshness::expired));
+}
+
+void timestamps_of_another_format_are_moved_aside(void **)
+{
+    test::TempDir dir;
+    { Sysdb db = open_writer(dir); assert_ok(db.store_user(alice(), fresh_ts)); }
+    {
+        // A header as an older or newer vigil would write it: version 7.
+        tdb_context *tdb = tdb_open((dir / "db/timestamps_LDAP.tdb").c_str(), 0, TDB_DEFAULT, O_RDWR, 0);
+        assert_non_null(tdb);
+        TDB_DATA key{reinterpret_cast<unsigned char *>(const_cast<char *>("\0header")), 7};
+        TDB_DATA value = tdb_fetch(tdb, key);
+        assert_int_equal(value.dsize, 16);
+        std::uint32_t seven = 7;
+        std::memcpy(value.dptr + 4, &seven, sizeof seven);
+        assert_int_equal(tdb_store(tdb, key, value, TDB_REPLACE), 0);
+        free(value.dptr);
+        tdb_close(tdb);
+    }
+    auto reader = Sysdb::open(SysdbPaths::for_domain(dir.path(), "LDAP"), Sysdb::Role::reader);
+    assert_false(reader.ok());
+    assert_int_equal(static_cast<int>(reader.error().code), static_cast<int>(Errc::unavailable));
+    assert_non_null(strstr(reader.error().message.c_str(), "format version 7"));
+    Sysdb db = open_writer(dir);
+    auto found = db.user_by_name("alice");
+    assert_true(found.ok() && found->has_value());
+    assert_true((*found)->timestamps == Timestamps{});
+    std::vector<std::string> files = files_in(dir / "db");
+    assert_int_equal(files.size(), 3);
+    assert_true(files[2].starts_with("timestamps_LDAP.tdb.moved-"));
+}
+
+void damaged_timestamps_record_reads_as_expired(void **)
+{
+    test::TempDir dir;
+    {
+        Sysdb db = open_writer(dir);
+        assert_ok(db.store_user(alice(), fresh_ts));
+        assert_ok(db.store_user(user("bob", 10002), fresh_ts));
+    }
+    {
+        tdb_context *tdb = tdb_open((dir / "db/timestamps_LDAP.tdb").c_str(), 0, TDB_DEFAULT, O_RDWR, 0);
+        assert_non_null(tdb);
+        TDB_DATA key{reinterpret_cast<unsigned char *>(const_cast<char *>("ualice")), 6};
+        TDB_DATA value{reinterpret_cast<unsigned char *>(const_cast<char *>("short")), 5};
+        assert_int_equal(tdb_store(tdb, key, value, TDB_REPLACE), 0);
+        tdb_close(tdb);
+    }
+    Sysdb db = open_writer(dir);
+    auto alice_now = db.user_by_name("alice");
+    auto bob_now = db.user_by_name("bob");
+    assert_true(alice_now.ok() && alice_now->has_value() && (*alice_now)->timestamps == Timestamps{});
+    assert_true(bob_now.ok() && bob_now->has_value() && (*bob_now)->timestamps == fresh_ts);
+    // The next write of the entry repairs its record.
+    assert_ok(db.store_user(alice(), fresh_ts));
+    auto again = db.user_timestamps("alice");
+    assert_true(again.ok() && *again == fresh_ts);
+}
+
+void timestamps_of_format_1_are_dropped(void **)
+{
+    // Before format 2 the timestamps were an ldb file beside the entries.
+    test::TempDir dir;
+    { Sysdb db = open_writer(dir); assert_ok(db.store_user(alice(), fresh_ts)); }
+    test::write_file(dir / "db/timestamps_LDAP.ldb", "an old ldb file");
+    Sysdb db = open_writer(dir);
+    std::vector<std::string> files = files_in(dir / "db");
+    assert_int_equal(files.size(), 2);
+    assert_string_equal(files[0].c_str(), "cache_LDAP.ldb");
+    assert_string_equal(files[1].c_str(), "timestamps_LDAP.tdb");
+    auto found = db.user_timestamps("alice");
+    assert_true(found.ok() && *found == fresh_ts);
 }
 
 // ------------------------------------------------------------ writes
@@ -436,6 +510,74 @@ void timestamps_are_read_alone(void **)
     assert_ok(db.expire_group("devs"));
     g = db.group_timestamps("devs");
     assert_true(g.ok() && g->expires_at == 0);
+}
+
+// vigil_be reads the cached groups ahead, while the directory searches
+// (Sysdb::Prefetch): the writes must come out exactly as without.
+void read_ahead_initgroups_store_equals_the_plain_one(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    std::vector<Group> groups;
+    for (std::uint32_t i = 0; i < 20; ++i) groups.push_back(group("g" + std::to_string(i), 31000 + i, {"alice", "bob"}));
+    assert_ok(db.store_initgroups(alice(), groups, fresh_ts));
+    const auto commits = db.durable_commits();
+    // Unchanged: timestamps only, no entries transaction.
+    auto ahead = db.prefetch_groups_listing("alice");
+    assert_true(ahead.ok());
+    const Timestamps later{now + 600, now + 6000};
+    assert_ok(db.store_initgroups(alice(), groups, later, *ahead));
+    assert_int_equal(db.durable_commits(), commits);
+    auto g0 = db.group_by_name("g0");
+    assert_true(g0.ok() && g0->has_value() && (*g0)->timestamps == later);
+    // Alice left g5 and joined g20.
+    auto again = db.prefetch_groups_listing("alice");
+    assert_true(again.ok());
+    groups.erase(groups.begin() + 5);
+    groups.push_back(group("g20", 31020, {"alice"}));
+    assert_ok(db.store_initgroups(alice(), groups, later, *again));
+    auto g5 = db.group_by_name("g5");
+    assert_true(g5.ok() && g5->has_value());
+    assert_true((*g5)->record.members == std::vector<std::string>{"bob"});
+    auto answer = db.groups_of_user("alice", 20001);
+    assert_true(answer.ok());
+    assert_int_equal(answer->gids.size(), 21); // the primary gid and 20 groups
+}
+
+void read_ahead_older_than_a_write_is_not_used(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    assert_ok(db.store_initgroups(alice(), {group("devs", 31000, {"alice"})}, fresh_ts));
+    // Read ahead, then another lookup's write adds alice to "ops".
+    auto ahead = db.prefetch_groups_listing("alice");
+    assert_true(ahead.ok());
+    assert_ok(db.store_group(group("ops", 31001, {"alice", "bob"}), fresh_ts));
+    // The directory's answer no longer has ops: the stale read-ahead (which
+    // knows nothing of ops) must not decide what alice left.
+    assert_ok(db.store_initgroups(alice(), {group("devs", 31000, {"alice"})}, fresh_ts, *ahead));
+    auto ops = db.group_by_name("ops");
+    assert_true(ops.ok() && ops->has_value());
+    assert_true((*ops)->record.members == std::vector<std::string>{"bob"});
+
+    // The same for one group: read ahead, changed by another write, then
+    // the directory answers what the read-ahead held.
+    auto group_ahead = db.prefetch_group("devs");
+    assert_true(group_ahead.ok());
+    assert_ok(db.store_group(group("devs", 31000, {"alice", "carol"}), fresh_ts));
+    assert_ok(db.store_group(group("devs", 31000, {"alice"}), fresh_ts, *group_ahead));
+    auto devs = db.group_by_name("devs");
+    assert_true(devs.ok() && devs->has_value());
+    assert_true((*devs)->record.members == std::vector<std::string>{"alice"});
+
+    // By gid: the cached holder read ahead; the answer renamed it.
+    auto by_gid = db.prefetch_group_by_gid(31000);
+    assert_true(by_gid.ok());
+    assert_ok(db.store_group(group("developers", 31000, {"alice"}), fresh_ts, *by_gid));
+    auto old_name = db.group_by_name("devs");
+    auto renamed = db.group_by_gid(31000);
+    assert_true(old_name.ok() && !old_name->has_value());
+    assert_true(renamed.ok() && renamed->has_value() && (*renamed)->record.name == "developers");
 }
 
 void unchanged_initgroups_refresh_writes_no_entry(void **)
@@ -952,9 +1094,14 @@ int main()
         cmocka_unit_test(garbage_file_is_moved_aside_and_rebuilt),
         cmocka_unit_test(garbage_timestamps_file_alone_is_moved_aside),
         cmocka_unit_test(lost_timestamps_file_reads_as_expired),
+        cmocka_unit_test(timestamps_of_another_format_are_moved_aside),
+        cmocka_unit_test(damaged_timestamps_record_reads_as_expired),
+        cmocka_unit_test(timestamps_of_format_1_are_dropped),
         cmocka_unit_test(unchanged_store_rewrites_only_the_timestamps),
         cmocka_unit_test(timestamps_are_read_alone),
         cmocka_unit_test(unchanged_initgroups_refresh_writes_no_entry),
+        cmocka_unit_test(read_ahead_initgroups_store_equals_the_plain_one),
+        cmocka_unit_test(read_ahead_older_than_a_write_is_not_used),
         cmocka_unit_test(group_grown_by_a_diff_reads_as_unchanged_when_refreshed),
         cmocka_unit_test(initgroups_answer_taking_a_listed_groups_gid_drops_that_group),
         cmocka_unit_test(changed_group_is_written_as_a_diff),

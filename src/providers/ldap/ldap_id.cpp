@@ -449,7 +449,9 @@ void IdProvider::fetch_object(const Key &key, const ObjectKind<Record> &kind, bo
     spec.attributes = kind.attributes;
     spec.what = describe_key(key);
     spec.max_entries = 1000; // one name or id: a handful at most, even with duplicates
-    search(std::move(spec), [this, key, kind, by_id, id, then](Result<SearchResult> r) {
+    auto ahead = std::make_shared<ReadAhead>();
+    search(std::move(spec), [this, key, kind, by_id, id, then, ahead](Result<SearchResult> r) {
+        ahead->answered = true;
         searches_.erase(describe_key(key));
         if (!r) {
             search_failed(key, r.error());
@@ -486,10 +488,25 @@ void IdProvider::fetch_object(const Key &key, const ObjectKind<Record> &kind, bo
             then(*found);
             return;
         }
-        Status st = (cache_.*kind.store)(*found, fresh_timestamps());
+        Status st;
+        if constexpr (std::is_same_v<Record, sysdb::Group>) {
+            st = ahead->cache ? cache_.store_group(*found, fresh_timestamps(), *ahead->cache)
+                              : cache_.store_group(*found, fresh_timestamps());
+        } else {
+            st = (cache_.*kind.store)(*found, fresh_timestamps());
+        }
         if (!st) finish(key, Outcome::error, "cannot write the cache: " + st.error().message);
         else finish(key, Outcome::ok, {});
     });
+    // A group's cached entry is read while the directory searches (a large
+    // one costs ~0.5 ms to read): off the lookup's path.
+    if constexpr (std::is_same_v<Record, sysdb::Group>) {
+        if (!ahead->answered) {
+            auto read = by_id ? cache_.prefetch_group_by_gid(id) : cache_.prefetch_group(key.second);
+            if (read) ahead->cache = std::move(*read);
+            else VLOG(trace, "reading %s ahead: %s", describe_key(key).c_str(), read.error().message.c_str());
+        }
+    }
 }
 
 void IdProvider::store_initgroups(const Key &key, const sysdb::User &user)
@@ -506,7 +523,9 @@ void IdProvider::store_initgroups(const Key &key, const sysdb::User &user)
     spec.attributes = id_.group_attributes();
     spec.what = describe_key(key);
     spec.max_entries = 65536 + 1000; // NGROUPS_MAX, and room for entries we skip
-    search(std::move(spec), [this, key, user](Result<SearchResult> r) {
+    auto ahead = std::make_shared<ReadAhead>();
+    search(std::move(spec), [this, key, user, ahead](Result<SearchResult> r) {
+        ahead->answered = true;
         searches_.erase(describe_key(key));
         if (!r) {
             search_failed(key, r.error());
@@ -527,10 +546,18 @@ void IdProvider::store_initgroups(const Key &key, const sysdb::User &user)
             }
             groups.push_back(std::move(*g));
         }
-        Status st = cache_.store_initgroups(user, groups, fresh_timestamps());
+        Status st = ahead->cache ? cache_.store_initgroups(user, groups, fresh_timestamps(), *ahead->cache)
+                                 : cache_.store_initgroups(user, groups, fresh_timestamps());
         if (!st) finish(key, Outcome::error, "cannot write the cache: " + st.error().message);
         else finish(key, Outcome::ok, {});
     });
+    // The cached groups listing the user (500 of them: ~1 ms) are read while
+    // the directory searches, not after its answer.
+    if (!ahead->answered) {
+        auto read = cache_.prefetch_groups_listing(user.name);
+        if (read) ahead->cache = std::move(*read);
+        else VLOG(trace, "reading the groups of %s ahead: %s", user.name.c_str(), read.error().message.c_str());
+    }
 }
 
 void IdProvider::finish(const Key &key, Outcome outcome, const std::string &message)

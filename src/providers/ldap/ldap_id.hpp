@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -92,6 +93,11 @@ private:
     void search(SearchSpec spec, std::function<void(Result<SearchResult>)> done);
     template <class Record>
     struct ObjectKind;
+    // What a lookup read from the cache while its search was out (sysdb::Prefetch).
+    struct ReadAhead {
+        bool answered = false; // the search's callback ran (it may run before the read)
+        std::optional<sysdb::Prefetch> cache;
+    };
     template <class Record>
     void fetch_object(const Key &key, const ObjectKind<Record> &kind, bool by_id,
                       std::function<void(const Record &)> then);

@@ -40,7 +40,8 @@ inline constexpr const char *member = "memberUid";
 inline constexpr const char *member_group = "memberGroup";
 inline constexpr const char *original_dn = "originalDN";
 inline constexpr const char *modify_stamp = "modifyStamp";
-// timestamps file
+// the timestamps' fields (a tdb record since format 2, stamp_file.hpp): kept
+// reserved so that an extra directory attribute cannot take their names
 inline constexpr const char *last_update = "lastUpdate";
 inline constexpr const char *expires_at = "dataExpireTimestamp";
 inline constexpr const char *initgr_last_update = "initgrLastUpdate";

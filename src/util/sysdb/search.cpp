@@ -68,21 +68,12 @@ Result<ldb_result *> find_by_any(ldb_context *ldb, TALLOC_CTX *mem, Kind kind, c
     return res;
 }
 
-Timestamps stamps_from(const ldb_message *msg, bool initgroups)
+Result<Timestamps> stamps_of(const StampFile &stamps, Kind kind, const std::string &name, bool initgroups)
 {
-    if (msg == nullptr) return {};
-    return {layout::find_int(msg, initgroups ? attr::initgr_last_update : attr::last_update, 0),
-            layout::find_int(msg, initgroups ? attr::initgr_expires_at : attr::expires_at, 0)};
-}
-
-Result<Timestamps> stamps_of(ldb_context *stamps, TALLOC_CTX *mem, Kind kind, const std::string &name,
-                             bool initgroups)
-{
-    auto dn = dn_for(mem, stamps, kind, name);
-    if (!dn) return std::move(dn).error();
-    auto msg = find_by_dn(stamps, mem, *dn);
-    if (!msg) return std::move(msg).error();
-    return stamps_from(*msg, initgroups);
+    auto record = stamps.get(kind, name);
+    if (!record) return std::move(record).error();
+    if (!*record) return Timestamps{};
+    return initgroups ? (*record)->initgroups : (*record)->entry;
 }
 
 } // namespace vigil::sysdb::search

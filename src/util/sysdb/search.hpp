@@ -4,6 +4,7 @@
 
 #include "util/result.hpp"
 #include "util/sysdb/layout.hpp"
+#include "util/sysdb/stamp_file.hpp"
 
 #include <string>
 #include <vector>
@@ -15,10 +16,10 @@ struct ldb_result;
 
 namespace vigil::sysdb::search {
 
-// The two files of one cache, as ldb sees them.
+// The two files of one cache.
 struct Files {
     ldb_context *entries;
-    ldb_context *stamps;
+    const StampFile *stamps;
 };
 
 std::string dn_text(ldb_dn *dn);
@@ -41,12 +42,9 @@ Result<ldb_result *> find_by_attr(ldb_context *ldb, TALLOC_CTX *mem, layout::Kin
 Result<ldb_result *> find_by_any(ldb_context *ldb, TALLOC_CTX *mem, layout::Kind kind, const char *attribute,
                                  const std::vector<std::string> &values, const char *const *attrs);
 
-// The entry's (or with `initgroups`, the user's initgroups) timestamps from
-// its record in the timestamps file; {0, 0} (expired) for a null record.
-Timestamps stamps_from(const ldb_message *msg, bool initgroups);
-
+// The entry's (or with `initgroups`, the user's initgroups) timestamps.
 // Missing timestamps read as {0, 0}: expired (the file may have been lost).
-Result<Timestamps> stamps_of(ldb_context *stamps, TALLOC_CTX *mem, layout::Kind kind, const std::string &name,
+Result<Timestamps> stamps_of(const StampFile &stamps, layout::Kind kind, const std::string &name,
                              bool initgroups = false);
 
 } // namespace vigil::sysdb::search

@@ -62,16 +62,16 @@ Status add_skeleton_entry(ldb_context *ldb, TALLOC_CTX *mem, const char *dn,
     return {};
 }
 
-// The skeleton both files share, and in the entries file the indexes every
-// lookup uses: by name (the DN), uid, gid, member and nested member.
-Status initialise(const LdbFile &file, bool with_indexes)
+// The entries file's skeleton, and the indexes every lookup uses: by name
+// (the DN), uid, gid, member and nested member.
+Status initialise(const LdbFile &file)
 {
     TallocPtr<void> mem(talloc_new(nullptr));
     auto tx = file.begin();
     if (!tx) return std::move(tx).error();
     ldb_context *ldb = file.raw();
     using namespace layout;
-    if (with_indexes) {
+    {
         ldb_message *msg = ldb_msg_new(mem.get());
         if (msg == nullptr || (msg->dn = ldb_dn_new(msg, ldb, "@INDEXLIST")) == nullptr)
             return Error{Errc::internal, "out of memory"};
@@ -128,7 +128,7 @@ std::string not_a_tdb(const std::string &path)
     close(fd);
     if (got == 0) return "";
     if (got == static_cast<ssize_t>(sizeof head) && std::string_view(head, sizeof head) == magic) return "";
-    return "not an ldb file (no tdb header)";
+    return "no tdb header";
 }
 
 // tdb files keep the hash table size they were created with, and ldb always
@@ -151,8 +151,7 @@ Status create_sized_tdb(const std::string &path)
 
 // Opens one file; the writer repairs it (moves it aside once and starts
 // empty), the reader only reports. `rebuilt` says the writer started afresh.
-Result<LdbFile> open_file(const std::string &path, Sysdb::Role role, LdbFile::Sync sync, bool with_indexes,
-                          bool &rebuilt)
+Result<LdbFile> open_file(const std::string &path, Sysdb::Role role, bool &rebuilt)
 {
     bool writer = role == Sysdb::Role::writer;
     auto access = writer ? LdbFile::Access::read_write : LdbFile::Access::read_only;
@@ -171,14 +170,14 @@ Result<LdbFile> open_file(const std::string &path, Sysdb::Role role, LdbFile::Sy
         if (writer && lstat(path.c_str(), &existing) != 0 && errno == ENOENT) {
             if (Status created = create_sized_tdb(path); !created) return std::move(created).error();
         }
-        auto file = LdbFile::open(path, access, sync);
+        auto file = LdbFile::open(path, access, LdbFile::Sync::durable);
         // Also tightens a file left with a wider mode by hand or an old version.
         if (file && writer && chmod(path.c_str(), 0600) != 0) return sys_error("chmod 0600 " + path, errno);
         Result<Contents> contents = file ? inspect(*file, why) : Result<Contents>(file.error());
         if (!contents) why = contents.error().message;
         if (contents && *contents == Contents::current) return std::move(*file);
         if (contents && *contents == Contents::empty && writer) {
-            Status st = initialise(*file, with_indexes);
+            Status st = initialise(*file);
             if (!st) return std::move(st).error();
             rebuilt = true;
             return std::move(*file);
@@ -194,11 +193,40 @@ Result<LdbFile> open_file(const std::string &path, Sysdb::Role role, LdbFile::Sy
     }
 }
 
+// The timestamps file (stamp_file.hpp): the same repair rules as open_file.
+Result<StampFile> open_stamps(const std::string &path, Sysdb::Role role)
+{
+    bool writer = role == Sysdb::Role::writer;
+    for (int attempt = 0;; ++attempt) {
+        if (::access(path.c_str(), writer ? R_OK | W_OK : R_OK) != 0 && errno == EACCES)
+            return Error{Errc::permission, "cache " + path + ": " + strerror(EACCES) + " (run as its owner)"};
+        std::string why = writer ? not_a_tdb(path) : "";
+        if (why.empty()) {
+            auto file = StampFile::open(path, writer ? StampFile::Access::read_write : StampFile::Access::read_only);
+            if (!file) {
+                if (!writer || attempt > 0) return std::move(file).error();
+                why = file.error().message;
+            } else {
+                if (writer && chmod(path.c_str(), 0600) != 0) return sys_error("chmod 0600 " + path, errno);
+                if (file->state() == StampFile::State::current) return std::move(*file);
+                if (file->state() == StampFile::State::empty && writer) {
+                    if (Status st = file->initialise(); !st) return std::move(st).error();
+                    return std::move(*file);
+                }
+                why = file->state() == StampFile::State::empty ? "not initialised yet" : file->why();
+                if (!writer) return Error{Errc::unavailable, "cache " + path + " cannot be used (" + why + "); vigil_be rebuilds it"};
+            } // the file is closed here, before the rename
+        }
+        if (attempt > 0) return Error{Errc::io, "cache " + path + " is still unusable after a rebuild: " + why};
+        if (Status st = move_aside(path, why); !st) return std::move(st).error();
+    }
+}
+
 } // namespace
 
 SysdbPaths SysdbPaths::for_domain(const std::string &state_dir, const std::string &domain)
 {
-    return {state_dir + "/db/cache_" + domain + ".ldb", state_dir + "/db/timestamps_" + domain + ".ldb"};
+    return {state_dir + "/db/cache_" + domain + ".ldb", state_dir + "/db/timestamps_" + domain + ".tdb"};
 }
 
 Result<Sysdb> Sysdb::open(const SysdbPaths &paths, Role role)
@@ -209,13 +237,19 @@ Result<Sysdb> Sysdb::open(const SysdbPaths &paths, Role role)
             return sys_error("cannot create the cache directory " + dir, errno);
     }
     bool rebuilt = false;
-    auto entries = open_file(paths.entries, role, LdbFile::Sync::durable, true, rebuilt);
+    auto entries = open_file(paths.entries, role, rebuilt);
     if (!entries) return std::move(entries).error();
     // Timestamps of entries that are gone would only be noise: start them afresh too.
     if (rebuilt && unlink(paths.timestamps.c_str()) != 0 && errno != ENOENT)
         return sys_error("cannot remove the old timestamps " + paths.timestamps, errno);
-    bool stamps_rebuilt = false;
-    auto stamps = open_file(paths.timestamps, role, LdbFile::Sync::no_sync, false, stamps_rebuilt);
+    if (role == Role::writer) {
+        // Before format 2 the timestamps were an ldb file: nothing in it is worth keeping.
+        const std::string &now = paths.timestamps;
+        std::string old = now.ends_with(".tdb") ? now.substr(0, now.size() - 4) + ".ldb" : "";
+        if (!old.empty() && unlink(old.c_str()) == 0)
+            VLOG(config, "removed %s: the timestamps now live in %s", old.c_str(), paths.timestamps.c_str());
+    }
+    auto stamps = open_stamps(paths.timestamps, role);
     if (!stamps) return std::move(stamps).error();
     return Sysdb(std::move(*entries), std::move(*stamps), paths, role);
 }

@@ -27,12 +27,12 @@ template <class Record>
 using Lookup = Result<std::optional<Cached<Record>>>;
 
 template <class Record>
-Lookup<Record> with_stamps(Files files, TALLOC_CTX *mem, const ldb_message *msg)
+Lookup<Record> with_stamps(Files files, const ldb_message *msg)
 {
     if (msg == nullptr) return std::optional<Cached<Record>>{};
     auto record = decode<Record>(msg);
     if (!record) return std::move(record).error();
-    auto ts = stamps_of(files.stamps, mem, kind_of<Record>, record->name);
+    auto ts = stamps_of(*files.stamps, kind_of<Record>, record->name);
     if (!ts) return std::move(ts).error();
     return std::optional<Cached<Record>>(Cached<Record>{std::move(*record), *ts});
 }
@@ -46,7 +46,7 @@ Lookup<Record> by_name(Files files, const std::string &name)
     if (!dn) return std::move(dn).error();
     auto msg = find_by_dn(files.entries, mem.get(), *dn);
     if (!msg) return std::move(msg).error();
-    return with_stamps<Record>(files, mem.get(), *msg);
+    return with_stamps<Record>(files, *msg);
 }
 
 template <class Record>
@@ -57,7 +57,7 @@ Lookup<Record> by_id(Files files, const char *id_attr, std::uint32_t id)
     if (!res) return std::move(res).error();
     // The rename rule keeps ids unique; a second holder would be a bug.
     if ((*res)->count > 1) VLOG(minor, "%u entries hold %s %u; answering with the first", (*res)->count, id_attr, id);
-    return with_stamps<Record>(files, mem.get(), (*res)->count > 0 ? (*res)->msgs[0] : nullptr);
+    return with_stamps<Record>(files, (*res)->count > 0 ? (*res)->msgs[0] : nullptr);
 }
 
 template <class Record>
@@ -66,20 +66,14 @@ Result<std::vector<Cached<Record>>> all_of(Files files)
     TallocPtr<void> mem(talloc_new(nullptr));
     Kind kind = kind_of<Record>;
     ldb_dn *entries_base = ldb_dn_new(mem.get(), files.entries, layout::container_of(kind));
-    ldb_dn *stamps_base = ldb_dn_new(mem.get(), files.stamps, layout::container_of(kind));
-    if (entries_base == nullptr || stamps_base == nullptr) return out_of_memory("enumerating");
-    ldb_result *stamps = nullptr;
-    int ret = ldb_search(files.stamps, mem.get(), &stamps, stamps_base, LDB_SCOPE_ONELEVEL, nullptr, nullptr);
-    if (ret != LDB_SUCCESS) return ldb_failure(files.stamps, "cannot enumerate timestamps");
-    std::map<std::string, Timestamps> stamps_by_name;
-    for (unsigned i = 0; i < stamps->count; ++i) {
-        const ldb_val *rdn = ldb_dn_get_rdn_val(stamps->msgs[i]->dn);
-        if (rdn == nullptr) continue;
-        stamps_by_name[std::string(reinterpret_cast<const char *>(rdn->data), rdn->length)] =
-            stamps_from(stamps->msgs[i], false);
-    }
+    if (entries_base == nullptr) return out_of_memory("enumerating");
+    std::map<std::string, Timestamps, std::less<>> stamps_by_name;
+    Status listed = files.stamps->for_each(kind, [&](std::string_view name, const StampRecord &r) {
+        stamps_by_name.emplace(std::string(name), r.entry);
+    });
+    if (!listed) return std::move(listed).error();
     ldb_result *res = nullptr;
-    ret = ldb_search(files.entries, mem.get(), &res, entries_base, LDB_SCOPE_ONELEVEL, nullptr, "(%s=*)", attr::name);
+    int ret = ldb_search(files.entries, mem.get(), &res, entries_base, LDB_SCOPE_ONELEVEL, nullptr, "(%s=*)", attr::name);
     if (ret != LDB_SUCCESS) return ldb_failure(files.entries, "cannot enumerate the cache");
     std::vector<Cached<Record>> out;
     out.reserve(res->count);
@@ -100,43 +94,40 @@ constexpr std::size_t nesting_slice = 128;
 
 Result<std::optional<CachedUser>> Sysdb::user_by_name(const std::string &name) const
 {
-    return by_name<User>(Files{entries_.raw(), stamps_.raw()}, name);
+    return by_name<User>(Files{entries_.raw(), &stamps_}, name);
 }
 
 Result<std::optional<CachedUser>> Sysdb::user_by_uid(std::uint32_t uid) const
 {
-    return by_id<User>(Files{entries_.raw(), stamps_.raw()}, attr::uid, uid);
+    return by_id<User>(Files{entries_.raw(), &stamps_}, attr::uid, uid);
 }
 
 Result<std::optional<CachedGroup>> Sysdb::group_by_name(const std::string &name) const
 {
-    return by_name<Group>(Files{entries_.raw(), stamps_.raw()}, name);
+    return by_name<Group>(Files{entries_.raw(), &stamps_}, name);
 }
 
 Result<std::optional<CachedGroup>> Sysdb::group_by_gid(std::uint32_t gid) const
 {
-    return by_id<Group>(Files{entries_.raw(), stamps_.raw()}, attr::gid, gid);
+    return by_id<Group>(Files{entries_.raw(), &stamps_}, attr::gid, gid);
 }
 
 Result<Timestamps> Sysdb::user_timestamps(const std::string &name) const
 {
     if (name.empty()) return Timestamps{};
-    TallocPtr<void> mem(talloc_new(nullptr));
-    return stamps_of(stamps_.raw(), mem.get(), Kind::user, name);
+    return stamps_of(stamps_, Kind::user, name);
 }
 
 Result<Timestamps> Sysdb::group_timestamps(const std::string &name) const
 {
     if (name.empty()) return Timestamps{};
-    TallocPtr<void> mem(talloc_new(nullptr));
-    return stamps_of(stamps_.raw(), mem.get(), Kind::group, name);
+    return stamps_of(stamps_, Kind::group, name);
 }
 
 Result<Timestamps> Sysdb::initgroups_timestamps(const std::string &user) const
 {
     if (user.empty()) return Timestamps{};
-    TallocPtr<void> mem(talloc_new(nullptr));
-    return stamps_of(stamps_.raw(), mem.get(), Kind::user, user, true);
+    return stamps_of(stamps_, Kind::user, user, true);
 }
 
 Result<std::optional<AccessFilterMemo>> Sysdb::access_filter_memo(const std::string &user) const
@@ -148,15 +139,13 @@ Result<std::optional<AccessFilterMemo>> Sysdb::access_filter_memo(const std::str
     auto entry = find_by_dn(entries_.raw(), mem.get(), *entry_dn);
     if (!entry) return std::move(entry).error();
     if (*entry == nullptr) return std::optional<AccessFilterMemo>{};
-    auto dn = dn_for(mem.get(), stamps_.raw(), Kind::user, user);
-    if (!dn) return std::move(dn).error();
-    auto msg = find_by_dn(stamps_.raw(), mem.get(), *dn);
-    if (!msg) return std::move(msg).error();
-    if (*msg == nullptr || layout::find_int(*msg, attr::access_filter_checked, -1) < 0) return std::optional<AccessFilterMemo>{};
+    auto record = stamps_.get(Kind::user, user);
+    if (!record) return std::move(record).error();
+    if (!*record || !(*record)->has_access_memo) return std::optional<AccessFilterMemo>{};
     AccessFilterMemo memo;
-    memo.allowed = layout::find_int(*msg, attr::access_filter_allowed, 0) == 1;
-    memo.checked_at = layout::find_int(*msg, attr::access_filter_checked, 0);
-    memo.filter_hash = static_cast<std::uint64_t>(layout::find_int(*msg, attr::access_filter_hash, 0));
+    memo.allowed = (*record)->access_allowed;
+    memo.checked_at = (*record)->access_checked;
+    memo.filter_hash = (*record)->access_hash;
     return std::optional<AccessFilterMemo>(memo);
 }
 
@@ -204,15 +193,15 @@ Result<Initgroups> Sysdb::groups_of_user(const std::string &user, std::uint32_t 
     Initgroups answer;
     if (primary_servable) answer.gids.push_back(primary_gid);
     answer.gids.insert(answer.gids.end(), others.begin(), others.end());
-    auto ts = stamps_of(stamps_.raw(), mem.get(), Kind::user, user, true);
+    auto ts = stamps_of(stamps_, Kind::user, user, true);
     if (!ts) return std::move(ts).error();
     answer.timestamps = *ts;
     return answer;
 }
 
-Result<std::vector<CachedUser>> Sysdb::all_users() const { return all_of<User>(Files{entries_.raw(), stamps_.raw()}); }
+Result<std::vector<CachedUser>> Sysdb::all_users() const { return all_of<User>(Files{entries_.raw(), &stamps_}); }
 
-Result<std::vector<CachedGroup>> Sysdb::all_groups() const { return all_of<Group>(Files{entries_.raw(), stamps_.raw()}); }
+Result<std::vector<CachedGroup>> Sysdb::all_groups() const { return all_of<Group>(Files{entries_.raw(), &stamps_}); }
 
 Result<std::uint64_t> Sysdb::entries_sequence_number() const
 {

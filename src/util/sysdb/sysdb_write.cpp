@@ -15,6 +15,19 @@ namespace attr = layout::attr;
 using layout::Kind;
 using namespace search;
 
+struct Prefetch::Data {
+    TallocPtr<void> mem{talloc_new(nullptr)};
+    ldb_context *entries = nullptr;  // the file they were read from
+    std::uint64_t commits = 0;       // Sysdb::durable_commits() then
+    std::map<std::string, const ldb_message *, std::less<>> groups; // by name, in mem
+    std::optional<std::string> listing_of; // groups holds every cached group listing this user
+};
+
+Prefetch::Prefetch() = default;
+Prefetch::~Prefetch() = default;
+Prefetch::Prefetch(Prefetch &&) noexcept = default;
+Prefetch &Prefetch::operator=(Prefetch &&) noexcept = default;
+
 // The steps of one write transaction. Each step validates what it writes, so
 // a refused record anywhere fails the transaction and nothing is written.
 //
@@ -27,11 +40,18 @@ using namespace search;
 // writer, and this write runs on its one thread.
 class Sysdb::Writer {
 public:
-    Writer(const LdbFile &entries, Files files, TALLOC_CTX *mem, Changes &changes)
-        : entries_file_(entries), files_(files), mem_(mem), changes_(changes) {}
+    // `ahead`: still valid (Sysdb::write checked), or null.
+    Writer(const LdbFile &entries, const StampFile &stamps, TALLOC_CTX *mem, Changes &changes, const Prefetch::Data *ahead)
+        : entries_file_(entries), stamps_(stamps), ahead_(ahead), files_{entries.raw(), &stamps}, mem_(mem),
+          changes_(changes)
+    {
+        if (ahead_ != nullptr) hints_ = ahead_->groups;
+    }
 
     // The entries file's transaction, if a step wrote an entry.
     std::optional<LdbFileTx> &entries_transaction() { return entries_tx_; }
+    // The timestamps to write once the entries are committed.
+    const StampFile::Batch &stamps_batch() const { return stamps_batch_; }
 
     Status store(const User &given, const Timestamps &ts)
     {
@@ -46,8 +66,7 @@ public:
         auto stored = put_entry(scratch.get(), msg, *old, Kind::user, attr::uid, user.uid, user.name);
         if (!stored) return std::move(stored).error();
         changes_.add(true, user.name, user.uid, stored->old_id, !stored->wrote);
-        return write_stamps(scratch.get(), Kind::user, user.name,
-                            {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}}, stored->existed);
+        return update_stamps(Kind::user, user.name, [&](StampRecord &r) { r.entry = ts; });
     }
 
     Status store(const Group &given, const Timestamps &ts)
@@ -71,17 +90,14 @@ public:
         // Unchanged (a refresh): compared as it is, not encoded first.
         if (old != nullptr && layout::holds(old, group)) {
             changes_.add(false, group.name, group.gid, group.gid, true);
-            return write_stamps(scratch.get(), Kind::group, group.name,
-                                {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}},
-                                Existed::yes);
+            return update_stamps(Kind::group, group.name, [&](StampRecord &r) { r.entry = ts; });
         }
         ldb_message *msg = layout::encode(scratch.get(), files_.entries, group);
         if (msg == nullptr) return out_of_memory("encoding group " + group.name);
         auto stored = put_entry(scratch.get(), msg, old, Kind::group, attr::gid, group.gid, group.name);
         if (!stored) return std::move(stored).error();
         changes_.add(false, group.name, group.gid, stored->old_id, !stored->wrote);
-        return write_stamps(scratch.get(), Kind::group, group.name,
-                            {{attr::last_update, ts.last_update}, {attr::expires_at, ts.expires_at}}, stored->existed);
+        return update_stamps(Kind::group, group.name, [&](StampRecord &r) { r.entry = ts; });
     }
 
     Status remove(Kind kind, const std::string &name)
@@ -89,22 +105,19 @@ public:
         changes_.add(kind == Kind::user, name);
         if (kind == Kind::group) hints_.erase(name);
         if (Status st = entries(); !st) return st;
-        for (ldb_context *ldb : {files_.entries, files_.stamps}) {
-            auto dn = dn_for(mem_, ldb, kind, name);
-            if (!dn) return std::move(dn).error();
-            int ret = ldb_delete(ldb, *dn);
-            if (ret != LDB_SUCCESS && ret != LDB_ERR_NO_SUCH_OBJECT) return ldb_failure(ldb, "cannot delete " + dn_text(*dn));
-        }
+        auto dn = dn_for(mem_, files_.entries, kind, name);
+        if (!dn) return std::move(dn).error();
+        int ret = ldb_delete(files_.entries, *dn);
+        if (ret != LDB_SUCCESS && ret != LDB_ERR_NO_SUCH_OBJECT) return ldb_failure(files_.entries, "cannot delete " + dn_text(*dn));
+        stamps_batch_.remove(kind, name);
         return {};
     }
 
-    // Writes timestamps for an entry, creating its record in the timestamps file if needed.
-    Status set_stamps(Kind kind, const std::string &name, const std::vector<std::pair<const char *, std::int64_t>> &values)
+    // The user's initgroups timestamps.
+    Status set_initgroups_stamps(const std::string &user, const Timestamps &ts)
     {
-        changes_.add(kind == Kind::user, name, 0, 0, true);
-        Scratch scratch(mem_);
-        if (!scratch) return out_of_memory("writing timestamps");
-        return write_stamps(scratch.get(), kind, name, values, Existed::maybe);
+        changes_.add(true, user, 0, 0, true);
+        return update_stamps(Kind::user, user, [&](StampRecord &r) { r.initgroups = ts; });
     }
 
     // Not a change NSS answers show, so not in `changes_`.
@@ -117,33 +130,34 @@ public:
         auto entry = find_by_dn(files_.entries, scratch.get(), *dn);
         if (!entry) return std::move(entry).error();
         if (*entry == nullptr) return Error{Errc::not_found, "user '" + user + "' is not cached"};
-        return write_stamps(scratch.get(), Kind::user, user,
-                            {{attr::access_filter_allowed, memo.allowed ? 1 : 0},
-                             {attr::access_filter_checked, memo.checked_at},
-                             {attr::access_filter_hash, static_cast<std::int64_t>(memo.filter_hash)}},
-                            Existed::maybe);
+        return update_stamps(Kind::user, user, [&](StampRecord &r) {
+            r.has_access_memo = true;
+            r.access_allowed = memo.allowed;
+            r.access_checked = memo.checked_at;
+            r.access_hash = memo.filter_hash;
+        });
     }
 
     // expires_at = 0 (and the initgroups expiry, if any); no record: already expired.
     Status expire(Kind kind, const std::string &name)
     {
         changes_.add(kind == Kind::user, name, 0, 0, true);
-        auto dn = dn_for(mem_, files_.stamps, kind, name);
-        if (!dn) return std::move(dn).error();
-        auto existing = find_by_dn(files_.stamps, mem_, *dn);
+        auto existing = stamps_batch_.get(stamps_, kind, name);
         if (!existing) return std::move(existing).error();
-        return *existing != nullptr ? expire_record(*existing) : Status{};
+        if (*existing) expire_record(kind, name, **existing, false);
+        return {};
     }
 
     Status expire_everything()
     {
         changes_.set_everything();
-        ldb_dn *root = ldb_dn_new(mem_, files_.stamps, layout::root_dn);
-        ldb_result *res = nullptr;
-        int ret = ldb_search(files_.stamps, mem_, &res, root, LDB_SCOPE_SUBTREE, nullptr, "(%s=*)", attr::expires_at);
-        if (ret != LDB_SUCCESS) return ldb_failure(files_.stamps, "cannot list the timestamps");
-        for (unsigned i = 0; i < res->count; ++i) {
-            if (Status st = expire_record(res->msgs[i]); !st) return st;
+        for (Kind kind : {Kind::user, Kind::group}) {
+            std::vector<std::pair<std::string, StampRecord>> all;
+            Status listed = stamps_.for_each(kind, [&](std::string_view name, const StampRecord &r) {
+                all.emplace_back(std::string(name), r);
+            });
+            if (!listed) return listed;
+            for (const auto &[name, record] : all) expire_record(kind, name, record, true);
         }
         return {};
     }
@@ -153,6 +167,10 @@ public:
     // each from here instead of reading it (500 groups: one search, not 500).
     Status hint_groups_listing(const std::string &user)
     {
+        if (ahead_ != nullptr && ahead_->listing_of == user) {
+            hinted_user_ = user; // hints_ came from the read-ahead
+            return {};
+        }
         auto res = find_by_attr(files_.entries, mem_, Kind::group, attr::member, user);
         if (!res) return std::move(res).error();
         hints_.clear();
@@ -234,11 +252,7 @@ private:
         TALLOC_CTX *mem_;
     };
 
-    // Whether the entry's record was in the cache before this write: its
-    // timestamps record then most likely is too (written together).
-    enum class Existed { yes, no, maybe };
     struct Stored {
-        Existed existed;
         std::uint32_t old_id; // the cached entry's id before (0: none)
         bool wrote = true;    // false: equal to the cached entry, nothing written
     };
@@ -261,54 +275,26 @@ private:
         if (old == nullptr) {
             if (Status st = entries(); !st) return std::move(st).error();
             if (ldb_add(files_.entries, now) != LDB_SUCCESS) return ldb_failure(files_.entries, "cannot add " + dn_text(now->dn));
-            return Stored{Existed::no, 0, true};
+            return Stored{0, true};
         }
         ldb_message *changes = layout::diff(mem, old, now);
         if (changes == nullptr) return out_of_memory("comparing " + dn_text(now->dn));
-        if (changes->num_elements == 0) return Stored{Existed::yes, old_id, false};
+        if (changes->num_elements == 0) return Stored{old_id, false};
         if (Status st = entries(); !st) return std::move(st).error();
         if (ldb_modify(files_.entries, changes) != LDB_SUCCESS)
             return ldb_failure(files_.entries, "cannot update " + dn_text(now->dn));
-        return Stored{Existed::yes, old_id, true};
+        return Stored{old_id, true};
     }
 
-    // Replaces the values in the entry's timestamps record, or creates it:
-    // tried in the likelier order first, so that most writes are one call.
-    Status write_stamps(TALLOC_CTX *mem, Kind kind, const std::string &name,
-                        const std::vector<std::pair<const char *, std::int64_t>> &values, Existed existed)
+    // Changes the entry's timestamps record (a new one if it has none).
+    template <class Change>
+    Status update_stamps(Kind kind, const std::string &name, Change change)
     {
-        auto dn = dn_for(mem, files_.stamps, kind, name);
-        if (!dn) return std::move(dn).error();
-        auto message = [&](int flags) -> ldb_message * {
-            ldb_message *msg = ldb_msg_new(mem);
-            if (msg == nullptr) return nullptr;
-            msg->dn = *dn;
-            for (const auto &[name_of_attr, value] : values) {
-                ldb_message_element *el = nullptr;
-                char *text = talloc_asprintf(msg, "%lld", static_cast<long long>(value));
-                if (text == nullptr || ldb_msg_add_empty(msg, name_of_attr, flags, &el) != LDB_SUCCESS ||
-                    ldb_msg_add_string(msg, name_of_attr, text) != LDB_SUCCESS)
-                    return nullptr;
-            }
-            return msg;
-        };
-        auto replace = [&]() -> int {
-            ldb_message *msg = message(LDB_FLAG_MOD_REPLACE);
-            return msg == nullptr ? LDB_ERR_OPERATIONS_ERROR : ldb_modify(files_.stamps, msg);
-        };
-        auto add = [&]() -> int {
-            ldb_message *msg = message(0);
-            return msg == nullptr ? LDB_ERR_OPERATIONS_ERROR : ldb_add(files_.stamps, msg);
-        };
-        int ret;
-        if (existed == Existed::no) {
-            ret = add();
-            if (ret == LDB_ERR_ENTRY_ALREADY_EXISTS) ret = replace();
-        } else {
-            ret = replace();
-            if (ret == LDB_ERR_NO_SUCH_OBJECT) ret = add();
-        }
-        if (ret != LDB_SUCCESS) return ldb_failure(files_.stamps, "cannot write the timestamps of " + dn_text(*dn));
+        auto existing = stamps_batch_.get(stamps_, kind, name);
+        if (!existing) return std::move(existing).error();
+        StampRecord record = existing->value_or(StampRecord{});
+        change(record);
+        stamps_batch_.put(kind, name, record);
         return {};
     }
 
@@ -331,24 +317,20 @@ private:
         return {};
     }
 
-    Status expire_record(const ldb_message *record)
+    // `listed`: the record came from StampFile::for_each.
+    void expire_record(Kind kind, const std::string &name, StampRecord record, bool listed)
     {
-        ldb_message *msg = ldb_msg_new(mem_);
-        if (msg == nullptr || (msg->dn = ldb_dn_copy(msg, record->dn)) == nullptr) return out_of_memory("expiring");
-        for (const char *a : {attr::expires_at, attr::initgr_expires_at}) {
-            if (ldb_msg_find_element(record, a) == nullptr) continue;
-            ldb_message_element *el = nullptr;
-            if (ldb_msg_add_empty(msg, a, LDB_FLAG_MOD_REPLACE, &el) != LDB_SUCCESS ||
-                ldb_msg_add_string(msg, a, "0") != LDB_SUCCESS)
-                return out_of_memory("expiring");
-        }
-        if (msg->num_elements == 0) return {};
-        if (ldb_modify(files_.stamps, msg) != LDB_SUCCESS)
-            return ldb_failure(files_.stamps, "cannot expire " + dn_text(record->dn));
-        return {};
+        if (record.entry.expires_at == 0 && record.initgroups.expires_at == 0) return;
+        record.entry.expires_at = 0;
+        record.initgroups.expires_at = 0;
+        if (listed) stamps_batch_.put_listed(kind, name, record);
+        else stamps_batch_.put(kind, name, record);
     }
 
     const LdbFile &entries_file_;
+    const StampFile &stamps_;
+    StampFile::Batch stamps_batch_; // applied after the entries commit
+    const Prefetch::Data *ahead_;
     std::optional<LdbFileTx> entries_tx_;
     // hint_groups_listing(): cached groups by name, as read then (in mem_).
     std::map<std::string, const ldb_message *, std::less<>> hints_;
@@ -358,23 +340,27 @@ private:
     Changes &changes_;
 };
 
-Status Sysdb::write(const std::function<Status(Writer &)> &steps)
+Status Sysdb::write(const std::function<Status(Writer &)> &steps, const Prefetch *ahead)
 {
-    // Entries (if a step wrote one), then timestamps, committed in that
-    // order: if the second commit fails, entries merely look older (or
-    // expired) than they are.
-    auto stamps_tx = stamps_.begin();
-    if (!stamps_tx) return std::move(stamps_tx).error();
+    // Read ahead, and still what the cache holds: no entry written since.
+    const Prefetch::Data *valid = ahead != nullptr && ahead->data_ && ahead->data_->entries == entries_.raw() &&
+                                          ahead->data_->commits == durable_commits_
+                                      ? ahead->data_.get()
+                                      : nullptr;
+    if (role_ != Role::writer) return Error{Errc::permission, "the cache " + paths_.entries + " is open read-only"};
+    // Entries (if a step wrote one), then timestamps, in that order: if the
+    // second write fails, entries merely look older (or expired) than they
+    // are. A step that fails writes neither.
     TallocPtr<void> mem(talloc_new(nullptr));
     if (!mem) return out_of_memory("starting a write");
     Changes changes;
-    Writer writer(entries_, Files{entries_.raw(), stamps_.raw()}, mem.get(), changes);
-    if (Status st = steps(writer); !st) return st; // both transactions cancelled
+    Writer writer(entries_, stamps_, mem.get(), changes, valid);
+    if (Status st = steps(writer); !st) return st; // the entries transaction cancelled, no timestamp written
     if (auto &entries_tx = writer.entries_transaction()) {
         if (Status st = entries_tx->commit(); !st) return st;
         ++durable_commits_;
     }
-    Status st = stamps_tx->commit(); // the entries changed, whatever this says
+    Status st = stamps_.apply(writer.stamps_batch()); // the entries changed, whatever this says
     if (on_commit_) on_commit_(changes);
     return st;
 }
@@ -387,6 +373,11 @@ Status Sysdb::store_user(const User &user, const Timestamps &ts)
 Status Sysdb::store_group(const Group &group, const Timestamps &ts)
 {
     return write([&](Writer &w) { return w.store(group, ts); });
+}
+
+Status Sysdb::store_group(const Group &group, const Timestamps &ts, const Prefetch &ahead)
+{
+    return write([&](Writer &w) { return w.store(group, ts); }, &ahead);
 }
 
 Status Sysdb::store_users(const std::vector<User> &users, const Timestamps &ts)
@@ -411,6 +402,12 @@ Status Sysdb::store_groups(const std::vector<Group> &groups, const Timestamps &t
 
 Status Sysdb::store_initgroups(const User &user, const std::vector<Group> &groups, const Timestamps &ts)
 {
+    return store_initgroups(user, groups, ts, Prefetch{});
+}
+
+Status Sysdb::store_initgroups(const User &user, const std::vector<Group> &groups, const Timestamps &ts,
+                               const Prefetch &ahead)
+{
     return write([&](Writer &w) {
         if (Status st = w.store(user, ts); !st) return st;
         if (Status st = w.hint_groups_listing(user.name); !st) return st;
@@ -420,9 +417,56 @@ Status Sysdb::store_initgroups(const User &user, const std::vector<Group> &group
             answer.insert(group.name);
         }
         if (Status st = w.drop_left_memberships(user.name, answer); !st) return st;
-        return w.set_stamps(Kind::user, user.name,
-                            {{attr::initgr_last_update, ts.last_update}, {attr::initgr_expires_at, ts.expires_at}});
-    });
+        return w.set_initgroups_stamps(user.name, ts);
+    }, &ahead);
+}
+
+Result<Prefetch::Data *> Sysdb::start_prefetch(Prefetch &ahead) const
+{
+    ahead.data_ = std::make_unique<Prefetch::Data>();
+    Prefetch::Data &d = *ahead.data_;
+    if (!d.mem) return out_of_memory("reading ahead");
+    d.entries = entries_.raw();
+    d.commits = durable_commits_;
+    return &d;
+}
+
+Result<Prefetch> Sysdb::prefetch_group(const std::string &name) const
+{
+    Prefetch ahead;
+    auto d = start_prefetch(ahead);
+    if (!d) return std::move(d).error();
+    auto dn = dn_for((*d)->mem.get(), (*d)->entries, Kind::group, name);
+    if (!dn) return std::move(dn).error();
+    auto found = find_by_dn((*d)->entries, (*d)->mem.get(), *dn);
+    if (!found) return std::move(found).error();
+    if (*found != nullptr) (*d)->groups.emplace(name, *found);
+    return ahead;
+}
+
+Result<Prefetch> Sysdb::prefetch_group_by_gid(std::uint32_t gid) const
+{
+    Prefetch ahead;
+    auto d = start_prefetch(ahead);
+    if (!d) return std::move(d).error();
+    auto res = find_by_attr((*d)->entries, (*d)->mem.get(), Kind::group, attr::gid, std::to_string(gid));
+    if (!res) return std::move(res).error();
+    for (unsigned i = 0; i < (*res)->count; ++i)
+        (*d)->groups.emplace(ldb_msg_find_attr_as_string((*res)->msgs[i], attr::name, ""), (*res)->msgs[i]);
+    return ahead;
+}
+
+Result<Prefetch> Sysdb::prefetch_groups_listing(const std::string &user) const
+{
+    Prefetch ahead;
+    auto d = start_prefetch(ahead);
+    if (!d) return std::move(d).error();
+    auto res = find_by_attr((*d)->entries, (*d)->mem.get(), Kind::group, attr::member, user);
+    if (!res) return std::move(res).error();
+    for (unsigned i = 0; i < (*res)->count; ++i)
+        (*d)->groups.emplace(ldb_msg_find_attr_as_string((*res)->msgs[i], attr::name, ""), (*res)->msgs[i]);
+    (*d)->listing_of = user;
+    return ahead;
 }
 
 Status Sysdb::store_access_filter_memo(const std::string &user, const AccessFilterMemo &memo)
