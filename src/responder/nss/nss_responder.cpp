@@ -81,6 +81,10 @@ std::uint32_t parse_id(const std::string &key)
     return id;
 }
 
+// What an expiry writes (Sysdb::expire_*: expires_at = 0): expired, whatever
+// the last update was.
+constexpr sysdb::Timestamps expired_by_provider{0, 0};
+
 } // namespace
 
 NssSettings NssSettings::from_config(const Config &c)
@@ -113,14 +117,19 @@ void NssResponder::cache_changed(NssDomain &d, const sbus::StringList *changes)
 {
     bool everything = changes == nullptr;
     if (!everything && changes->size() == 1 && (*changes)[0] == dp_iface::every_timestamp_changed) {
-        // Only timestamps (an expiry of everything): every answer still holds.
+        // Only timestamps: every answer still holds.
         d.hot.expire_all();
+        return;
+    }
+    if (!everything && changes->size() == 1 && (*changes)[0] == dp_iface::everything_expired) {
+        // An expiry of everything: every answer still holds, and is expired.
+        d.hot.expire_all(expired_by_provider);
         return;
     }
     bool users = everything, groups = everything;
     if (!everything) {
         for (const std::string &line : *changes) {
-            // "u|g TAB name TAB id TAB previous id [TAB t]"; anything else: everything.
+            // "u|g TAB name TAB id TAB previous id [TAB t|x]"; anything else: everything.
             const auto tab1 = line.find('\t');
             const auto tab2 = tab1 == std::string::npos ? tab1 : line.find('\t', tab1 + 1);
             const auto tab3 = tab2 == std::string::npos ? tab2 : line.find('\t', tab2 + 1);
@@ -130,15 +139,18 @@ void NssResponder::cache_changed(NssDomain &d, const sbus::StringList *changes)
             if (tab3 == std::string::npos || tab1 != 1 || (line[0] != 'u' && line[0] != 'g') ||
                 std::from_chars(line.data() + tab2 + 1, line.data() + tab3, id).ec != std::errc{} ||
                 std::from_chars(line.data() + tab3 + 1, line.data() + old_id_end, old_id).ec != std::errc{} ||
-                (tab4 != std::string::npos && std::string_view(line).substr(tab4 + 1) != "t")) {
+                (tab4 != std::string::npos && std::string_view(line).substr(tab4 + 1) != "t" &&
+                 std::string_view(line).substr(tab4 + 1) != "x")) {
                 everything = true;
                 break;
             }
             const bool user = line[0] == 'u';
             const std::string_view name = std::string_view(line).substr(tab1 + 1, tab2 - tab1 - 1);
             if (tab4 != std::string::npos) {
-                // Only its timestamps: its answers still hold, marked expired.
-                d.hot.expire(user, name, id);
+                // Only its timestamps: its answers still hold, with timestamps
+                // to read again ("t") or known to say expired ("x").
+                d.hot.expire(user, name, id,
+                             line[tab4 + 1] == 'x' ? std::optional(expired_by_provider) : std::nullopt);
                 continue;
             }
             d.hot.forget(user, name, id, old_id);
@@ -191,6 +203,12 @@ sysdb::Sysdb *NssResponder::cache_of(NssDomain &d)
     return cache;
 }
 
+sysdb::Freshness NssResponder::freshness(const NssDomain &d, const Formatted &f, std::int64_t now) const
+{
+    if (!f.timestamps) return sysdb::Freshness::expired; // to be read again first
+    return sysdb::classify(*f.timestamps, now, d.entry_timeout, settings_.nowait_percentage);
+}
+
 bool NssResponder::filtered(Lookup lookup, std::string_view name) const
 {
     return about_users(lookup) ? settings_.filter_users.contains(name) : settings_.filter_groups.contains(name);
@@ -231,9 +249,7 @@ const Formatted *NssResponder::hot(std::size_t &index, Lookup lookup, std::strin
         if (!d.dp->watching()) return nullptr;
         const Formatted *f = d.hot.find(lookup, key);
         if (f == nullptr) return nullptr;
-        const auto freshness = sysdb::classify(f->timestamps, std::time(nullptr), d.entry_timeout,
-                                               settings_.nowait_percentage);
-        return freshness == sysdb::Freshness::expired ? nullptr : f;
+        return freshness(d, *f, std::time(nullptr)) == sysdb::Freshness::expired ? nullptr : f;
     }
     return nullptr;
 }
@@ -286,14 +302,12 @@ void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lo
             else VLOG(error, "domain %s: reading the cache: %s", d.name.c_str(), r.error().message.c_str());
         }
     }
-    const auto freshness = cached ? sysdb::classify(cached->timestamps, now, d.entry_timeout,
-                                                    settings_.nowait_percentage)
-                                  : sysdb::Freshness::expired;
-    if (freshness != sysdb::Freshness::expired) {
+    const auto cached_freshness = cached ? freshness(d, *cached, now) : sysdb::Freshness::expired;
+    if (cached_freshness != sysdb::Freshness::expired) {
         keep(d, lookup, key, *cached);
         Formatted f = *cached;
         done({Kind::found, std::move(cached)});
-        if (freshness == sysdb::Freshness::expiring) refresh_in_background(d, lookup, f);
+        if (cached_freshness == sysdb::Freshness::expiring) refresh_in_background(d, lookup, f);
         return;
     }
     auto stale = std::make_shared<std::optional<Formatted>>(std::move(cached));
@@ -305,8 +319,7 @@ void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lo
             sysdb::Sysdb *cache = cache_of(dom);
             // The refresh changed only timestamps: the answer kept is still good.
             auto again = cache ? kept(dom, *cache, lookup, key) : std::nullopt;
-            if (again && sysdb::classify(again->timestamps, std::time(nullptr), dom.entry_timeout,
-                                         settings_.nowait_percentage) != sysdb::Freshness::expired) {
+            if (again && freshness(dom, *again, std::time(nullptr)) != sysdb::Freshness::expired) {
                 keep(dom, lookup, key, *again);
                 done({Kind::found, std::move(again)});
                 return;
@@ -399,6 +412,8 @@ std::optional<Formatted> NssResponder::kept(NssDomain &d, sysdb::Sysdb &cache, L
     if (!d.dp->watching()) return std::nullopt;
     const Formatted *f = d.hot.find(lookup, key);
     if (f == nullptr) return std::nullopt;
+    // Unchanged since they were read or the provider told them: no read.
+    if (f->timestamps) return *f;
     // By the object's name, whichever key found it.
     const Lookup by_name = lookup == Lookup::user_by_uid    ? Lookup::user_by_name
                          : lookup == Lookup::group_by_gid   ? Lookup::group_by_name
@@ -437,9 +452,7 @@ void NssResponder::serve(ClientRequest req, Reply reply, Lookup lookup)
         // A record found by id is still filtered by its name.
         if (by_id(lookup) && filtered(lookup, f->name)) reply.status(VIGIL_STATUS_NOTFOUND);
         else reply.ok(*f->body);
-        if (sysdb::classify(f->timestamps, std::time(nullptr), d.entry_timeout, settings_.nowait_percentage) ==
-            sysdb::Freshness::expiring)
-            refresh_in_background(d, lookup, *f);
+        if (freshness(d, *f, std::time(nullptr)) == sysdb::Freshness::expiring) refresh_in_background(d, lookup, *f);
         return;
     }
     auto shared = std::make_shared<Reply>(std::move(reply));

@@ -27,11 +27,16 @@
 //       One string per user or group the write touched:
 //         "u" or "g", TAB, name, TAB, id, TAB, previous id (ids: 0 = unknown)
 //       with TAB "t" after it when only its timestamps changed (an
-//       unchanged refresh, an expiry: what was formatted from the entry
-//       still holds, only not how fresh it is);
+//       unchanged refresh: what was formatted from the entry still holds,
+//       only not how fresh it is), or TAB "x" when only its timestamps
+//       changed and they now say expired (vigilctl cache-expire: a
+//       responder need not read them to know);
 //       or the single string "*": anything may have changed,
 //       or the single string "*t": anything's timestamps may have changed,
-//       nothing else (vigilctl cache-expire --everything).
+//       nothing else (an unchanged refresh of many entries),
+//       or the single string "*x": every entry's timestamps say expired,
+//       nothing else changed (vigilctl cache-expire --everything).
+//       A responder that does not know a form takes it as "*".
 #pragma once
 
 #include <cstdint>
@@ -44,6 +49,7 @@ inline constexpr const char *cache_changed = "cacheChanged";
 inline constexpr const char *pam = "pam";
 inline constexpr const char *everything_changed = "*";
 inline constexpr const char *every_timestamp_changed = "*t";
+inline constexpr const char *everything_expired = "*x";
 
 inline std::string socket_path(const std::string &run_dir, const std::string &domain)
 {
