@@ -407,25 +407,29 @@ private:
     // `expired`: a vigilctl expiry, committed (its timestamps say expired).
     void emit_changes(const sysdb::Changes &changes, bool expired)
     {
-        sbus::StringList list;
+        // One string of lines: a refresh of a user in 500 groups is one
+        // string to marshal and read, not 501.
+        std::string lines;
         if (changes.everything) {
-            list.emplace_back(!changes.only_timestamps ? dp_iface::everything_changed
-                              : expired                ? dp_iface::everything_expired
-                                                       : dp_iface::every_timestamp_changed);
+            lines = !changes.only_timestamps ? dp_iface::everything_changed
+                  : expired                  ? dp_iface::everything_expired
+                                             : dp_iface::every_timestamp_changed;
         } else {
-            list.reserve(changes.entries.size());
+            lines.reserve(changes.entries.size() * 32);
+            using Kind = dp_iface::CacheChange::Kind;
             for (const auto &change : changes.entries) {
-                // D-Bus carries UTF-8 only, and a TAB would break the
-                // line: a name like that (the directory's) says "everything".
-                if (change.name.find('\t') != std::string::npos || !is_valid_utf8(change.name)) {
-                    list.assign(1, dp_iface::everything_changed);
+                const Kind kind = !change.timestamps_only ? Kind::entry : expired ? Kind::expired : Kind::timestamps;
+                // D-Bus carries UTF-8 only, and a TAB or newline would break
+                // the line: a name like that (the directory's) says "everything".
+                if (!is_valid_utf8(change.name) ||
+                    !dp_iface::append_change(lines, {change.user, change.name, change.id, change.old_id, kind})) {
+                    lines = dp_iface::everything_changed;
                     break;
                 }
-                list.push_back(std::string(change.user ? "u\t" : "g\t") + change.name + '\t' +
-                               std::to_string(change.id) + '\t' + std::to_string(change.old_id) +
-                               (!change.timestamps_only ? "" : expired ? "\tx" : "\tt"));
             }
         }
+        sbus::StringList list;
+        if (!lines.empty()) list.push_back(std::move(lines));
         server_->emit_all(dp_iface::interface, dp_iface::cache_changed, {std::move(list)});
     }
 

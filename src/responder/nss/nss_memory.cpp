@@ -57,7 +57,7 @@ void HotAnswers::forget(bool user, std::string_view name, std::uint32_t id, std:
         drop(by_id, std::string_view(text, static_cast<std::size_t>(end - text)));
     }
     auto &index = ids_of_[user ? 0 : 1];
-    auto it = index.find(std::string(name));
+    auto it = index.find(name);
     if (it == index.end()) return;
     for (const std::string &key : it->second) drop(by_id, key);
     index.erase(it);
@@ -79,7 +79,7 @@ void HotAnswers::expire(bool user, std::string_view name, std::uint32_t id,
         mark(by_id, std::string_view(text, static_cast<std::size_t>(end - text)));
     }
     auto &index = ids_of_[user ? 0 : 1];
-    auto it = index.find(std::string(name));
+    auto it = index.find(name);
     if (it == index.end()) return;
     for (const std::string &key : it->second) mark(by_id, key);
 }

@@ -37,6 +37,14 @@ struct Formatted {
     std::string name; // the object's: filter_users/filter_groups apply to it, a refresh asks by it
 };
 
+// Hashes std::string and string_view alike: a key is looked up as a view.
+struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+template <class T>
+using KeyMap = std::unordered_map<std::string, T, KeyHash, std::equal_to<>>;
+
 // A map per lookup kind, keyed by name or decimal id, searchable by
 // string_view (no key is built to look one up).
 template <class T>
@@ -86,11 +94,7 @@ public:
     }
 
 private:
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    };
-    using Map = std::unordered_map<std::string, T, Hash, std::equal_to<>>;
+    using Map = KeyMap<T>;
     static constexpr std::size_t kinds = static_cast<std::size_t>(dp_iface::Lookup::initgroups);
     Map &table(dp_iface::Lookup lookup) { return tables_[static_cast<std::size_t>(lookup) - 1]; }
     std::array<Map, kinds> tables_;
@@ -134,7 +138,7 @@ private:
     Limits limits_;
     LookupTable<Formatted> table_;
     // Object name -> the id keys its answers are kept under (users, groups).
-    std::array<std::unordered_map<std::string, std::vector<std::string>>, 2> ids_of_;
+    std::array<KeyMap<std::vector<std::string>>, 2> ids_of_;
     std::array<std::size_t, static_cast<std::size_t>(dp_iface::Lookup::initgroups)> bytes_{};
 };
 

@@ -115,58 +115,10 @@ void NssResponder::watch_providers()
 
 void NssResponder::cache_changed(NssDomain &d, const sbus::StringList *changes)
 {
-    bool everything = changes == nullptr;
-    if (!everything && changes->size() == 1 && (*changes)[0] == dp_iface::every_timestamp_changed) {
-        // Only timestamps: every answer still holds.
-        d.hot.expire_all();
-        return;
-    }
-    if (!everything && changes->size() == 1 && (*changes)[0] == dp_iface::everything_expired) {
-        // An expiry of everything: every answer still holds, and is expired.
-        d.hot.expire_all(expired_by_provider);
-        return;
-    }
-    bool users = everything, groups = everything;
-    if (!everything) {
-        for (const std::string &line : *changes) {
-            // "u|g TAB name TAB id TAB previous id [TAB t|x]"; anything else: everything.
-            const auto tab1 = line.find('\t');
-            const auto tab2 = tab1 == std::string::npos ? tab1 : line.find('\t', tab1 + 1);
-            const auto tab3 = tab2 == std::string::npos ? tab2 : line.find('\t', tab2 + 1);
-            const auto tab4 = tab3 == std::string::npos ? tab3 : line.find('\t', tab3 + 1);
-            const auto old_id_end = tab4 == std::string::npos ? line.size() : tab4;
-            std::uint32_t id = 0, old_id = 0;
-            if (tab3 == std::string::npos || tab1 != 1 || (line[0] != 'u' && line[0] != 'g') ||
-                std::from_chars(line.data() + tab2 + 1, line.data() + tab3, id).ec != std::errc{} ||
-                std::from_chars(line.data() + tab3 + 1, line.data() + old_id_end, old_id).ec != std::errc{} ||
-                (tab4 != std::string::npos && std::string_view(line).substr(tab4 + 1) != "t" &&
-                 std::string_view(line).substr(tab4 + 1) != "x")) {
-                everything = true;
-                break;
-            }
-            const bool user = line[0] == 'u';
-            const std::string_view name = std::string_view(line).substr(tab1 + 1, tab2 - tab1 - 1);
-            if (tab4 != std::string::npos) {
-                // Only its timestamps: its answers still hold, with timestamps
-                // to read again ("t") or known to say expired ("x").
-                d.hot.expire(user, name, id,
-                             line[tab4 + 1] == 'x' ? std::optional(expired_by_provider) : std::nullopt);
-                continue;
-            }
-            d.hot.forget(user, name, id, old_id);
-            // "No such entry" answers go too: the name or id may exist now.
-            d.negative.erase(user ? Lookup::user_by_name : Lookup::group_by_name, name);
-            if (user) d.negative.erase(Lookup::initgroups, name);
-            for (std::uint32_t i : {id, old_id}) {
-                if (i == 0) continue;
-                char text[16];
-                auto [end, ec] = std::to_chars(text, text + sizeof text, i);
-                d.negative.erase(user ? Lookup::user_by_uid : Lookup::group_by_gid,
-                                 std::string_view(text, static_cast<std::size_t>(end - text)));
-            }
-            (user ? users : groups) = true;
-        }
-    }
+    bool users = false, groups = false;
+    const bool everything = changes == nullptr || !dp_iface::for_each_change_line(*changes, [&](std::string_view line) {
+        return apply_change(d, line, users, groups);
+    });
     if (everything) {
         d.hot.clear();
         d.negative.clear();
@@ -179,6 +131,43 @@ void NssResponder::cache_changed(NssDomain &d, const sbus::StringList *changes)
         // gids of every domain: a group change may touch any of them.
         for (auto &other : domains_) other->hot.clear(Lookup::initgroups);
     }
+}
+
+bool NssResponder::apply_change(NssDomain &d, std::string_view line, bool &users, bool &groups)
+{
+    if (line == dp_iface::every_timestamp_changed) {
+        // Only timestamps: every answer still holds.
+        d.hot.expire_all();
+        return true;
+    }
+    if (line == dp_iface::everything_expired) {
+        // An expiry of everything: every answer still holds, and is expired.
+        d.hot.expire_all(expired_by_provider);
+        return true;
+    }
+    auto change = dp_iface::parse_change(line);
+    if (!change) return false;
+    const auto [user, name, id, old_id, kind] = *change;
+    if (kind != dp_iface::CacheChange::Kind::entry) {
+        // Only its timestamps: its answers still hold, with timestamps to
+        // read again or known to say expired.
+        d.hot.expire(user, name, id,
+                     kind == dp_iface::CacheChange::Kind::expired ? std::optional(expired_by_provider) : std::nullopt);
+        return true;
+    }
+    d.hot.forget(user, name, id, old_id);
+    // "No such entry" answers go too: the name or id may exist now.
+    d.negative.erase(user ? Lookup::user_by_name : Lookup::group_by_name, name);
+    if (user) d.negative.erase(Lookup::initgroups, name);
+    for (std::uint32_t i : {id, old_id}) {
+        if (i == 0) continue;
+        char text[16];
+        auto [end, ec] = std::to_chars(text, text + sizeof text, i);
+        d.negative.erase(user ? Lookup::user_by_uid : Lookup::group_by_gid,
+                         std::string_view(text, static_cast<std::size_t>(end - text)));
+    }
+    (user ? users : groups) = true;
+    return true;
 }
 
 std::map<std::uint32_t, CommandHandler> NssResponder::handlers()

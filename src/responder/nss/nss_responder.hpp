@@ -99,6 +99,9 @@ private:
     void refresh_in_background(NssDomain &d, dp_iface::Lookup lookup, const Formatted &f);
     void keep(NssDomain &d, dp_iface::Lookup lookup, std::string_view key, const Formatted &f);
     void cache_changed(NssDomain &d, const sbus::StringList *changes);
+    // One line of a cacheChanged signal; false: not understood (take it as
+    // "everything changed"). Sets `users` / `groups` when one of them changed.
+    bool apply_change(NssDomain &d, std::string_view line, bool &users, bool &groups);
 
     void serve(ClientRequest req, Reply reply, dp_iface::Lookup lookup);
     void enumerate(ClientRequest req, Reply reply, bool users);
