@@ -130,25 +130,9 @@ public:
         server_ = std::move(*server);
         // Responders keep formatted answers in memory until the cache changes.
         cache_->on_commit([this](const sysdb::Changes &changes) {
-            sbus::StringList list;
-            if (changes.everything) {
-                list.emplace_back(changes.only_timestamps ? dp_iface::every_timestamp_changed
-                                                          : dp_iface::everything_changed);
-            } else {
-                list.reserve(changes.entries.size());
-                for (const auto &change : changes.entries) {
-                    // D-Bus carries UTF-8 only, and a TAB would break the
-                    // line: a name like that (the directory's) says "everything".
-                    if (change.name.find('\t') != std::string::npos || !is_valid_utf8(change.name)) {
-                        list.assign(1, dp_iface::everything_changed);
-                        break;
-                    }
-                    list.push_back(std::string(change.user ? "u\t" : "g\t") + change.name + '\t' +
-                                   std::to_string(change.id) + '\t' + std::to_string(change.old_id) +
-                                   (change.timestamps_only ? "\tt" : ""));
-                }
-            }
-            server_->emit_all(dp_iface::interface, dp_iface::cache_changed, {std::move(list)});
+            // An expiry is told once it is known to have been written (expire_cache).
+            if (expiring_) expiry_ = changes;
+            else emit_changes(changes, false);
         });
 
         id_->start_enumeration();
@@ -401,16 +385,52 @@ private:
     {
         const std::string &kind = sbus::get<std::string>(req.args(), 0);
         const std::string &name = sbus::get<std::string>(req.args(), 1);
+        expiring_ = true;
         Status st = kind == "everything" ? cache_->expire_all()
                   : kind == "user"       ? cache_->expire_user(name)
                   : kind == "group"      ? cache_->expire_group(name)
                                          : Status(Error{Errc::invalid_argument, "expire what? '" + kind + "'"});
+        // Committed: the responders may take these entries as expired without
+        // reading them; otherwise they only learn that timestamps may have changed.
+        expiring_ = false;
+        if (expiry_) emit_changes(*expiry_, st.ok());
+        expiry_.reset();
         if (!st) {
             req.fail(st.error());
             return;
         }
         VLOG(config, "cache: expired %s%s%s (vigilctl)", kind.c_str(), name.empty() ? "" : " ", name.c_str());
         req.reply({});
+    }
+
+    // The cacheChanged signal for one committed write (dp_iface.hpp).
+    // `expired`: a vigilctl expiry, committed (its timestamps say expired).
+    void emit_changes(const sysdb::Changes &changes, bool expired)
+    {
+        // One string of lines: a refresh of a user in 500 groups is one
+        // string to marshal and read, not 501.
+        std::string lines;
+        if (changes.everything) {
+            lines = !changes.only_timestamps ? dp_iface::everything_changed
+                  : expired                  ? dp_iface::everything_expired
+                                             : dp_iface::every_timestamp_changed;
+        } else {
+            lines.reserve(changes.entries.size() * 32);
+            using Kind = dp_iface::CacheChange::Kind;
+            for (const auto &change : changes.entries) {
+                const Kind kind = !change.timestamps_only ? Kind::entry : expired ? Kind::expired : Kind::timestamps;
+                // D-Bus carries UTF-8 only, and a TAB or newline would break
+                // the line: a name like that (the directory's) says "everything".
+                if (!is_valid_utf8(change.name) ||
+                    !dp_iface::append_change(lines, {change.user, change.name, change.id, change.old_id, kind})) {
+                    lines = dp_iface::everything_changed;
+                    break;
+                }
+            }
+        }
+        sbus::StringList list;
+        if (!lines.empty()) list.push_back(std::move(lines));
+        server_->emit_all(dp_iface::interface, dp_iface::cache_changed, {std::move(list)});
     }
 
     void domain_status(sbus::Request req)
@@ -452,6 +472,9 @@ private:
     std::unique_ptr<krb5::HostTgt> host_tgt_;
     std::unique_ptr<PamHandler> pam_;
     std::unique_ptr<sbus::Server> server_;
+    // While vigilctl's expiry is written: the changes it committed, if it did.
+    bool expiring_ = false;
+    std::optional<sysdb::Changes> expiry_;
 };
 
 Status setup(Service &svc)

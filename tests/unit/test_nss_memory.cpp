@@ -14,7 +14,7 @@ namespace {
 
 Formatted answer(const std::string &name, std::size_t size)
 {
-    return {std::make_shared<const std::vector<std::uint8_t>>(size, std::uint8_t{7}), {1, 2}, name};
+    return {std::make_shared<const std::vector<std::uint8_t>>(size, std::uint8_t{7}), vigil::sysdb::Timestamps{1, 2}, name};
 }
 
 void keys_of_one_kind_do_not_meet_another(void **)
@@ -43,7 +43,7 @@ void answers_are_kept_and_found(void **)
     assert_non_null(f);
     assert_string_equal(f->name.c_str(), "alice");
     assert_int_equal(f->body->size(), 40);
-    assert_int_equal(f->timestamps.expires_at, 2);
+    assert_int_equal(f->timestamps->expires_at, 2);
     assert_null(hot.find(Lookup::user_by_uid, "alice"));
 }
 
@@ -152,14 +152,39 @@ void a_timestamps_change_keeps_the_answers_expired(void **)
         const Formatted *f = hot.find(lookup, key);
         assert_non_null(f);
         assert_int_equal(f->body->size(), 10);
-        assert_true(f->timestamps == vigil::sysdb::Timestamps{});
+        assert_false(f->timestamps.has_value()); // to be read again
     }
-    assert_int_equal(hot.find(Lookup::user_by_name, "bob")->timestamps.expires_at, 2);
-    assert_int_equal(hot.find(Lookup::group_by_name, "alice")->timestamps.expires_at, 2);
+    assert_int_equal(hot.find(Lookup::user_by_name, "bob")->timestamps->expires_at, 2);
+    assert_int_equal(hot.find(Lookup::group_by_name, "alice")->timestamps->expires_at, 2);
     hot.expire_all();
     assert_int_equal(hot.size(), 5);
-    assert_true(hot.find(Lookup::user_by_name, "bob")->timestamps == vigil::sysdb::Timestamps{});
-    assert_true(hot.find(Lookup::group_by_name, "alice")->timestamps == vigil::sysdb::Timestamps{});
+    assert_false(hot.find(Lookup::user_by_name, "bob")->timestamps.has_value());
+    assert_false(hot.find(Lookup::group_by_name, "alice")->timestamps.has_value());
+}
+
+// An expiry the provider reported: the answers stay with the timestamps it
+// wrote, so that no lookup reads them to learn they are expired.
+void an_expiry_keeps_the_answers_with_the_timestamps_written(void **)
+{
+    const vigil::sysdb::Timestamps expired{0, 0};
+    HotAnswers hot;
+    hot.keep(Lookup::group_by_name, "devs", answer("devs", 10));
+    hot.keep(Lookup::group_by_gid, "20001", answer("devs", 10));
+    hot.keep(Lookup::group_by_name, "ops", answer("ops", 10));
+    hot.keep(Lookup::initgroups, "alice", answer("alice", 10));
+    hot.expire(false, "devs", 20001, expired);
+    for (auto key : {"devs", "20001"}) {
+        const Formatted *f = hot.find(key[0] == 'd' ? Lookup::group_by_name : Lookup::group_by_gid, key);
+        assert_non_null(f);
+        assert_int_equal(f->body->size(), 10);
+        assert_true(f->timestamps == expired);
+    }
+    assert_int_equal(hot.find(Lookup::group_by_name, "ops")->timestamps->expires_at, 2);
+    assert_int_equal(hot.find(Lookup::initgroups, "alice")->timestamps->expires_at, 2);
+    hot.expire_all(expired);
+    assert_int_equal(hot.size(), 4);
+    assert_true(hot.find(Lookup::group_by_name, "ops")->timestamps == expired);
+    assert_true(hot.find(Lookup::initgroups, "alice")->timestamps == expired);
 }
 
 } // namespace
@@ -175,6 +200,7 @@ int main()
         cmocka_unit_test(initgroups_answers_can_go_alone),
         cmocka_unit_test(a_change_forgets_one_object_only),
         cmocka_unit_test(a_timestamps_change_keeps_the_answers_expired),
+        cmocka_unit_test(an_expiry_keeps_the_answers_with_the_timestamps_written),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

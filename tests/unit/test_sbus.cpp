@@ -1,6 +1,7 @@
 // sbus: calls, replies, errors, timeouts, peers going away, refused uids,
 // UTF-8 checks, signals. Server and client share one loop in this process.
 // (No cmocka assert inside a loop callback: its longjmp would cross tevent.)
+#include "util/sbus/dp_iface.hpp"
 #include "util/sbus/server.hpp"
 
 #include "common.hpp"
@@ -297,6 +298,60 @@ void connect_to_missing_socket_fails_clearly(void **)
     assert_non_null(strstr(c.error().message.c_str(), ("cannot connect to " + (dir / "none")).c_str()));
 }
 
+// ---- the provider's cacheChanged lines (dp_iface.hpp)
+
+using vigil::dp_iface::CacheChange;
+
+std::vector<std::string> lines_of(const std::vector<std::string> &changes)
+{
+    std::vector<std::string> lines;
+    vigil::dp_iface::for_each_change_line(changes, [&](std::string_view l) {
+        lines.emplace_back(l);
+        return true;
+    });
+    return lines;
+}
+
+void cache_changes_travel_as_lines_of_one_string(void **)
+{
+    std::string text;
+    assert_true(vigil::dp_iface::append_change(text, {true, "alice", 10001, 10077, CacheChange::Kind::entry}));
+    assert_true(vigil::dp_iface::append_change(text, {false, "devs", 20001, 0, CacheChange::Kind::timestamps}));
+    assert_true(vigil::dp_iface::append_change(text, {false, "ops", 0, 0, CacheChange::Kind::expired}));
+    assert_string_equal(text.c_str(), "u\talice\t10001\t10077\ng\tdevs\t20001\t0\tt\ng\tops\t0\t0\tx");
+    const auto lines = lines_of({text});
+    assert_int_equal(lines.size(), 3);
+    auto alice = vigil::dp_iface::parse_change(lines[0]);
+    assert_true(alice && alice->user && alice->name == "alice" && alice->id == 10001 && alice->old_id == 10077 &&
+                alice->kind == CacheChange::Kind::entry);
+    auto devs = vigil::dp_iface::parse_change(lines[1]);
+    assert_true(devs && !devs->user && devs->name == "devs" && devs->id == 20001 && devs->old_id == 0 &&
+                devs->kind == CacheChange::Kind::timestamps);
+    auto ops = vigil::dp_iface::parse_change(lines[2]);
+    assert_true(ops && ops->name == "ops" && ops->kind == CacheChange::Kind::expired);
+    // One line a string, as before, reads the same.
+    assert_int_equal(lines_of({"u\talice\t1\t0", "*t"}).size(), 2);
+}
+
+void a_name_that_would_break_its_line_is_not_appended(void **)
+{
+    std::string text = "u\ta\t1\t0";
+    assert_false(vigil::dp_iface::append_change(text, {true, "tab\there", 1, 0, CacheChange::Kind::entry}));
+    assert_false(vigil::dp_iface::append_change(text, {true, "new\nline", 1, 0, CacheChange::Kind::entry}));
+    assert_string_equal(text.c_str(), "u\ta\t1\t0");
+}
+
+void a_cache_change_line_not_understood_is_refused(void **)
+{
+    for (const char *line : {"", "*", "*t", "*x", "u", "u\talice", "u\talice\t1", "x\talice\t1\t0",
+                             "uu\talice\t1\t0", "u\talice\t1a\t0", "u\talice\t1\t-2", "u\talice\t1\t0\ty",
+                             "u\talice\t1\t0\tt\tt", "u\talice\t99999999999\t0"}) {
+        assert_false(vigil::dp_iface::parse_change(line).has_value());
+    }
+    // An empty string is one empty line: not understood, so "everything".
+    assert_int_equal(lines_of({""}).size(), 1);
+}
+
 } // namespace
 
 int main()
@@ -320,6 +375,9 @@ int main()
         cmocka_unit_test(socket_is_private),
         cmocka_unit_test(open_socket_directory_is_refused),
         cmocka_unit_test(connect_to_missing_socket_fails_clearly),
+        cmocka_unit_test(cache_changes_travel_as_lines_of_one_string),
+        cmocka_unit_test(a_name_that_would_break_its_line_is_not_appended),
+        cmocka_unit_test(a_cache_change_line_not_understood_is_refused),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

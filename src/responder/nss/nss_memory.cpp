@@ -57,17 +57,18 @@ void HotAnswers::forget(bool user, std::string_view name, std::uint32_t id, std:
         drop(by_id, std::string_view(text, static_cast<std::size_t>(end - text)));
     }
     auto &index = ids_of_[user ? 0 : 1];
-    auto it = index.find(std::string(name));
+    auto it = index.find(name);
     if (it == index.end()) return;
     for (const std::string &key : it->second) drop(by_id, key);
     index.erase(it);
 }
 
-void HotAnswers::expire(bool user, std::string_view name, std::uint32_t id)
+void HotAnswers::expire(bool user, std::string_view name, std::uint32_t id,
+                        std::optional<sysdb::Timestamps> now_cached)
 {
     using dp_iface::Lookup;
     auto mark = [&](Lookup lookup, std::string_view key) {
-        if (Formatted *f = table_.find(lookup, key)) f->timestamps = {};
+        if (Formatted *f = table_.find(lookup, key)) f->timestamps = now_cached;
     };
     const Lookup by_id = user ? Lookup::user_by_uid : Lookup::group_by_gid;
     mark(user ? Lookup::user_by_name : Lookup::group_by_name, name);
@@ -78,14 +79,14 @@ void HotAnswers::expire(bool user, std::string_view name, std::uint32_t id)
         mark(by_id, std::string_view(text, static_cast<std::size_t>(end - text)));
     }
     auto &index = ids_of_[user ? 0 : 1];
-    auto it = index.find(std::string(name));
+    auto it = index.find(name);
     if (it == index.end()) return;
     for (const std::string &key : it->second) mark(by_id, key);
 }
 
-void HotAnswers::expire_all()
+void HotAnswers::expire_all(std::optional<sysdb::Timestamps> now_cached)
 {
-    table_.for_each([](Formatted &f) { f.timestamps = {}; });
+    table_.for_each([&](Formatted &f) { f.timestamps = now_cached; });
 }
 
 void HotAnswers::clear(dp_iface::Lookup lookup)

@@ -5,7 +5,8 @@
 // cache changed (DpClient::watch), and kept only while it can say so. When
 // only timestamps changed (a refresh that found the entry unchanged, an
 // expiry), the answers stay, marked expired: the next lookup reads the
-// timestamps alone and, once fresh, sends the answer it has.
+// timestamps alone (unless the provider said they now say expired) and, once
+// fresh, sends the answer it has.
 #pragma once
 
 #include "util/sbus/dp_iface.hpp"
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -29,9 +31,19 @@ using WireBody = std::shared_ptr<const std::vector<std::uint8_t>>;
 // An answer ready to be shipped.
 struct Formatted {
     WireBody body;
-    sysdb::Timestamps timestamps;
+    // As the cache holds them (the provider signals every change), or
+    // nullopt: changed since, to be read again.
+    std::optional<sysdb::Timestamps> timestamps;
     std::string name; // the object's: filter_users/filter_groups apply to it, a refresh asks by it
 };
+
+// Hashes std::string and string_view alike: a key is looked up as a view.
+struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+template <class T>
+using KeyMap = std::unordered_map<std::string, T, KeyHash, std::equal_to<>>;
 
 // A map per lookup kind, keyed by name or decimal id, searchable by
 // string_view (no key is built to look one up).
@@ -82,11 +94,7 @@ public:
     }
 
 private:
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    };
-    using Map = std::unordered_map<std::string, T, Hash, std::equal_to<>>;
+    using Map = KeyMap<T>;
     static constexpr std::size_t kinds = static_cast<std::size_t>(dp_iface::Lookup::initgroups);
     Map &table(dp_iface::Lookup lookup) { return tables_[static_cast<std::size_t>(lookup) - 1]; }
     std::array<Map, kinds> tables_;
@@ -114,10 +122,12 @@ public:
     // initgroups answer too.
     void forget(bool user, std::string_view name, std::uint32_t id = 0, std::uint32_t old_id = 0);
     // Only the timestamps of this user or group changed (the same keys as
-    // forget()): its answers still hold what the cache holds, and are kept,
-    // marked expired until their timestamps are read again.
-    void expire(bool user, std::string_view name, std::uint32_t id = 0);
-    void expire_all();
+    // forget()): its answers still hold what the cache holds, and are kept
+    // with `now_cached`, the timestamps the cache now holds if the provider
+    // said (an expiry), else nullopt (read them again before use).
+    void expire(bool user, std::string_view name, std::uint32_t id = 0,
+                std::optional<sysdb::Timestamps> now_cached = std::nullopt);
+    void expire_all(std::optional<sysdb::Timestamps> now_cached = std::nullopt);
     std::size_t size() const { return table_.size(); }
     std::size_t bytes() const;
 
@@ -128,7 +138,7 @@ private:
     Limits limits_;
     LookupTable<Formatted> table_;
     // Object name -> the id keys its answers are kept under (users, groups).
-    std::array<std::unordered_map<std::string, std::vector<std::string>>, 2> ids_of_;
+    std::array<KeyMap<std::vector<std::string>>, 2> ids_of_;
     std::array<std::size_t, static_cast<std::size_t>(dp_iface::Lookup::initgroups)> bytes_{};
 };
 

@@ -81,6 +81,10 @@ std::uint32_t parse_id(const std::string &key)
     return id;
 }
 
+// What an expiry writes (Sysdb::expire_*: expires_at = 0): expired, whatever
+// the last update was.
+constexpr sysdb::Timestamps expired_by_provider{0, 0};
+
 } // namespace
 
 NssSettings NssSettings::from_config(const Config &c)
@@ -111,50 +115,10 @@ void NssResponder::watch_providers()
 
 void NssResponder::cache_changed(NssDomain &d, const sbus::StringList *changes)
 {
-    bool everything = changes == nullptr;
-    if (!everything && changes->size() == 1 && (*changes)[0] == dp_iface::every_timestamp_changed) {
-        // Only timestamps (an expiry of everything): every answer still holds.
-        d.hot.expire_all();
-        return;
-    }
-    bool users = everything, groups = everything;
-    if (!everything) {
-        for (const std::string &line : *changes) {
-            // "u|g TAB name TAB id TAB previous id [TAB t]"; anything else: everything.
-            const auto tab1 = line.find('\t');
-            const auto tab2 = tab1 == std::string::npos ? tab1 : line.find('\t', tab1 + 1);
-            const auto tab3 = tab2 == std::string::npos ? tab2 : line.find('\t', tab2 + 1);
-            const auto tab4 = tab3 == std::string::npos ? tab3 : line.find('\t', tab3 + 1);
-            const auto old_id_end = tab4 == std::string::npos ? line.size() : tab4;
-            std::uint32_t id = 0, old_id = 0;
-            if (tab3 == std::string::npos || tab1 != 1 || (line[0] != 'u' && line[0] != 'g') ||
-                std::from_chars(line.data() + tab2 + 1, line.data() + tab3, id).ec != std::errc{} ||
-                std::from_chars(line.data() + tab3 + 1, line.data() + old_id_end, old_id).ec != std::errc{} ||
-                (tab4 != std::string::npos && std::string_view(line).substr(tab4 + 1) != "t")) {
-                everything = true;
-                break;
-            }
-            const bool user = line[0] == 'u';
-            const std::string_view name = std::string_view(line).substr(tab1 + 1, tab2 - tab1 - 1);
-            if (tab4 != std::string::npos) {
-                // Only its timestamps: its answers still hold, marked expired.
-                d.hot.expire(user, name, id);
-                continue;
-            }
-            d.hot.forget(user, name, id, old_id);
-            // "No such entry" answers go too: the name or id may exist now.
-            d.negative.erase(user ? Lookup::user_by_name : Lookup::group_by_name, name);
-            if (user) d.negative.erase(Lookup::initgroups, name);
-            for (std::uint32_t i : {id, old_id}) {
-                if (i == 0) continue;
-                char text[16];
-                auto [end, ec] = std::to_chars(text, text + sizeof text, i);
-                d.negative.erase(user ? Lookup::user_by_uid : Lookup::group_by_gid,
-                                 std::string_view(text, static_cast<std::size_t>(end - text)));
-            }
-            (user ? users : groups) = true;
-        }
-    }
+    bool users = false, groups = false;
+    const bool everything = changes == nullptr || !dp_iface::for_each_change_line(*changes, [&](std::string_view line) {
+        return apply_change(d, line, users, groups);
+    });
     if (everything) {
         d.hot.clear();
         d.negative.clear();
@@ -167,6 +131,43 @@ void NssResponder::cache_changed(NssDomain &d, const sbus::StringList *changes)
         // gids of every domain: a group change may touch any of them.
         for (auto &other : domains_) other->hot.clear(Lookup::initgroups);
     }
+}
+
+bool NssResponder::apply_change(NssDomain &d, std::string_view line, bool &users, bool &groups)
+{
+    if (line == dp_iface::every_timestamp_changed) {
+        // Only timestamps: every answer still holds.
+        d.hot.expire_all();
+        return true;
+    }
+    if (line == dp_iface::everything_expired) {
+        // An expiry of everything: every answer still holds, and is expired.
+        d.hot.expire_all(expired_by_provider);
+        return true;
+    }
+    auto change = dp_iface::parse_change(line);
+    if (!change) return false;
+    const auto [user, name, id, old_id, kind] = *change;
+    if (kind != dp_iface::CacheChange::Kind::entry) {
+        // Only its timestamps: its answers still hold, with timestamps to
+        // read again or known to say expired.
+        d.hot.expire(user, name, id,
+                     kind == dp_iface::CacheChange::Kind::expired ? std::optional(expired_by_provider) : std::nullopt);
+        return true;
+    }
+    d.hot.forget(user, name, id, old_id);
+    // "No such entry" answers go too: the name or id may exist now.
+    d.negative.erase(user ? Lookup::user_by_name : Lookup::group_by_name, name);
+    if (user) d.negative.erase(Lookup::initgroups, name);
+    for (std::uint32_t i : {id, old_id}) {
+        if (i == 0) continue;
+        char text[16];
+        auto [end, ec] = std::to_chars(text, text + sizeof text, i);
+        d.negative.erase(user ? Lookup::user_by_uid : Lookup::group_by_gid,
+                         std::string_view(text, static_cast<std::size_t>(end - text)));
+    }
+    (user ? users : groups) = true;
+    return true;
 }
 
 std::map<std::uint32_t, CommandHandler> NssResponder::handlers()
@@ -189,6 +190,12 @@ sysdb::Sysdb *NssResponder::cache_of(NssDomain &d)
     sysdb::Sysdb *cache = open_cache_reader(d.cache, d.paths, d.name, &replaced);
     if (replaced) cache_changed(d, nullptr);
     return cache;
+}
+
+sysdb::Freshness NssResponder::freshness(const NssDomain &d, const Formatted &f, std::int64_t now) const
+{
+    if (!f.timestamps) return sysdb::Freshness::expired; // to be read again first
+    return sysdb::classify(*f.timestamps, now, d.entry_timeout, settings_.nowait_percentage);
 }
 
 bool NssResponder::filtered(Lookup lookup, std::string_view name) const
@@ -231,9 +238,7 @@ const Formatted *NssResponder::hot(std::size_t &index, Lookup lookup, std::strin
         if (!d.dp->watching()) return nullptr;
         const Formatted *f = d.hot.find(lookup, key);
         if (f == nullptr) return nullptr;
-        const auto freshness = sysdb::classify(f->timestamps, std::time(nullptr), d.entry_timeout,
-                                               settings_.nowait_percentage);
-        return freshness == sysdb::Freshness::expired ? nullptr : f;
+        return freshness(d, *f, std::time(nullptr)) == sysdb::Freshness::expired ? nullptr : f;
     }
     return nullptr;
 }
@@ -286,14 +291,12 @@ void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lo
             else VLOG(error, "domain %s: reading the cache: %s", d.name.c_str(), r.error().message.c_str());
         }
     }
-    const auto freshness = cached ? sysdb::classify(cached->timestamps, now, d.entry_timeout,
-                                                    settings_.nowait_percentage)
-                                  : sysdb::Freshness::expired;
-    if (freshness != sysdb::Freshness::expired) {
+    const auto cached_freshness = cached ? freshness(d, *cached, now) : sysdb::Freshness::expired;
+    if (cached_freshness != sysdb::Freshness::expired) {
         keep(d, lookup, key, *cached);
         Formatted f = *cached;
         done({Kind::found, std::move(cached)});
-        if (freshness == sysdb::Freshness::expiring) refresh_in_background(d, lookup, f);
+        if (cached_freshness == sysdb::Freshness::expiring) refresh_in_background(d, lookup, f);
         return;
     }
     auto stale = std::make_shared<std::optional<Formatted>>(std::move(cached));
@@ -305,8 +308,7 @@ void NssResponder::resolve_in(std::size_t index, bool any_unavailable, Lookup lo
             sysdb::Sysdb *cache = cache_of(dom);
             // The refresh changed only timestamps: the answer kept is still good.
             auto again = cache ? kept(dom, *cache, lookup, key) : std::nullopt;
-            if (again && sysdb::classify(again->timestamps, std::time(nullptr), dom.entry_timeout,
-                                         settings_.nowait_percentage) != sysdb::Freshness::expired) {
+            if (again && freshness(dom, *again, std::time(nullptr)) != sysdb::Freshness::expired) {
                 keep(dom, lookup, key, *again);
                 done({Kind::found, std::move(again)});
                 return;
@@ -399,6 +401,8 @@ std::optional<Formatted> NssResponder::kept(NssDomain &d, sysdb::Sysdb &cache, L
     if (!d.dp->watching()) return std::nullopt;
     const Formatted *f = d.hot.find(lookup, key);
     if (f == nullptr) return std::nullopt;
+    // Unchanged since they were read or the provider told them: no read.
+    if (f->timestamps) return *f;
     // By the object's name, whichever key found it.
     const Lookup by_name = lookup == Lookup::user_by_uid    ? Lookup::user_by_name
                          : lookup == Lookup::group_by_gid   ? Lookup::group_by_name
@@ -437,9 +441,7 @@ void NssResponder::serve(ClientRequest req, Reply reply, Lookup lookup)
         // A record found by id is still filtered by its name.
         if (by_id(lookup) && filtered(lookup, f->name)) reply.status(VIGIL_STATUS_NOTFOUND);
         else reply.ok(*f->body);
-        if (sysdb::classify(f->timestamps, std::time(nullptr), d.entry_timeout, settings_.nowait_percentage) ==
-            sysdb::Freshness::expiring)
-            refresh_in_background(d, lookup, *f);
+        if (freshness(d, *f, std::time(nullptr)) == sysdb::Freshness::expiring) refresh_in_background(d, lookup, *f);
         return;
     }
     auto shared = std::make_shared<Reply>(std::move(reply));

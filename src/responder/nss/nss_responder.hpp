@@ -99,18 +99,23 @@ private:
     void refresh_in_background(NssDomain &d, dp_iface::Lookup lookup, const Formatted &f);
     void keep(NssDomain &d, dp_iface::Lookup lookup, std::string_view key, const Formatted &f);
     void cache_changed(NssDomain &d, const sbus::StringList *changes);
+    // One line of a cacheChanged signal; false: not understood (take it as
+    // "everything changed"). Sets `users` / `groups` when one of them changed.
+    bool apply_change(NssDomain &d, std::string_view line, bool &users, bool &groups);
 
     void serve(ClientRequest req, Reply reply, dp_iface::Lookup lookup);
     void enumerate(ClientRequest req, Reply reply, bool users);
     const std::vector<Enumerated> &snapshot(NssDomain &d, bool users);
     Read reader(dp_iface::Lookup lookup, const std::string &key);
     static Stamps stamps_reader(dp_iface::Lookup lookup, const std::string &key); // empty for id lookups
-    // The answer kept in memory whose timestamps went stale (only they
-    // changed, nss_memory.hpp), with its timestamps read again; nullopt: none.
+    // The answer kept in memory, with its timestamps as the cache holds them
+    // (read again only if they changed since, nss_memory.hpp); nullopt: none.
     std::optional<Formatted> kept(NssDomain &d, sysdb::Sysdb &cache, dp_iface::Lookup lookup, const std::string &key);
     // The gids of the filter_groups names, as cached: left out of initgroups.
     std::set<std::uint32_t> filtered_gids();
     bool filtered(dp_iface::Lookup lookup, std::string_view name) const;
+    // An answer's freshness; timestamps not known count as expired.
+    sysdb::Freshness freshness(const NssDomain &d, const Formatted &f, std::int64_t now) const;
 
     sysdb::Sysdb *cache_of(NssDomain &domain);
     bool negative_hit(NssDomain &d, dp_iface::Lookup lookup, std::string_view key);
