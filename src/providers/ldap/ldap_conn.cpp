@@ -30,9 +30,10 @@ int scope_value(Scope s)
 // copy of each value, and each value is copied once, into its string. A
 // 10,000-member group is 10,000 values. A decoding error ends the entry
 // where it happened, as ldap_next_attribute() did.
-LdapEntry parse_entry(LDAP *ld, LDAPMessage *msg)
+LdapEntry parse_entry(LDAP *ld, LDAPMessage *msg, std::size_t expected_attributes)
 {
     LdapEntry entry;
+    entry.attributes.reserve(expected_attributes);
     BerElement *ber = nullptr;
     berval dn{0, nullptr};
     if (ldap_get_dn_ber(ld, msg, &ber, &dn) != LDAP_SUCCESS) {
@@ -250,7 +251,9 @@ void LdapConnection::handle_message(LDAPMessage *msg)
                                                  " entries for " + op.spec.what + "; the search was abandoned"});
             return;
         }
-        op.result.entries.push_back(parse_entry(handle_.get(), msg));
+        // As many attributes as asked for, usually: one allocation for them.
+        op.result.entries.push_back(
+            parse_entry(handle_.get(), msg, op.spec.attributes.empty() ? 8 : op.spec.attributes.size()));
         return;
     case LDAP_RES_SEARCH_RESULT: break;
     default: return; // references: not chased (see ldap_connect.cpp)

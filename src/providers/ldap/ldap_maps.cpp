@@ -70,9 +70,12 @@ std::optional<std::string> rdn_value(std::string_view dn, std::string_view attr)
     return std::string(value);
 }
 
+// One pass over the bytes: find_first_of calls memchr for each byte of each
+// member of a 10,000-member group.
 bool servable_member(std::string_view m)
 {
-    return !m.empty() && m.size() <= VIGIL_MAX_NAME_LEN && m.find_first_of(std::string_view(":,\n\0", 4)) == std::string_view::npos;
+    if (m.empty() || m.size() > VIGIL_MAX_NAME_LEN) return false;
+    return std::none_of(m.begin(), m.end(), [](char c) { return c == ':' || c == ',' || c == '\n' || c == '\0'; });
 }
 
 // Moved out of the entry when it is the one.
