@@ -6,6 +6,8 @@
 #include "util/config.hpp"
 #include "util/ini.hpp"
 
+#include <algorithm>
+
 using namespace vigil;
 using ldap::LdapEntry;
 
@@ -133,6 +135,17 @@ void a_users_primary_gid_may_lie_outside_min_id_and_max_id(void **)
     assert_string_equal(two.error().message.c_str(), "uid=alice,ou=People,dc=example,dc=com: more than one uid");
 }
 
+void the_searches_ask_only_for_the_attributes_the_maps_read(void **)
+{
+    auto s = settings("ldap_user_authorized_host = allowedHost\n");
+    assert_true((s.group_attributes() == std::vector<std::string>{"cn", "gidNumber", "memberUid", "modifyTimestamp"}));
+    auto users = s.user_attributes();
+    assert_true(std::find(users.begin(), users.end(), "objectClass") == users.end());
+    for (const char *a : {"uid", "uidNumber", "gidNumber", "gecos", "homeDirectory", "loginShell", "modifyTimestamp",
+                          "allowedHost"})
+        assert_true(std::find(users.begin(), users.end(), a) != users.end());
+}
+
 void of_groups_sharing_a_name_or_gid_the_first_is_kept(void **)
 {
     std::vector<LdapEntry> entries;
@@ -174,6 +187,7 @@ int main()
         cmocka_unit_test(a_multi_valued_name_takes_the_one_in_the_dn),
         cmocka_unit_test(bad_gids_are_refused_naming_the_dn),
         cmocka_unit_test(a_users_primary_gid_may_lie_outside_min_id_and_max_id),
+        cmocka_unit_test(the_searches_ask_only_for_the_attributes_the_maps_read),
         cmocka_unit_test(of_groups_sharing_a_name_or_gid_the_first_is_kept),
         cmocka_unit_test(many_distinct_groups_are_all_kept_in_order),
     };

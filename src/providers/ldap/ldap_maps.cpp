@@ -191,9 +191,11 @@ Result<SearchBase> IdSettings::group_base(const std::string &server_base) const
     return resolve_base(group_base_text, search_base, server_base);
 }
 
+// Only what to_user() and to_group() read: the filter already names the
+// object class, and every further attribute is sent, parsed and dropped.
 std::vector<std::string> IdSettings::user_attributes() const
 {
-    std::vector<std::string> a{"objectClass"};
+    std::vector<std::string> a;
     for (const std::string *n : {&user.name, &user.uid_number, &user.gid_number, &user.gecos, &user.home,
                                  &user.shell, &user.modify_stamp})
         if (!n->empty()) a.push_back(*n);
@@ -203,7 +205,7 @@ std::vector<std::string> IdSettings::user_attributes() const
 
 std::vector<std::string> IdSettings::group_attributes() const
 {
-    std::vector<std::string> a{"objectClass"};
+    std::vector<std::string> a;
     for (const std::string *n : {&group.name, &group.gid_number, &group.member, &group.modify_stamp})
         if (!n->empty()) a.push_back(*n);
     return a;
