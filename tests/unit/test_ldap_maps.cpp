@@ -135,6 +135,20 @@ void a_users_primary_gid_may_lie_outside_min_id_and_max_id(void **)
     assert_string_equal(two.error().message.c_str(), "uid=alice,ou=People,dc=example,dc=com: more than one uid");
 }
 
+void an_attribute_configured_for_two_fields_serves_both(void **)
+{
+    LdapEntry e;
+    e.dn = "uid=alice,ou=People,dc=example,dc=com";
+    e.attributes = {{"uid", {"alice"}}, {"uidNumber", {"1001"}}, {"gidNumber", {"1001"}}, {"cn", {"Alice A."}}};
+    auto u = ldap::to_user(e, settings("ldap_user_gecos = cn\nldap_user_authorized_host = cn\n"
+                                       "ldap_user_shadow_expire = uid\n"));
+    assert_true(u.ok());
+    assert_string_equal(u->name.c_str(), "alice");
+    assert_string_equal(u->gecos.c_str(), "Alice A.");
+    assert_true((u->extra.at("cn") == std::vector<std::string>{"Alice A."}));
+    assert_true((u->extra.at("uid") == std::vector<std::string>{"alice"}));
+}
+
 void the_searches_ask_only_for_the_attributes_the_maps_read(void **)
 {
     auto s = settings("ldap_user_authorized_host = allowedHost\n");
@@ -187,6 +201,7 @@ int main()
         cmocka_unit_test(a_multi_valued_name_takes_the_one_in_the_dn),
         cmocka_unit_test(bad_gids_are_refused_naming_the_dn),
         cmocka_unit_test(a_users_primary_gid_may_lie_outside_min_id_and_max_id),
+        cmocka_unit_test(an_attribute_configured_for_two_fields_serves_both),
         cmocka_unit_test(the_searches_ask_only_for_the_attributes_the_maps_read),
         cmocka_unit_test(of_groups_sharing_a_name_or_gid_the_first_is_kept),
         cmocka_unit_test(many_distinct_groups_are_all_kept_in_order),

@@ -78,14 +78,13 @@ bool servable_member(std::string_view m)
     return std::none_of(m.begin(), m.end(), [](char c) { return c == ':' || c == ',' || c == '\n' || c == '\0'; });
 }
 
-// Moved out of the entry when it is the one.
-Result<std::string> single_name(LdapEntry &e, const std::string &attr)
+Result<std::string> single_name(const LdapEntry &e, const std::string &attr)
 {
-    auto *values = e.values(attr);
+    const auto *values = e.values(attr);
     if (!values || values->empty()) return Error{Errc::invalid_argument, e.dn + ": no " + attr};
     // A multi-valued name (uid: alice, uid: alice2) is ambiguous as a login.
     if (values->size() != 1) return Error{Errc::invalid_argument, e.dn + ": more than one " + attr};
-    return std::move(values->front());
+    return values->front();
 }
 
 } // namespace
