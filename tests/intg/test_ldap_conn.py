@@ -188,3 +188,159 @@ def test_a_server_gone_between_two_searches_fails_the_second_cleanly(builddir, o
 def test_an_answer_larger_than_allowed_is_abandoned_not_kept(builddir, big_slapd):
     code, out = run(builddir, big_slapd, "--page-size", "100", "--max-entries", "250")
     assert code == 1 and "sent more than 250 entries for the test search; the search was abandoned" in out, out
+
+
+# ---- a server whose entries are hand-encoded (BER) -------------------------
+
+def ber(tag, content):
+    n = len(content)
+    if n < 0x80:
+        length = bytes([n])
+    else:
+        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        length = bytes([0x80 | len(raw)]) + raw
+    return bytes([tag]) + length + content
+
+
+def octets(value):
+    return ber(0x04, value if isinstance(value, bytes) else value.encode())
+
+
+def attribute(name, values, raw_set=None):
+    vals = raw_set if raw_set is not None else b"".join(octets(v) for v in values)
+    return ber(0x30, octets(name) + ber(0x31, vals))
+
+
+def message(msgid, op):
+    return ber(0x30, ber(0x02, msgid.to_bytes(4, "big").lstrip(b"\0") or b"\0") + op)
+
+
+def entry(msgid, dn, attributes):
+    return message(msgid, ber(0x64, octets(dn) + ber(0x30, b"".join(attributes))))
+
+
+def done(msgid, op=0x65):
+    return message(msgid, ber(op, ber(0x0A, b"\0") + octets("") + octets("")))
+
+
+def read_message(sock):
+    """One LDAPMessage: (msgid, op tag, op content), or None at the end."""
+    def exactly(n):
+        data = b""
+        while len(data) < n:
+            part = sock.recv(n - len(data))
+            if not part:
+                return None
+            data += part
+        return data
+
+    def tlv(buf, at):
+        tag, n = buf[at], buf[at + 1]
+        at += 2
+        if n & 0x80:
+            k = n & 0x7F
+            n = int.from_bytes(buf[at:at + k], "big")
+            at += k
+        return tag, buf[at:at + n], at + n
+
+    head = exactly(2)
+    if head is None:
+        return None
+    n = head[1]
+    extra = b""
+    if n & 0x80:
+        extra = exactly(n & 0x7F)
+        n = int.from_bytes(extra, "big")
+    body = exactly(n)
+    _, msgid, at = tlv(body, 0)
+    tag, op, _ = tlv(body, at)
+    return int.from_bytes(msgid, "big"), tag, op
+
+
+class FakeDirectory:
+    """Answers binds, the root DSE read, and every other search with `entries`
+    (a function of the message id giving the encoded entries)."""
+
+    def __init__(self, entries):
+        self.entries = entries
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.uri = f"ldap://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        self.listener.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            with conn:
+                conn.settimeout(10)
+                while (m := read_message(conn)) is not None:
+                    msgid, tag, op = m
+                    if tag == 0x60:  # bind
+                        conn.sendall(done(msgid, 0x61))
+                    elif tag == 0x63:  # search: the base is the first field
+                        base = op[2:2 + op[1]]
+                        if base == b"":
+                            conn.sendall(entry(msgid, "", [attribute("namingContexts", ["dc=example,dc=com"])]))
+                        else:
+                            conn.sendall(b"".join(self.entries(msgid)))
+                        conn.sendall(done(msgid))
+                    elif tag == 0x42:  # unbind
+                        break
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.listener.close()
+
+
+def values_of(stdout):
+    rows = [line.split("\t") for line in stdout.splitlines() if line.count("\t") == 2]
+    return [tuple(r) for r in rows]
+
+
+def test_values_arrive_exactly_as_the_server_sent_them(builddir, slapd):
+    members = [f"user{i:05d}" for i in range(3000)]
+    fake = FakeDirectory(lambda msgid: [
+        entry(msgid, "cn=big,ou=Groups,dc=example,dc=com",
+              [attribute("CN", ["big"]), attribute("gidNumber", ["5000"]), attribute("memberUid", members)]),
+        entry(msgid, "cn=odd,ou=Groups,dc=example,dc=com",
+              [attribute("cn", ["odd"]), attribute("empty", []), attribute("blob", [b"a\0b\xff", b""])]),
+    ])
+    try:
+        code, out = run(builddir, slapd, "--values", uri=fake.uri, base="dc=example,dc=com", flt="(cn=*)")
+    finally:
+        fake.close()
+    assert code == 0, out
+    rows = values_of(out)
+    big = [(n, v) for dn, n, v in rows if dn.startswith("cn=big")]
+    assert big == [("CN", "big"), ("gidNumber", "5000")] + [("memberUid", m) for m in members]
+    odd = [(n, v) for dn, n, v in rows if dn.startswith("cn=odd")]
+    assert odd == [("cn", "odd"), ("blob", "a\\x00b\\xff"), ("blob", "")]
+
+
+def test_an_entry_with_a_malformed_value_costs_no_other_entry(builddir, slapd):
+    # The value claims more bytes than its set holds: the message itself is whole.
+    broken = attribute("memberUid", None, raw_set=b"\x04\x7fxy")
+    fake = FakeDirectory(lambda msgid: [
+        entry(msgid, "cn=broken,ou=Groups,dc=example,dc=com", [attribute("cn", ["broken"]), broken]),
+        entry(msgid, "cn=fine,ou=Groups,dc=example,dc=com",
+              [attribute("cn", ["fine"]), attribute("memberUid", ["alice", "bob"])]),
+    ])
+    try:
+        code, out = run(builddir, slapd, "--values", uri=fake.uri, base="dc=example,dc=com", flt="(cn=*)")
+    finally:
+        fake.close()
+    assert code == 0, out
+    assert "entries 2" in out, out
+    rows = values_of(out)
+    assert ("cn=broken,ou=Groups,dc=example,dc=com", "cn", "broken") in rows
+    assert not any(dn.startswith("cn=broken") and n == "memberUid" and v for dn, n, v in rows)
+    assert [(n, v) for dn, n, v in rows if dn.startswith("cn=fine")] == [
+        ("cn", "fine"), ("memberUid", "alice"), ("memberUid", "bob")]

@@ -10,6 +10,8 @@
 //     --equality CLASS ATTR VALUE (FILTER built with escaping; pass "" as FILTER)
 //     --then-wait        (after the search, wait for a line on stdin, search again)
 //     --max-entries N    (SearchSpec::max_entries)
+//     --values           (after the DNs, each entry's attributes: "DN\tNAME\tVALUE", bytes
+//                         outside printable ASCII as \xHH)
 // Prints "pages N", "entries N", then the DNs sorted; errors as
 // "error ERRC: message" with exit status 1.
 #include "providers/ldap/ldap_conn.hpp"
@@ -48,6 +50,23 @@ std::vector<std::string> split(const std::string &s, char sep)
     return out;
 }
 
+bool show_values = false;
+
+std::string escaped(const std::string &v)
+{
+    std::string out;
+    for (unsigned char c : v) {
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            out += static_cast<char>(c);
+        } else {
+            char hex[5];
+            std::snprintf(hex, sizeof hex, "\\x%02x", c);
+            out += hex;
+        }
+    }
+    return out;
+}
+
 bool print_result(const Result<SearchResult> &r)
 {
     if (!r) {
@@ -59,6 +78,11 @@ bool print_result(const Result<SearchResult> &r)
     std::sort(dns.begin(), dns.end());
     std::printf("pages %d\nentries %zu\n", r->pages, dns.size());
     for (const std::string &dn : dns) std::printf("%s\n", dn.c_str());
+    if (show_values)
+        for (const LdapEntry &e : r->entries)
+            for (const auto &[name, values] : e.attributes)
+                for (const std::string &v : values)
+                    std::printf("%s\t%s\t%s\n", escaped(e.dn).c_str(), escaped(name).c_str(), escaped(v).c_str());
     return true;
 }
 
@@ -98,6 +122,7 @@ int main(int argc, char **argv)
         else if (a == "--attrs") spec.attributes = split(next(), ',');
         else if (a == "--parallel") parallel = std::atoi(next().c_str());
         else if (a == "--then-wait") then_wait = true;
+        else if (a == "--values") show_values = true;
         else if (a == "--max-entries") spec.max_entries = static_cast<std::size_t>(std::atol(next().c_str()));
         else if (a == "--equality") {
             for (int k = 0; k < 3; ++k) equality.push_back(next());

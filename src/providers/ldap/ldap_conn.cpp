@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <strings.h>
+#include <utility>
 
 namespace vigil::ldap {
 
@@ -24,23 +25,36 @@ int scope_value(Scope s)
     return LDAP_SCOPE_SUBTREE;
 }
 
-LdapEntry parse_entry(LDAP *ld, LDAPMessage *msg)
+// The DN, names and values are read in place (ldap_get_dn_ber,
+// ldap_get_attribute_ber): libldap allocates one array per attribute, not a
+// copy of each value, and each value is copied once, into its string. A
+// 10,000-member group is 10,000 values. A decoding error ends the entry
+// where it happened, as ldap_next_attribute() did.
+LdapEntry parse_entry(LDAP *ld, LDAPMessage *msg, std::size_t expected_attributes)
 {
     LdapEntry entry;
-    if (char *dn = ldap_get_dn(ld, msg)) {
-        entry.dn = dn;
-        ldap_memfree(dn);
-    }
+    entry.attributes.reserve(expected_attributes);
     BerElement *ber = nullptr;
-    for (char *attr = ldap_first_attribute(ld, msg, &ber); attr; attr = ldap_next_attribute(ld, msg, ber)) {
-        std::vector<std::string> values;
-        berval **vals = ldap_get_values_len(ld, msg, attr);
-        for (berval **v = vals; v && *v; ++v) values.emplace_back((*v)->bv_val, (*v)->bv_len);
-        ldap_value_free_len(vals);
-        entry.attributes.emplace_back(attr, std::move(values));
-        ldap_memfree(attr);
+    berval dn{0, nullptr};
+    if (ldap_get_dn_ber(ld, msg, &ber, &dn) != LDAP_SUCCESS) {
+        if (ber) ber_free(ber, 0);
+        return entry;
     }
-    if (ber) ber_free(ber, 0);
+    if (dn.bv_val) entry.dn.assign(dn.bv_val, dn.bv_len);
+    berval attr{0, nullptr};
+    BerVarray vals = nullptr;
+    while (ldap_get_attribute_ber(ld, msg, ber, &attr, &vals) == LDAP_SUCCESS && attr.bv_val) {
+        std::size_t count = 0;
+        while (vals && vals[count].bv_val) ++count;
+        auto &[name, values] = entry.attributes.emplace_back(std::string(attr.bv_val, attr.bv_len),
+                                                             std::vector<std::string>());
+        values.reserve(count);
+        for (std::size_t i = 0; i < count; ++i) values.emplace_back(vals[i].bv_val, vals[i].bv_len);
+        ber_memfree(vals);
+        vals = nullptr;
+    }
+    ber_memfree(vals);
+    ber_free(ber, 0);
     return entry;
 }
 
@@ -51,6 +65,11 @@ const std::vector<std::string> *LdapEntry::values(std::string_view name) const
     for (const auto &[attr, vals] : attributes)
         if (attr.size() == name.size() && strncasecmp(attr.data(), name.data(), name.size()) == 0) return &vals;
     return nullptr;
+}
+
+std::vector<std::string> *LdapEntry::values(std::string_view name)
+{
+    return const_cast<std::vector<std::string> *>(std::as_const(*this).values(name));
 }
 
 std::optional<std::string_view> LdapEntry::first(std::string_view name) const
@@ -232,7 +251,9 @@ void LdapConnection::handle_message(LDAPMessage *msg)
                                                  " entries for " + op.spec.what + "; the search was abandoned"});
             return;
         }
-        op.result.entries.push_back(parse_entry(handle_.get(), msg));
+        // As many attributes as asked for, usually: one allocation for them.
+        op.result.entries.push_back(
+            parse_entry(handle_.get(), msg, op.spec.attributes.empty() ? 8 : op.spec.attributes.size()));
         return;
     case LDAP_RES_SEARCH_RESULT: break;
     default: return; // references: not chased (see ldap_connect.cpp)

@@ -27,8 +27,10 @@ struct LdapEntry {
     std::string dn;
     std::vector<std::pair<std::string, std::vector<std::string>>> attributes; // as the server named them
 
-    // Attribute names compare case-insensitively, as LDAP's do.
+    // Attribute names compare case-insensitively, as LDAP's do; the first
+    // attribute of that name.
     const std::vector<std::string> *values(std::string_view name) const;
+    std::vector<std::string> *values(std::string_view name); // to move values out of an entry
     std::optional<std::string_view> first(std::string_view name) const;
 };
 

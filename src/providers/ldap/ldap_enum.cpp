@@ -98,29 +98,29 @@ void IdProvider::enumerate_kind(std::shared_ptr<EnumRun> run, bool users)
             // Each entry checked as a lookup checks it; a name or id twice keeps the first.
             std::unordered_set<std::string> names;
             std::unordered_set<std::uint32_t> ids;
-            for (const LdapEntry &e : r->entries) {
+            for (LdapEntry &e : r->entries) {
                 if (users) {
-                    auto u = to_user(e, id_);
+                    auto u = to_user(std::move(e), id_);
                     if (!u) {
                         VLOG(minor, "skipping %s", u.error().message.c_str());
                         run->skipped += 1;
                         continue;
                     }
                     if (!names.insert(u->name).second || !ids.insert(u->uid).second) {
-                        VLOG(minor, "skipping %s: its name or uid is another entry's too", e.dn.c_str());
+                        VLOG(minor, "skipping %s: its name or uid is another entry's too", u->original_dn.c_str());
                         run->skipped += 1;
                         continue;
                     }
                     run->users.push_back(std::move(*u));
                 } else {
-                    auto g = to_group(e, id_);
+                    auto g = to_group(std::move(e), id_);
                     if (!g) {
                         VLOG(minor, "skipping %s", g.error().message.c_str());
                         run->skipped += 1;
                         continue;
                     }
                     if (!names.insert(g->name).second || !ids.insert(g->gid).second) {
-                        VLOG(minor, "skipping %s: its name or gid is another entry's too", e.dn.c_str());
+                        VLOG(minor, "skipping %s: its name or gid is another entry's too", g->original_dn.c_str());
                         run->skipped += 1;
                         continue;
                     }

@@ -373,7 +373,7 @@ struct IdProvider::ObjectKind {
     Result<SearchBase> (IdSettings::*base)(const std::string &) const;
     std::string object_class, name_attr, id_attr;
     std::vector<std::string> attributes;
-    Result<Record> (*convert)(const LdapEntry &, const IdSettings &);
+    Result<Record> (*convert)(LdapEntry, const IdSettings &);
     std::uint32_t Record::*id;
     Result<std::optional<sysdb::Cached<Record>>> (sysdb::Sysdb::*cached_by_id)(std::uint32_t) const;
     Status (sysdb::Sysdb::*store)(const Record &, const sysdb::Timestamps &);
@@ -458,15 +458,15 @@ void IdProvider::fetch_object(const Key &key, const ObjectKind<Record> &kind, bo
             return;
         }
         std::optional<Record> found;
-        for (const LdapEntry &e : r->entries) {
-            auto rec = kind.convert(e, id_);
+        for (LdapEntry &e : r->entries) {
+            auto rec = kind.convert(std::move(e), id_);
             if (!rec) {
                 VLOG(minor, "skipping %s", rec.error().message.c_str());
                 continue;
             }
             if (by_id ? (*rec).*kind.id != id : rec->name != key.second) continue;
             if (found) {
-                VLOG(minor, "skipping %s: %s %s is also %s", e.dn.c_str(), by_id ? kind.id_noun : "name",
+                VLOG(minor, "skipping %s: %s %s is also %s", rec->original_dn.c_str(), by_id ? kind.id_noun : "name",
                      key.second.c_str(), found->original_dn.c_str());
                 continue;
             }
@@ -531,21 +531,7 @@ void IdProvider::store_initgroups(const Key &key, const sysdb::User &user)
             search_failed(key, r.error());
             return;
         }
-        std::vector<sysdb::Group> groups;
-        for (const LdapEntry &e : r->entries) {
-            auto g = to_group(e, id_);
-            if (!g) {
-                VLOG(minor, "skipping %s", g.error().message.c_str());
-                continue;
-            }
-            auto dup = std::find_if(groups.begin(), groups.end(),
-                                    [&](const sysdb::Group &o) { return o.gid == g->gid || o.name == g->name; });
-            if (dup != groups.end()) {
-                VLOG(minor, "skipping %s: its name or gid is also %s", e.dn.c_str(), dup->original_dn.c_str());
-                continue;
-            }
-            groups.push_back(std::move(*g));
-        }
+        std::vector<sysdb::Group> groups = distinct_groups(std::move(r->entries), id_);
         Status st = ahead->cache ? cache_.store_initgroups(user, groups, fresh_timestamps(), *ahead->cache)
                                  : cache_.store_initgroups(user, groups, fresh_timestamps());
         if (!st) finish(key, Outcome::error, "cannot write the cache: " + st.error().message);

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <optional>
 #include <strings.h>
+#include <unordered_map>
 
 extern "C" {
 #include "sss_client/vigil_protocol.h" // the sizes a client accepts
@@ -15,7 +16,8 @@ namespace vigil::ldap {
 
 namespace {
 
-Result<std::uint32_t> parse_id(const LdapEntry &e, const std::string &attr, const IdSettings &s)
+// An id within min_id .. max_id (max_id 0: no upper limit).
+Result<std::uint32_t> parse_id(const LdapEntry &e, const std::string &attr, std::uint32_t min_id, std::uint32_t max_id)
 {
     auto value = e.first(attr);
     if (!value) return Error{Errc::invalid_argument, e.dn + ": no " + attr};
@@ -26,9 +28,9 @@ Result<std::uint32_t> parse_id(const LdapEntry &e, const std::string &attr, cons
         return Error{Errc::invalid_argument, e.dn + ": " + attr + " '" + std::string(*value) + "' is not a number"};
     const auto id = static_cast<std::uint32_t>(n);
     if (id == 0) return Error{Errc::invalid_argument, e.dn + ": " + attr + " 0 is never served"};
-    if (id < s.min_id || (s.max_id != 0 && id > s.max_id))
+    if (id < min_id || (max_id != 0 && id > max_id))
         return Error{Errc::invalid_argument, e.dn + ": " + attr + " " + std::to_string(id) + " is outside min_id " +
-                                                 std::to_string(s.min_id) + " .. max_id " + std::to_string(s.max_id)};
+                                                 std::to_string(min_id) + " .. max_id " + std::to_string(max_id)};
     return id;
 }
 
@@ -68,9 +70,12 @@ std::optional<std::string> rdn_value(std::string_view dn, std::string_view attr)
     return std::string(value);
 }
 
+// One pass over the bytes: find_first_of calls memchr for each byte of each
+// member of a 10,000-member group.
 bool servable_member(std::string_view m)
 {
-    return !m.empty() && m.size() <= VIGIL_MAX_NAME_LEN && m.find_first_of(std::string_view(":,\n\0", 4)) == std::string_view::npos;
+    if (m.empty() || m.size() > VIGIL_MAX_NAME_LEN) return false;
+    return std::none_of(m.begin(), m.end(), [](char c) { return c == ':' || c == ',' || c == '\n' || c == '\0'; });
 }
 
 Result<std::string> single_name(const LdapEntry &e, const std::string &attr)
@@ -185,9 +190,11 @@ Result<SearchBase> IdSettings::group_base(const std::string &server_base) const
     return resolve_base(group_base_text, search_base, server_base);
 }
 
+// Only what to_user() and to_group() read: the filter already names the
+// object class, and every further attribute is sent, parsed and dropped.
 std::vector<std::string> IdSettings::user_attributes() const
 {
-    std::vector<std::string> a{"objectClass"};
+    std::vector<std::string> a;
     for (const std::string *n : {&user.name, &user.uid_number, &user.gid_number, &user.gecos, &user.home,
                                  &user.shell, &user.modify_stamp})
         if (!n->empty()) a.push_back(*n);
@@ -197,27 +204,24 @@ std::vector<std::string> IdSettings::user_attributes() const
 
 std::vector<std::string> IdSettings::group_attributes() const
 {
-    std::vector<std::string> a{"objectClass"};
+    std::vector<std::string> a;
     for (const std::string *n : {&group.name, &group.gid_number, &group.member, &group.modify_stamp})
         if (!n->empty()) a.push_back(*n);
     return a;
 }
 
-Result<sysdb::User> to_user(const LdapEntry &e, const IdSettings &s)
+Result<sysdb::User> to_user(LdapEntry e, const IdSettings &s)
 {
     sysdb::User u;
     auto name = single_name(e, s.user.name);
     if (!name) return std::move(name).error();
     u.name = std::move(*name);
-    auto uid = parse_id(e, s.user.uid_number, s);
+    auto uid = parse_id(e, s.user.uid_number, s.min_id, s.max_id);
     if (!uid) return std::move(uid).error();
     u.uid = *uid;
     // The primary group may lie outside min_id/max_id (a shared "users"
     // group); only 0 and non-numbers are refused.
-    IdSettings any_gid = s;
-    any_gid.min_id = 1;
-    any_gid.max_id = 0;
-    auto gid = parse_id(e, s.user.gid_number, any_gid);
+    auto gid = parse_id(e, s.user.gid_number, 1, 0);
     if (!gid) return std::move(gid).error();
     u.gid = *gid;
     u.gecos = text(e, s.user.gecos);
@@ -225,8 +229,9 @@ Result<sysdb::User> to_user(const LdapEntry &e, const IdSettings &s)
     u.shell = text(e, s.user.shell);
     u.original_dn = e.dn;
     u.modify_stamp = text(e, s.user.modify_stamp);
+    // Last: moved out of the entry, after every field that might share an attribute with one.
     for (const std::string &attr : s.user.extra)
-        if (const auto *values = e.values(attr)) u.extra[attr] = *values;
+        if (auto *values = e.values(attr)) u.extra[attr] = std::move(*values);
     Status fits = fits_the_protocol(e, u.name, {u.gecos, u.home, u.shell});
     if (!fits) return std::move(fits).error();
     Status ok = sysdb::validate(u);
@@ -234,7 +239,7 @@ Result<sysdb::User> to_user(const LdapEntry &e, const IdSettings &s)
     return u;
 }
 
-Result<sysdb::Group> to_group(const LdapEntry &e, const IdSettings &s)
+Result<sysdb::Group> to_group(LdapEntry e, const IdSettings &s)
 {
     sysdb::Group g;
     auto name = single_name(e, s.group.name);
@@ -250,14 +255,16 @@ Result<sysdb::Group> to_group(const LdapEntry &e, const IdSettings &s)
     } else {
         g.name = std::move(*name);
     }
-    auto gid = parse_id(e, s.group.gid_number, s);
+    auto gid = parse_id(e, s.group.gid_number, s.min_id, s.max_id);
     if (!gid) return std::move(gid).error();
     g.gid = *gid;
-    if (const auto *members = e.values(s.group.member)) {
+    g.modify_stamp = text(e, s.group.modify_stamp);
+    // Last: the members are moved out of the entry, not copied.
+    if (auto *members = e.values(s.group.member)) {
         // One bad member must not cost every other member the group.
         g.members.reserve(members->size());
-        for (const std::string &m : *members) {
-            if (servable_member(m)) g.members.push_back(m);
+        for (std::string &m : *members) {
+            if (servable_member(m)) g.members.push_back(std::move(m));
             else VLOG(minor, "%s: skipping member '%s': not a name NSS can carry", e.dn.c_str(), m.c_str());
         }
     }
@@ -266,10 +273,41 @@ Result<sysdb::Group> to_group(const LdapEntry &e, const IdSettings &s)
     Status fits = fits_the_protocol(e, g.name, {});
     if (!fits) return std::move(fits).error();
     g.original_dn = e.dn;
-    g.modify_stamp = text(e, s.group.modify_stamp);
     Status ok = sysdb::validate(g);
     if (!ok) return Error{ok.error().code, e.dn + ": " + ok.error().message};
     return sysdb::normalised(std::move(g));
+}
+
+std::vector<sysdb::Group> distinct_groups(std::vector<LdapEntry> entries, const IdSettings &s)
+{
+    std::vector<sysdb::Group> groups;
+    // Reserved: the views in by_name point into the kept groups' names,
+    // which must not move.
+    groups.reserve(entries.size());
+    std::unordered_map<std::uint32_t, std::size_t> by_gid; // index into groups
+    std::unordered_map<std::string_view, std::size_t> by_name;
+    by_gid.reserve(entries.size());
+    by_name.reserve(entries.size());
+    for (LdapEntry &e : entries) {
+        auto g = to_group(std::move(e), s);
+        if (!g) {
+            VLOG(minor, "skipping %s", g.error().message.c_str());
+            continue;
+        }
+        // The earliest kept group with that gid or that name.
+        std::size_t earlier = groups.size();
+        if (auto it = by_gid.find(g->gid); it != by_gid.end()) earlier = it->second;
+        if (auto it = by_name.find(g->name); it != by_name.end()) earlier = std::min(earlier, it->second);
+        if (earlier != groups.size()) {
+            VLOG(minor, "skipping %s: its name or gid is also %s", g->original_dn.c_str(),
+                 groups[earlier].original_dn.c_str());
+            continue;
+        }
+        groups.push_back(std::move(*g));
+        by_gid.emplace(groups.back().gid, groups.size() - 1);
+        by_name.emplace(groups.back().name, groups.size() - 1);
+    }
+    return groups;
 }
 
 } // namespace vigil::ldap

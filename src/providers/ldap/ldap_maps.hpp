@@ -66,7 +66,13 @@ struct IdSettings {
 
 // A directory entry as a cache record. An error says why the entry cannot
 // be served (naming its DN); the provider logs it once and skips the entry.
-Result<sysdb::User> to_user(const LdapEntry &entry, const IdSettings &settings);
-Result<sysdb::Group> to_group(const LdapEntry &entry, const IdSettings &settings);
+// The entry is taken, so that its values move into the record, not copied.
+Result<sysdb::User> to_user(LdapEntry entry, const IdSettings &settings);
+Result<sysdb::Group> to_group(LdapEntry entry, const IdSettings &settings);
+
+// The groups of an initgroups answer as records, in the directory's order:
+// an entry that is not a servable group, or whose name or gid an earlier
+// kept group has, is skipped with a line naming its DN (the first wins).
+std::vector<sysdb::Group> distinct_groups(std::vector<LdapEntry> entries, const IdSettings &settings);
 
 } // namespace vigil::ldap

@@ -1,0 +1,210 @@
+// How a directory entry becomes a cache record (providers/ldap/ldap_maps):
+// what is taken, and what bad data is refused or skipped, naming the DN.
+#include "common.hpp"
+
+#include "providers/ldap/ldap_maps.hpp"
+#include "util/config.hpp"
+#include "util/ini.hpp"
+
+#include <algorithm>
+
+using namespace vigil;
+using ldap::LdapEntry;
+
+namespace {
+
+const std::string base = ",ou=Groups,dc=example,dc=com";
+
+ldap::IdSettings settings(const std::string &domain_lines = "")
+{
+    std::string text = "[vigil]\ndomains = d\n[domain/d]\nid_provider = ldap\nldap_uri = ldap://127.0.0.1\n" +
+                       domain_lines;
+    std::vector<Problem> problems;
+    std::vector<IniFile> files{parse_ini(text, "v.conf", problems)};
+    assert_int_equal(problems.size(), 0);
+    ConfigLoad load = validate_config(files, "v.conf");
+    for (const Problem &p : load.problems) print_error("problem: %s\n", p.to_string().c_str());
+    assert_true(load.ok());
+    auto s = ldap::IdSettings::from_config(load.config, "d");
+    assert_true(s.ok());
+    return *s;
+}
+
+LdapEntry group(const std::string &cn, const std::string &gid, std::vector<std::string> members = {})
+{
+    LdapEntry e;
+    e.dn = "cn=" + cn + base;
+    e.attributes = {{"objectClass", {"posixGroup"}}, {"cn", {cn}}, {"gidNumber", {gid}}};
+    if (!members.empty()) e.attributes.emplace_back("memberUid", std::move(members));
+    return e;
+}
+
+void expect_refused(const Result<sysdb::Group> &g, const std::string &message)
+{
+    assert_false(g.ok());
+    if (g.error().message != message) print_error("got: %s\n", g.error().message.c_str());
+    assert_string_equal(g.error().message.c_str(), message.c_str());
+}
+
+void a_group_takes_its_members_sorted_once_each(void **)
+{
+    auto g = ldap::to_group(group("devs", "2000", {"carol", "alice", "bob", "alice"}), settings());
+    assert_true(g.ok());
+    assert_string_equal(g->name.c_str(), "devs");
+    assert_int_equal(g->gid, 2000);
+    assert_true((g->members == std::vector<std::string>{"alice", "bob", "carol"}));
+    assert_string_equal(g->original_dn.c_str(), ("cn=devs" + base).c_str());
+}
+
+void attribute_names_compare_without_regard_to_case(void **)
+{
+    LdapEntry e;
+    e.dn = "cn=devs" + base;
+    e.attributes = {{"CN", {"devs"}}, {"GIDNUMBER", {"2000"}}, {"memberuid", {"alice"}}, {"modifytimestamp", {"2024"}}};
+    auto g = ldap::to_group(e, settings());
+    assert_true(g.ok());
+    assert_int_equal(g->gid, 2000);
+    assert_int_equal(g->members.size(), 1);
+    assert_string_equal(g->modify_stamp.c_str(), "2024");
+}
+
+void a_member_nss_cannot_carry_is_skipped_not_the_group(void **)
+{
+    const std::string with_nul("ev\0e", 4);
+    auto g = ldap::to_group(group("devs", "2000", {"alice", "bad:name", "a,b", "", with_nul, std::string(300, 'x')}),
+                            settings());
+    assert_true(g.ok());
+    assert_true((g->members == std::vector<std::string>{"alice"}));
+}
+
+void a_multi_valued_name_takes_the_one_in_the_dn(void **)
+{
+    LdapEntry e = group("devs", "2000");
+    e.attributes[1].second = {"developers", "devs"};
+    auto g = ldap::to_group(e, settings());
+    assert_true(g.ok());
+    assert_string_equal(g->name.c_str(), "devs");
+
+    e.dn = "cn=other" + base;
+    expect_refused(ldap::to_group(e, settings()), "cn=other" + base + ": several cn values and none is the DN's");
+}
+
+void bad_gids_are_refused_naming_the_dn(void **)
+{
+    const std::string dn = "cn=devs" + base;
+    expect_refused(ldap::to_group(group("devs", "12a"), settings()), dn + ": gidNumber '12a' is not a number");
+    expect_refused(ldap::to_group(group("devs", "-5"), settings()), dn + ": gidNumber '-5' is not a number");
+    expect_refused(ldap::to_group(group("devs", ""), settings()), dn + ": gidNumber '' is not a number");
+    expect_refused(ldap::to_group(group("devs", "99999999999"), settings()),
+                   dn + ": gidNumber '99999999999' is not a number");
+    expect_refused(ldap::to_group(group("devs", "4294967296"), settings()),
+                   dn + ": gidNumber '4294967296' is not a number");
+    expect_refused(ldap::to_group(group("devs", "4294967295"), settings()),
+                   dn + ": group 'devs' (" + dn + "): gid 4294967295 means \"no id\" to NSS");
+    expect_refused(ldap::to_group(group("devs", "0"), settings()), dn + ": gidNumber 0 is never served");
+    expect_refused(ldap::to_group(group("devs", "500"), settings("min_id = 1000\nmax_id = 5000\n")),
+                   dn + ": gidNumber 500 is outside min_id 1000 .. max_id 5000");
+    expect_refused(ldap::to_group(group("devs", "6000"), settings("min_id = 1000\nmax_id = 5000\n")),
+                   dn + ": gidNumber 6000 is outside min_id 1000 .. max_id 5000");
+    LdapEntry two = group("devs", "2000");
+    two.attributes[2].second.push_back("2001");
+    expect_refused(ldap::to_group(two, settings()), dn + ": more than one gidNumber");
+    LdapEntry none = group("devs", "2000");
+    none.attributes.erase(none.attributes.begin() + 2);
+    expect_refused(ldap::to_group(none, settings()), dn + ": no gidNumber");
+}
+
+void a_users_primary_gid_may_lie_outside_min_id_and_max_id(void **)
+{
+    LdapEntry e;
+    e.dn = "uid=alice,ou=People,dc=example,dc=com";
+    e.attributes = {{"uid", {"alice"}}, {"uidNumber", {"1001"}}, {"gidNumber", {"100"}}, {"loginShell", {"/bin/sh"}}};
+    auto u = ldap::to_user(e, settings("min_id = 1000\n"));
+    assert_true(u.ok());
+    assert_int_equal(u->uid, 1001);
+    assert_int_equal(u->gid, 100);
+    assert_string_equal(u->shell.c_str(), "/bin/sh");
+    e.attributes[1].second = {"999"};
+    auto low = ldap::to_user(e, settings("min_id = 1000\n"));
+    assert_false(low.ok());
+    assert_string_equal(low.error().message.c_str(),
+                        "uid=alice,ou=People,dc=example,dc=com: uidNumber 999 is outside min_id 1000 .. max_id 0");
+    e.attributes[0].second = {"alice", "alice2"};
+    auto two = ldap::to_user(e, settings());
+    assert_false(two.ok());
+    assert_string_equal(two.error().message.c_str(), "uid=alice,ou=People,dc=example,dc=com: more than one uid");
+}
+
+void an_attribute_configured_for_two_fields_serves_both(void **)
+{
+    LdapEntry e;
+    e.dn = "uid=alice,ou=People,dc=example,dc=com";
+    e.attributes = {{"uid", {"alice"}}, {"uidNumber", {"1001"}}, {"gidNumber", {"1001"}}, {"cn", {"Alice A."}}};
+    auto u = ldap::to_user(e, settings("ldap_user_gecos = cn\nldap_user_authorized_host = cn\n"
+                                       "ldap_user_shadow_expire = uid\n"));
+    assert_true(u.ok());
+    assert_string_equal(u->name.c_str(), "alice");
+    assert_string_equal(u->gecos.c_str(), "Alice A.");
+    assert_true((u->extra.at("cn") == std::vector<std::string>{"Alice A."}));
+    assert_true((u->extra.at("uid") == std::vector<std::string>{"alice"}));
+}
+
+void the_searches_ask_only_for_the_attributes_the_maps_read(void **)
+{
+    auto s = settings("ldap_user_authorized_host = allowedHost\n");
+    assert_true((s.group_attributes() == std::vector<std::string>{"cn", "gidNumber", "memberUid", "modifyTimestamp"}));
+    auto users = s.user_attributes();
+    assert_true(std::find(users.begin(), users.end(), "objectClass") == users.end());
+    for (const char *a : {"uid", "uidNumber", "gidNumber", "gecos", "homeDirectory", "loginShell", "modifyTimestamp",
+                          "allowedHost"})
+        assert_true(std::find(users.begin(), users.end(), a) != users.end());
+}
+
+void of_groups_sharing_a_name_or_gid_the_first_is_kept(void **)
+{
+    std::vector<LdapEntry> entries;
+    entries.push_back(group("a", "2001"));
+    entries.push_back(group("bad", "x"));  // not a group: skipped
+    entries.push_back(group("b", "2002"));
+    entries.push_back(group("a", "2003"));  // a's name
+    entries.push_back(group("c", "2002"));  // b's gid
+    entries.push_back(group("d", "2004"));
+    entries.push_back(group("b", "2001"));  // a's gid, b's name
+    entries.push_back(group("e", "2005", {"alice"}));
+    auto groups = ldap::distinct_groups(std::move(entries), settings());
+    std::vector<std::string> names;
+    for (const auto &g : groups) names.push_back(g.name + ":" + std::to_string(g.gid));
+    assert_true((names == std::vector<std::string>{"a:2001", "b:2002", "d:2004", "e:2005"}));
+    assert_true((groups.back().members == std::vector<std::string>{"alice"}));
+}
+
+void many_distinct_groups_are_all_kept_in_order(void **)
+{
+    std::vector<LdapEntry> entries;
+    for (int i = 0; i < 600; ++i) entries.push_back(group("g" + std::to_string(i), std::to_string(10000 + i)));
+    auto groups = ldap::distinct_groups(std::move(entries), settings());
+    assert_int_equal(groups.size(), 600);
+    for (int i = 0; i < 600; ++i) {
+        assert_string_equal(groups[i].name.c_str(), ("g" + std::to_string(i)).c_str());
+        assert_int_equal(groups[i].gid, 10000 + i);
+    }
+}
+
+} // namespace
+
+int main()
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_group_takes_its_members_sorted_once_each),
+        cmocka_unit_test(attribute_names_compare_without_regard_to_case),
+        cmocka_unit_test(a_member_nss_cannot_carry_is_skipped_not_the_group),
+        cmocka_unit_test(a_multi_valued_name_takes_the_one_in_the_dn),
+        cmocka_unit_test(bad_gids_are_refused_naming_the_dn),
+        cmocka_unit_test(a_users_primary_gid_may_lie_outside_min_id_and_max_id),
+        cmocka_unit_test(an_attribute_configured_for_two_fields_serves_both),
+        cmocka_unit_test(the_searches_ask_only_for_the_attributes_the_maps_read),
+        cmocka_unit_test(of_groups_sharing_a_name_or_gid_the_first_is_kept),
+        cmocka_unit_test(many_distinct_groups_are_all_kept_in_order),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
