@@ -63,6 +63,23 @@ def test_initgroups_stores_the_user_and_all_its_groups(vigil):
     assert show(vigil, "group", "admins") is not None
 
 
+def test_initgroups_of_a_name_no_user_has_stores_none_of_its_groups(vigil, slapd):
+    # The groups listing a name are asked for beside the user (one step):
+    # without the user, their answer is dropped.
+    slapd.add_ldif(f"dn: cn=ghosts,ou=Groups,{slapd.base_dn}\nobjectClass: posixGroup\ncn: ghosts\n"
+                   "gidNumber: 20444\nmemberUid: ghost\n")
+    before = int(vigil.domain_status()["searches_sent"])
+    assert vigil.dp_call("initgroups", "ghost") == ["not-found no such entry in the directory"]
+    assert int(vigil.domain_status()["searches_sent"]) - before == 2
+    assert show(vigil, "group", "ghosts") is None
+    assert show(vigil, "user", "ghost") is None
+    # And the user's groups come when it exists.
+    slapd.add_ldif(f"dn: uid=ghost,ou=People,{slapd.base_dn}\nobjectClass: posixAccount\nobjectClass: account\n"
+                   "uid: ghost\ncn: ghost\nuidNumber: 10444\ngidNumber: 10000\nhomeDirectory: /home/ghost\n")
+    assert vigil.dp_call("initgroups", "ghost") == ["ok "]
+    assert show(vigil, "user", "ghost")["groups"] == "10000, 20444"
+
+
 def test_what_the_directory_does_not_have_is_not_found(vigil):
     assert vigil.dp_call("user", "nobody-here") == ["not-found no such entry in the directory"]
     assert vigil.dp_call("user", "*") == ["not-found no such entry in the directory"]

@@ -394,8 +394,43 @@ void IdProvider::fetch_user(const Key &key, bool with_groups)
                                     &sysdb::Sysdb::store_user,
                                     &sysdb::Sysdb::delete_user};
     std::function<void(const sysdb::User &)> then;
-    if (with_groups) then = [this, key](const sysdb::User &u) { store_initgroups(key, u); };
+    if (with_groups) {
+        // rfc2307 lists members by name, and initgroups asks by name: the
+        // groups listing it are asked for at once, beside the user, not a
+        // round trip later. (Stored only if the user is found.)
+        auto groups = search_groups_of(key, key.second);
+        then = [this, key, groups](const sysdb::User &u) { store_initgroups(key, u, groups); };
+    }
     fetch_object<sysdb::User>(key, k, key.first == Lookup::user_by_uid, std::move(then));
+}
+
+std::shared_ptr<IdProvider::GroupsSearch> IdProvider::search_groups_of(const Key &key, const std::string &name)
+{
+    auto base = id_.group_base(conn_ ? conn_->server_info().naming_context : std::string());
+    if (!base) return nullptr; // the base comes from the server: asked once the user is known
+    SearchSpec spec;
+    spec.base = base->base;
+    spec.scope = base->scope;
+    spec.filter = equality_filter(id_.group.object_class, id_.group.member, name, base->filter);
+    spec.attributes = id_.group_attributes();
+    spec.what = describe_key(key) + " (groups)";
+    spec.max_entries = 65536 + 1000; // NGROUPS_MAX, and room for entries we skip
+    auto groups = std::make_shared<GroupsSearch>();
+    groups->ahead = std::make_shared<ReadAhead>();
+    search(spec, [this, what = spec.what, groups](Result<SearchResult> r) {
+        groups->ahead->answered = true;
+        searches_.erase(what);
+        if (auto waiting = std::move(groups->waiting)) waiting(std::move(r), *groups->ahead);
+        else groups->result = std::move(r);
+    });
+    // The cached groups listing the user (500 of them: ~1 ms) are read while
+    // the directory searches, not after its answer.
+    if (!groups->ahead->answered) {
+        auto read = cache_.prefetch_groups_listing(name);
+        if (read) groups->ahead->cache = std::move(*read);
+        else VLOG(trace, "reading the groups of %s ahead: %s", name.c_str(), read.error().message.c_str());
+    }
+    return groups;
 }
 
 void IdProvider::fetch_group(const Key &key)
@@ -509,41 +544,28 @@ void IdProvider::fetch_object(const Key &key, const ObjectKind<Record> &kind, bo
     }
 }
 
-void IdProvider::store_initgroups(const Key &key, const sysdb::User &user)
+void IdProvider::store_initgroups(const Key &key, const sysdb::User &user, std::shared_ptr<GroupsSearch> groups)
 {
-    auto base = id_.group_base(conn_ ? conn_->server_info().naming_context : std::string());
-    if (!base) {
-        finish(key, Outcome::error, base.error().message);
+    if (!groups) groups = search_groups_of(key, user.name);
+    if (!groups) {
+        auto base = id_.group_base(conn_ ? conn_->server_info().naming_context : std::string());
+        finish(key, Outcome::error, base ? "no group search base" : base.error().message);
         return;
     }
-    SearchSpec spec;
-    spec.base = base->base;
-    spec.scope = base->scope;
-    spec.filter = equality_filter(id_.group.object_class, id_.group.member, user.name, base->filter);
-    spec.attributes = id_.group_attributes();
-    spec.what = describe_key(key);
-    spec.max_entries = 65536 + 1000; // NGROUPS_MAX, and room for entries we skip
-    auto ahead = std::make_shared<ReadAhead>();
-    search(std::move(spec), [this, key, user, ahead](Result<SearchResult> r) {
-        ahead->answered = true;
-        searches_.erase(describe_key(key));
+    auto store = [this, key, user](Result<SearchResult> r, const ReadAhead &ahead) {
         if (!r) {
             search_failed(key, r.error());
             return;
         }
-        std::vector<sysdb::Group> groups = distinct_groups(std::move(r->entries), id_);
-        Status st = ahead->cache ? cache_.store_initgroups(user, groups, fresh_timestamps(), *ahead->cache)
-                                 : cache_.store_initgroups(user, groups, fresh_timestamps());
+        std::vector<sysdb::Group> found = distinct_groups(std::move(r->entries), id_);
+        Status st = ahead.cache ? cache_.store_initgroups(user, found, fresh_timestamps(), *ahead.cache)
+                                : cache_.store_initgroups(user, found, fresh_timestamps());
         if (!st) finish(key, Outcome::error, "cannot write the cache: " + st.error().message);
         else finish(key, Outcome::ok, {});
-    });
-    // The cached groups listing the user (500 of them: ~1 ms) are read while
-    // the directory searches, not after its answer.
-    if (!ahead->answered) {
-        auto read = cache_.prefetch_groups_listing(user.name);
-        if (read) ahead->cache = std::move(*read);
-        else VLOG(trace, "reading the groups of %s ahead: %s", user.name.c_str(), read.error().message.c_str());
-    }
+    };
+    // No cycle: `waiting` does not hold `groups`.
+    if (groups->result) store(std::move(*groups->result), *groups->ahead);
+    else groups->waiting = std::move(store);
 }
 
 void IdProvider::finish(const Key &key, Outcome outcome, const std::string &message)

@@ -103,7 +103,16 @@ private:
                       std::function<void(const Record &)> then);
     void fetch_user(const Key &key, bool with_groups);
     void fetch_group(const Key &key);
-    void store_initgroups(const Key &key, const sysdb::User &user);
+    // The search for the groups listing a user, sent before the user's
+    // answer is in: its result waits here for the user, or the user for it.
+    struct GroupsSearch {
+        std::optional<Result<SearchResult>> result;
+        std::function<void(Result<SearchResult>, const ReadAhead &)> waiting;
+        std::shared_ptr<ReadAhead> ahead;
+    };
+    // Null when the group search base is not known yet (it comes from the server).
+    std::shared_ptr<GroupsSearch> search_groups_of(const Key &key, const std::string &name);
+    void store_initgroups(const Key &key, const sysdb::User &user, std::shared_ptr<GroupsSearch> groups);
     void finish(const Key &key, Outcome outcome, const std::string &message);
     void search_failed(const Key &key, const Error &error);
     sysdb::Timestamps fresh_timestamps() const;
