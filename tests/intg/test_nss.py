@@ -2,6 +2,7 @@
 a real slapd, with the cache between them (nss_wrapper for getent, the
 dlopen caller for initgroups_dyn)."""
 
+import concurrent.futures
 import os
 import signal
 import subprocess
@@ -229,11 +230,13 @@ def big_slapd(tmp_path_factory):
     server.load_standard_data()
     base = server.base_dn
     many = "".join(f"dn: cn=g{i:04d},ou=Groups,{base}\nobjectClass: posixGroup\ncn: g{i:04d}\n"
-                   f"gidNumber: {40000 + i}\nmemberUid: joiner\n\n" for i in range(600))
+                   f"gidNumber: {40000 + i}\nmemberUid: joiner\nmemberUid: joiner2\n\n" for i in range(600))
     members = "".join(f"memberUid: m{i:05d}\n" for i in range(10000))
     big = f"dn: cn=crowd,ou=Groups,{base}\nobjectClass: posixGroup\ncn: crowd\ngidNumber: 39999\n{members}\n"
     joiner = (f"dn: uid=joiner,ou=People,{base}\nobjectClass: posixAccount\nobjectClass: account\nuid: joiner\n"
-              "cn: joiner\nuidNumber: 10600\ngidNumber: 10000\nhomeDirectory: /home/joiner\n\n")
+              "cn: joiner\nuidNumber: 10600\ngidNumber: 10000\nhomeDirectory: /home/joiner\n\n"
+              f"dn: uid=joiner2,ou=People,{base}\nobjectClass: posixAccount\nobjectClass: account\nuid: joiner2\n"
+              "cn: joiner2\nuidNumber: 10601\ngidNumber: 10000\nhomeDirectory: /home/joiner2\n\n")
     server.load_ldif(many + big + joiner)
     server.start()
     yield server
@@ -252,6 +255,29 @@ def test_large_answers_resolve_completely_past_the_size_limit(tmp_path, builddir
         name, _, gid, members = line.split(":")
         assert (name, gid) == ("crowd", "39999")
         assert members.split(",") == [f"m{i:05d}" for i in range(10000)]
+    finally:
+        v.stop_all()
+
+
+def test_answers_of_many_pages_asked_at_once_all_resolve(tmp_path, builddir, big_slapd, nss_call):
+    # OpenLDAP keeps one paged search per connection (a second one makes the
+    # first's cookie invalid): two users' initgroups of 3 pages each, and the
+    # 10,000-member group, asked together on one connection, all complete.
+    v = start(tmp_path, builddir, big_slapd, "ldap_page_size = 200")
+    try:
+        c = Client(v, builddir, nss_call, tmp_path)
+        for _ in range(3):
+            v.vigilctl("cache-expire", "--everything", check=True)
+            with concurrent.futures.ThreadPoolExecutor(4) as pool:
+                asked = [pool.submit(c.initgroups, name, 10000) for name in ("joiner", "joiner2", "joiner")]
+                crowd = pool.submit(c.getent, "group", "crowd")
+                for f in asked:
+                    status, gids = f.result()
+                    assert status == "SUCCESS"
+                    assert sorted(gids[1:]) == [40000 + i for i in range(600)]
+                code, line = crowd.result()
+                assert code == 0 and line.startswith("crowd:*:39999:m00000,")
+        assert "cookie is invalid" not in v.log("vigil_be_LDAP")
     finally:
         v.stop_all()
 

@@ -149,9 +149,14 @@ Result<SearchHandle> LdapConnection::search(SearchSpec spec, SearchDone done)
     op->id = next_id_++;
     op->spec = std::move(spec);
     op->done = std::move(done);
-    op->paged = page_size_ > 0 && info_.supports_paging;
-    Status sent = send_page(*op);
-    if (!sent) return std::move(sent).error();
+    op->paged = op->spec.paged && page_size_ > 0 && info_.supports_paging;
+    if (op->paged && paged_running_ != 0) {
+        paged_waiting_.push_back(op->id); // sent when the one running is done
+    } else {
+        Status sent = send_page(*op);
+        if (!sent) return std::move(sent).error();
+        if (op->paged) paged_running_ = op->id;
+    }
     std::weak_ptr<LdapConnection> weak = shared_from_this();
     const std::uint64_t id = op->id;
     const bool own = op->spec.timeout.count() > 0;
@@ -305,7 +310,27 @@ void LdapConnection::finish(std::uint64_t id, Result<SearchResult> result)
     std::unique_ptr<Op> op = std::move(it->second);
     ops_.erase(it);
     if (op->msgid >= 0) by_msgid_.erase(op->msgid);
+    paged_done(id);
     if (op->done) op->done(std::move(result));
+}
+
+void LdapConnection::paged_done(std::uint64_t id)
+{
+    if (id != paged_running_) return;
+    paged_running_ = 0;
+    while (!paged_waiting_.empty() && handle_) {
+        const std::uint64_t next = paged_waiting_.front();
+        paged_waiting_.pop_front();
+        auto it = ops_.find(next);
+        if (it == ops_.end()) continue; // timed out or cancelled while waiting
+        Status sent = send_page(*it->second);
+        if (sent) {
+            paged_running_ = next;
+            return;
+        }
+        finish(next, std::move(sent).error()); // and on to the next
+        if (paged_running_ != 0) return;      // its callback started one
+    }
 }
 
 void LdapConnection::cancel(std::uint64_t id)
@@ -317,6 +342,7 @@ void LdapConnection::cancel(std::uint64_t id)
         by_msgid_.erase(it->second->msgid);
     }
     ops_.erase(it);
+    paged_done(id);
 }
 
 void LdapConnection::broken(const Error &error)
@@ -325,6 +351,8 @@ void LdapConnection::broken(const Error &error)
     readable_.reset();
     handle_.reset();
     by_msgid_.clear();
+    paged_running_ = 0;
+    paged_waiting_.clear();
     auto ops = std::move(ops_);
     ops_.clear();
     for (auto &[id, op] : ops)

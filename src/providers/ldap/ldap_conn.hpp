@@ -12,6 +12,7 @@
 #include "util/event.hpp"
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -48,6 +49,10 @@ struct SearchSpec {
     // The whole search's bound; zero: ldap_search_timeout. (An enumeration
     // of a large directory takes longer than one lookup may.)
     std::chrono::seconds timeout{0};
+    // With the paged results control (when ldap_page_size > 0 and the server
+    // pages). A lookup of one name or id is not paged: OpenLDAP keeps one
+    // paged search per connection, and a lookup must not wait for another's.
+    bool paged = true;
 };
 
 struct SearchResult {
@@ -126,6 +131,13 @@ private:
     std::uint64_t next_id_ = 1;
     std::map<std::uint64_t, std::unique_ptr<Op>> ops_; // by our id: a paged search changes msgid
     std::map<int, std::uint64_t> by_msgid_;
+    // OpenLDAP keeps the state of one paged search per connection: another
+    // paged search started meanwhile makes the first one's cookie invalid
+    // ("paged results cookie is invalid"). So paged searches run one at a
+    // time on a connection; the others wait here, their timeouts running.
+    std::uint64_t paged_running_ = 0; // its id; 0: none
+    std::deque<std::uint64_t> paged_waiting_;
+    void paged_done(std::uint64_t id);
     std::function<void(const Error &)> on_broken_;
 
     friend class SearchHandle;

@@ -484,6 +484,7 @@ void IdProvider::fetch_object(const Key &key, const ObjectKind<Record> &kind, bo
     spec.attributes = kind.attributes;
     spec.what = describe_key(key);
     spec.max_entries = 1000; // one name or id: a handful at most, even with duplicates
+    spec.paged = false;      // so it never waits for a paged search (ldap_conn.hpp)
     auto ahead = std::make_shared<ReadAhead>();
     search(std::move(spec), [this, key, kind, by_id, id, then, ahead](Result<SearchResult> r) {
         ahead->answered = true;
