@@ -422,8 +422,8 @@ void checker_simple_counts_the_primary_group(void **)
 {
     Fixture f;
     f.store(user_with({}));                      // gid 1001
-    f.store(sysdb::Group{"alice-primary", 1001, {}, {}, "cn=alice-primary", ""}); // does not list alice
-    f.store(sysdb::Group{"staff", 2000, {"alice"}, {}, "cn=staff", ""});
+    f.store(sysdb::Group{"alice-primary", 1001, {}, {}, "cn=alice-primary", "", ""}); // does not list alice
+    f.store(sysdb::Group{"staff", 2000, {"alice"}, {}, "cn=staff", "", ""});
     AccessSettings s;
     s.provider = ProviderKind::simple;
     s.simple.allow_groups = {"ALICE-PRIMARY"};
@@ -449,7 +449,7 @@ void checker_simple_fetches_an_uncached_primary_group(void **)
     AccessChecker c(s, *f.db, {}, [&](std::uint32_t gid, std::function<void()> then) {
         ++fetched;
         assert_int_equal(gid, 1001);
-        f.store(sysdb::Group{"alice-primary", 1001, {}, {}, "cn=alice-primary", ""});
+        f.store(sysdb::Group{"alice-primary", 1001, {}, {}, "cn=alice-primary", "", ""});
         then();
     });
     expect(f.decide(c, "alice"), Kind::deny);

@@ -190,6 +190,42 @@ void many_distinct_groups_are_all_kept_in_order(void **)
     }
 }
 
+// The digest that lets a refresh skip converting an unchanged group.
+void a_groups_digest_follows_its_entry_and_the_settings_that_shape_it(void **)
+{
+    ldap::IdSettings s = settings();
+    s.digest_key[0] = 1;
+    const std::string d = ldap::group_entry_digest(group("devs", "2000", {"alice", "bob"}), s);
+    assert_int_equal(d.size(), 32);
+    assert_true(d.find_first_not_of("0123456789abcdef") == std::string::npos);
+    // The same entry: the same digest; to_group records it.
+    assert_string_equal(ldap::group_entry_digest(group("devs", "2000", {"alice", "bob"}), s).c_str(), d.c_str());
+    auto g = ldap::to_group(group("devs", "2000", {"alice", "bob"}), s);
+    assert_true(g.ok());
+    assert_string_equal(g->source_digest.c_str(), d.c_str());
+    // Anything else: another digest.
+    std::vector<std::string> others = {
+        ldap::group_entry_digest(group("devs", "2000", {"alice", "bobb"}), s),
+        ldap::group_entry_digest(group("devs", "2000", {"alice"}), s),
+        ldap::group_entry_digest(group("devs", "2001", {"alice", "bob"}), s),
+        ldap::group_entry_digest(group("devs", "2000", {"alicebob"}), s),
+    };
+    LdapEntry moved = group("devs", "2000", {"alice", "bob"});
+    moved.dn = "cn=devs,ou=Other,dc=example,dc=com";
+    others.push_back(ldap::group_entry_digest(moved, s));
+    ldap::IdSettings other_key = s;
+    other_key.digest_key[0] = 2;
+    others.push_back(ldap::group_entry_digest(group("devs", "2000", {"alice", "bob"}), other_key));
+    // A setting to_group reads (a gid now outside max_id would be refused).
+    ldap::IdSettings narrower = settings("max_id = 1999\n");
+    narrower.digest_key = s.digest_key;
+    others.push_back(ldap::group_entry_digest(group("devs", "2000", {"alice", "bob"}), narrower));
+    ldap::IdSettings other_map = settings("ldap_group_member = uniqueMember\n");
+    other_map.digest_key = s.digest_key;
+    others.push_back(ldap::group_entry_digest(group("devs", "2000", {"alice", "bob"}), other_map));
+    for (const std::string &o : others) assert_string_not_equal(o.c_str(), d.c_str());
+}
+
 } // namespace
 
 int main()
@@ -205,6 +241,7 @@ int main()
         cmocka_unit_test(the_searches_ask_only_for_the_attributes_the_maps_read),
         cmocka_unit_test(of_groups_sharing_a_name_or_gid_the_first_is_kept),
         cmocka_unit_test(many_distinct_groups_are_all_kept_in_order),
+        cmocka_unit_test(a_groups_digest_follows_its_entry_and_the_settings_that_shape_it),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

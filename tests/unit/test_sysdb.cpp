@@ -14,6 +14,7 @@
 
 using vigil::Errc;
 using namespace vigil::sysdb;
+using vigil::SipHash128;
 
 namespace {
 
@@ -580,6 +581,54 @@ void read_ahead_older_than_a_write_is_not_used(void **)
     assert_true(renamed.ok() && renamed->has_value() && (*renamed)->record.name == "developers");
 }
 
+void a_group_known_unchanged_by_digest_refreshes_its_timestamps_only(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    Group devs = group("devs", 31000, {"alice", "bob"});
+    devs.source_digest = "00112233445566778899aabbccddeeff";
+    assert_ok(db.store_group(devs, fresh_ts));
+    auto stored = db.group_by_name("devs");
+    assert_true(stored.ok() && stored->has_value() && (*stored)->record == devs);
+    auto ahead = db.prefetch_group("devs");
+    assert_true(ahead.ok());
+    auto seen = ahead->single_group();
+    assert_true(seen.has_value());
+    assert_true(seen->name == "devs" && seen->source_digest == devs.source_digest && seen->original_dn == devs.original_dn);
+    const auto commits = db.durable_commits();
+    const Timestamps later{now + 600, now + 6000};
+    auto done = db.refresh_unchanged_group("devs", later, *ahead);
+    assert_true(done.ok() && *done);
+    assert_int_equal(db.durable_commits(), commits);
+    auto after = db.group_by_name("devs");
+    assert_true(after.ok() && after->has_value() && (*after)->timestamps == later && (*after)->record == devs);
+    // A read-ahead older than a write: nothing written, the caller stores.
+    auto stale = db.prefetch_group("devs");
+    assert_true(stale.ok());
+    assert_ok(db.store_group(group("devs", 31000, {"alice"}), fresh_ts));
+    auto refused = db.refresh_unchanged_group("devs", Timestamps{now + 700, now + 7000}, *stale);
+    assert_true(refused.ok() && !*refused);
+    auto kept = db.group_by_name("devs");
+    assert_true(kept.ok() && kept->has_value() && (*kept)->timestamps == fresh_ts);
+    // Not a hex digest: refused like any bad field.
+    Group bad = group("bad", 31001);
+    bad.source_digest = "ZZ";
+    assert_false(db.store_group(bad, fresh_ts).ok());
+}
+
+void the_digest_key_is_kept_with_the_entries(void **)
+{
+    test::TempDir dir;
+    SipHash128::Key first;
+    { Sysdb db = open_writer(dir); first = db.digest_key(); }
+    assert_false(first == SipHash128::Key{});
+    Sysdb again = open_writer(dir);
+    assert_true(again.digest_key() == first);
+    test::TempDir other;
+    Sysdb another = open_writer(other);
+    assert_false(another.digest_key() == first);
+}
+
 void unchanged_initgroups_refresh_writes_no_entry(void **)
 {
     test::TempDir dir;
@@ -1100,6 +1149,8 @@ int main()
         cmocka_unit_test(unchanged_store_rewrites_only_the_timestamps),
         cmocka_unit_test(timestamps_are_read_alone),
         cmocka_unit_test(unchanged_initgroups_refresh_writes_no_entry),
+        cmocka_unit_test(a_group_known_unchanged_by_digest_refreshes_its_timestamps_only),
+        cmocka_unit_test(the_digest_key_is_kept_with_the_entries),
         cmocka_unit_test(read_ahead_initgroups_store_equals_the_plain_one),
         cmocka_unit_test(read_ahead_older_than_a_write_is_not_used),
         cmocka_unit_test(group_grown_by_a_diff_reads_as_unchanged_when_refreshed),

@@ -42,6 +42,7 @@ IdProvider::IdProvider(EventLoop &loop, LdapSettings ldap, IdSettings id, sysdb:
     : loop_(loop), ldap_(std::move(ldap)), id_(std::move(id)), cache_(cache),
       state_(loop, timing, [this] { probe(); }), timing_(timing)
 {
+    id_.digest_key = cache_.digest_key();
 }
 
 IdProvider::~IdProvider()
@@ -404,6 +405,23 @@ void IdProvider::fetch_user(const Key &key, bool with_groups)
     fetch_object<sysdb::User>(key, k, key.first == Lookup::user_by_uid, std::move(then));
 }
 
+// A group lookup whose one answer is the very entry the cached group was
+// made from (same DN, same digest): its timestamps are refreshed and the
+// entry is not converted, checked and compared again (for 10,000 members
+// that is most of the lookup's work). True when done (finished).
+bool IdProvider::refreshed_unchanged(const Key &key, const SearchResult &r, const ReadAhead &ahead)
+{
+    if (!ahead.cache || r.entries.size() != 1) return false;
+    auto cached = ahead.cache->single_group();
+    if (!cached || cached->source_digest.empty() || cached->original_dn != r.entries[0].dn) return false;
+    if (cached->source_digest != group_entry_digest(r.entries[0], id_)) return false;
+    auto done = cache_.refresh_unchanged_group(std::string(cached->name), fresh_timestamps(), *ahead.cache);
+    if (done && !*done) return false; // the read-ahead is out of date: the usual way
+    if (!done) finish(key, Outcome::error, "cannot write the cache: " + done.error().message);
+    else finish(key, Outcome::ok, {});
+    return true;
+}
+
 std::shared_ptr<IdProvider::GroupsSearch> IdProvider::search_groups_of(const Key &key, const std::string &name)
 {
     auto base = id_.group_base(conn_ ? conn_->server_info().naming_context : std::string());
@@ -492,6 +510,9 @@ void IdProvider::fetch_object(const Key &key, const ObjectKind<Record> &kind, bo
         if (!r) {
             search_failed(key, r.error());
             return;
+        }
+        if constexpr (std::is_same_v<Record, sysdb::Group>) {
+            if (refreshed_unchanged(key, *r, *ahead)) return;
         }
         std::optional<Record> found;
         for (LdapEntry &e : r->entries) {

@@ -110,6 +110,7 @@ private:
         std::function<void(Result<SearchResult>, const ReadAhead &)> waiting;
         std::shared_ptr<ReadAhead> ahead;
     };
+    bool refreshed_unchanged(const Key &key, const SearchResult &r, const ReadAhead &ahead);
     // Null when the group search base is not known yet (it comes from the server).
     std::shared_ptr<GroupsSearch> search_groups_of(const Key &key, const std::string &name);
     void store_initgroups(const Key &key, const sysdb::User &user, std::shared_ptr<GroupsSearch> groups);

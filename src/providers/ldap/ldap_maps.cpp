@@ -1,5 +1,7 @@
 #include "providers/ldap/ldap_maps.hpp"
 
+#include "config.h"
+
 #include "util/log.hpp"
 
 #include <algorithm>
@@ -239,9 +241,39 @@ Result<sysdb::User> to_user(LdapEntry e, const IdSettings &s)
     return u;
 }
 
+std::string group_entry_digest(const LdapEntry &e, const IdSettings &s)
+{
+    // Bump when to_group changes what it makes of the same entry: the
+    // cached groups are then compared in full once more, not trusted.
+    static constexpr std::string_view group_mapping_revision = "vigil group mapping 1 " PACKAGE_VERSION;
+    SipHash128 h(s.digest_key);
+    h.update_framed(group_mapping_revision);
+    for (std::string_view setting : {s.group.object_class, s.group.name, s.group.gid_number, s.group.member, s.group.modify_stamp})
+        h.update_framed(setting);
+    const std::uint32_t numbers[] = {static_cast<std::uint32_t>(s.schema), s.min_id, s.max_id,
+                                     static_cast<std::uint32_t>(VIGIL_MAX_GROUP_MEMBERS)};
+    h.update(numbers, sizeof numbers);
+    h.update_framed(e.dn);
+    for (const auto &[attr, values] : e.attributes) {
+        h.update_framed(attr);
+        const std::uint64_t count = values.size();
+        h.update(&count, sizeof count);
+        for (const std::string &v : values) h.update_framed(v);
+    }
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(32);
+    for (std::uint8_t b : h.finish()) {
+        hex.push_back(digits[b >> 4]);
+        hex.push_back(digits[b & 15]);
+    }
+    return hex;
+}
+
 Result<sysdb::Group> to_group(LdapEntry e, const IdSettings &s)
 {
     sysdb::Group g;
+    g.source_digest = group_entry_digest(e, s); // before the values move out
     auto name = single_name(e, s.group.name);
     if (!name) {
         // cn is often multi-valued (cn: devs, cn: developers) and servers keep

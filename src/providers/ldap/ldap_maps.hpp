@@ -10,6 +10,8 @@
 #include "util/sysdb/records.hpp"
 
 #include <cstdint>
+#include "util/siphash.hpp"
+
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -53,6 +55,9 @@ struct IdSettings {
     std::chrono::seconds enumeration_refresh{300};        // ldap_enumeration_refresh_timeout
     std::chrono::seconds enumeration_search_timeout{60};  // ldap_enumeration_search_timeout
     std::chrono::seconds connection_check_interval{10};   // ldap_connection_check_interval (0: off)
+    // Not configuration: the cache's key for digests of entries
+    // (sysdb::Sysdb::digest_key), set by the provider.
+    SipHash128::Key digest_key{};
 
     static Result<IdSettings> from_config(const Config &config, const std::string &domain);
 
@@ -69,6 +74,13 @@ struct IdSettings {
 // The entry is taken, so that its values move into the record, not copied.
 Result<sysdb::User> to_user(LdapEntry entry, const IdSettings &settings);
 Result<sysdb::Group> to_group(LdapEntry entry, const IdSettings &settings);
+
+// The digest of a group's directory entry as to_group reads it (its DN,
+// attributes and values as sent, and every setting and rule that shapes the
+// record), keyed with settings.digest_key; lowercase hex. Equal digests:
+// to_group makes the same record (Group::source_digest). Whatever to_group
+// comes to depend on must be part of it (group_mapping_revision below).
+std::string group_entry_digest(const LdapEntry &entry, const IdSettings &settings);
 
 // The groups of an initgroups answer as records, in the directory's order:
 // an entry that is not a servable group, or whose name or gid an earlier

@@ -15,7 +15,7 @@ namespace {
 constexpr std::array reserved_attrs{
     attr::version, attr::name, attr::object_class, attr::uid, attr::primary_gid, attr::gid,
     attr::gecos, attr::home, attr::shell, attr::member, attr::member_group, attr::original_dn,
-    attr::modify_stamp, attr::last_update, attr::expires_at, attr::initgr_last_update,
+    attr::modify_stamp, attr::source_digest, attr::digest_key, attr::last_update, attr::expires_at, attr::initgr_last_update,
     attr::initgr_expires_at, attr::access_filter_allowed, attr::access_filter_checked,
     attr::access_filter_hash, "distinguishedName", "dn",
 };
@@ -154,7 +154,8 @@ ldb_message *encode(TALLOC_CTX *mem, ldb_context *ldb, const Group &group)
               add(msg.get(), attr::member, group.members) &&
               add(msg.get(), attr::member_group, group.member_groups) &&
               add(msg.get(), attr::original_dn, group.original_dn) &&
-              add(msg.get(), attr::modify_stamp, group.modify_stamp);
+              add(msg.get(), attr::modify_stamp, group.modify_stamp) &&
+              add(msg.get(), attr::source_digest, group.source_digest);
     return ok ? msg.release() : nullptr;
 }
 
@@ -195,6 +196,7 @@ Result<Group> decode_group(const ldb_message *msg)
     group.member_groups = sorted_values_of(msg, attr::member_group);
     group.original_dn = single(msg, attr::original_dn);
     group.modify_stamp = single(msg, attr::modify_stamp);
+    group.source_digest = single(msg, attr::source_digest);
     return group;
 }
 
@@ -246,7 +248,7 @@ bool holds(const ldb_message *old, const Group &group)
         {attr::object_class, &object_class, nullptr},  {attr::name, &group.name, nullptr},
         {attr::gid, &gid, nullptr},                    {attr::member, nullptr, &group.members},
         {attr::member_group, nullptr, &group.member_groups}, {attr::original_dn, &group.original_dn, nullptr},
-        {attr::modify_stamp, &group.modify_stamp, nullptr},
+        {attr::modify_stamp, &group.modify_stamp, nullptr}, {attr::source_digest, &group.source_digest, nullptr},
     };
     unsigned written = 0;
     for (const Expected &e : expected) {

@@ -40,6 +40,8 @@ inline constexpr const char *member = "memberUid";
 inline constexpr const char *member_group = "memberGroup";
 inline constexpr const char *original_dn = "originalDN";
 inline constexpr const char *modify_stamp = "modifyStamp";
+inline constexpr const char *source_digest = "sourceDigest"; // groups
+inline constexpr const char *digest_key = "digestKey";       // the root entry: the key of the digests
 // the timestamps' fields (a tdb record since format 2, stamp_file.hpp): kept
 // reserved so that an extra directory attribute cannot take their names
 inline constexpr const char *last_update = "lastUpdate";

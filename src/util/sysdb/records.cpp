@@ -182,7 +182,10 @@ Status validate(const Group &group)
         if (Status st = check_name(subject, "member group", m); !st) return st;
     }
     if (Status st = check_text(subject, "original DN", group.original_dn, text_forbidden_bytes); !st) return st;
-    return check_text(subject, "modify stamp", group.modify_stamp, text_forbidden_bytes);
+    if (Status st = check_text(subject, "modify stamp", group.modify_stamp, text_forbidden_bytes); !st) return st;
+    if (group.source_digest.find_first_not_of("0123456789abcdef") != std::string::npos)
+        return subject.refuse("source digest is not lowercase hex");
+    return {};
 }
 
 } // namespace vigil::sysdb

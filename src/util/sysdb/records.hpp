@@ -38,6 +38,10 @@ struct Group {
     std::vector<std::string> member_groups; // names of nested groups (rfc2307bis)
     std::string original_dn;
     std::string modify_stamp;
+    // The provider's digest of the directory entry this record was made
+    // from (hex; empty: none): an answer with the same digest makes the
+    // same record, so it is known unchanged without being converted.
+    std::string source_digest;
 
     bool operator==(const Group &) const = default;
 };

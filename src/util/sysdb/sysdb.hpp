@@ -26,6 +26,7 @@
 #pragma once
 
 #include "util/result.hpp"
+#include "util/siphash.hpp"
 #include "util/sysdb/ldb_file.hpp"
 #include "util/sysdb/records.hpp"
 #include "util/sysdb/stamp_file.hpp"
@@ -117,6 +118,13 @@ public:
     Prefetch(Prefetch &&) noexcept;
     Prefetch &operator=(Prefetch &&) noexcept;
 
+    // The one group read ahead, if exactly one (prefetch_group and
+    // prefetch_group_by_gid): valid while this Prefetch lives.
+    struct Group {
+        std::string_view name, original_dn, source_digest;
+    };
+    std::optional<Group> single_group() const;
+
 private:
     friend class Sysdb;
     struct Data;
@@ -189,6 +197,12 @@ public:
     Result<Prefetch> prefetch_group_by_gid(std::uint32_t gid) const;
     Result<Prefetch> prefetch_groups_listing(const std::string &user) const; // for store_initgroups(user, ...)
     Status store_group(const Group &group, const Timestamps &ts, const Prefetch &ahead);
+    // The directory's entry of group `name` is the one its cached record
+    // was made from (the provider compared Group::source_digest with
+    // `ahead`'s): only its timestamps are written. False, writing nothing,
+    // when `ahead` is no longer what the cache holds or has no `name`:
+    // then the caller stores the record as usual.
+    Result<bool> refresh_unchanged_group(const std::string &name, const Timestamps &ts, const Prefetch &ahead);
     Status store_initgroups(const User &user, const std::vector<Group> &groups, const Timestamps &ts,
                             const Prefetch &ahead);
 
@@ -223,6 +237,12 @@ public:
 
     const SysdbPaths &paths() const noexcept { return paths_; }
 
+    // The writer's secret key for digests of directory answers
+    // (Group::source_digest), kept in the entries file's root entry and
+    // made at random when it is new: digests written with it stay valid
+    // with the entries, and cannot be forged by anyone without the file.
+    const SipHash128::Key &digest_key() const noexcept { return digest_key_; }
+
     // Runs after every committed write, in the writer, with what it touched:
     // vigil_be tells the responders which in-memory copies of formatted
     // answers are out of date. One callback; setting another replaces it.
@@ -244,6 +264,8 @@ private:
     // every step succeeded.
     // An empty read-ahead of the cache as it is now.
     Result<Prefetch::Data *> start_prefetch(Prefetch &ahead) const;
+    // `ahead`'s data if it is still what the cache holds, else null.
+    const Prefetch::Data *still_valid(const Prefetch *ahead) const;
     // `ahead`: read ahead for this write (used if still valid).
     Status write(const std::function<Status(Writer &)> &steps, const Prefetch *ahead = nullptr);
 
@@ -255,6 +277,7 @@ private:
     FileId stamps_id_;
     std::function<void(const Changes &)> on_commit_;
     std::uint64_t durable_commits_ = 0;
+    SipHash128::Key digest_key_{};
 };
 
 } // namespace vigil::sysdb

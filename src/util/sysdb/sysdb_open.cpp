@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <string_view>
 #include <ctime>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <tdb.h>
 #include <unistd.h>
@@ -222,6 +223,51 @@ Result<StampFile> open_stamps(const std::string &path, Sysdb::Role role)
     }
 }
 
+// The digest key in the entries file's root entry; the writer adds one if
+// there is none (a cache from before it, or a new one).
+Result<SipHash128::Key> read_digest_key(const LdbFile &file)
+{
+    TallocPtr<void> mem(talloc_new(nullptr));
+    ldb_context *ldb = file.raw();
+    ldb_dn *root = ldb_dn_new(mem.get(), ldb, layout::root_dn);
+    ldb_result *res = nullptr;
+    const char *attrs[] = {layout::attr::digest_key, nullptr};
+    if (root == nullptr || ldb_search(ldb, mem.get(), &res, root, LDB_SCOPE_BASE, attrs, nullptr) != LDB_SUCCESS ||
+        res->count != 1)
+        return Error{Errc::io, "cannot read the root entry of " + file.path() + ": " + file.last_error()};
+    SipHash128::Key key{};
+    std::string hex = ldb_msg_find_attr_as_string(res->msgs[0], layout::attr::digest_key, "");
+    auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+    if (hex.size() == 2 * key.size() && hex.find_first_not_of("0123456789abcdef") == std::string::npos) {
+        for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(nibble(hex[2 * i]) * 16 + nibble(hex[2 * i + 1]));
+        return key;
+    }
+    for (std::size_t have = 0; have < key.size();) {
+        ssize_t got = getrandom(key.data() + have, key.size() - have, 0);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return sys_error("getrandom for the cache's digest key", errno);
+        have += static_cast<std::size_t>(got);
+    }
+    hex.clear();
+    static constexpr char digits[] = "0123456789abcdef";
+    for (std::uint8_t b : key) {
+        hex.push_back(digits[b >> 4]);
+        hex.push_back(digits[b & 15]);
+    }
+    auto tx = file.begin();
+    if (!tx) return std::move(tx).error();
+    ldb_message *msg = ldb_msg_new(mem.get());
+    ldb_message_element *el = nullptr;
+    if (msg == nullptr || (msg->dn = root) == nullptr ||
+        ldb_msg_add_empty(msg, layout::attr::digest_key, LDB_FLAG_MOD_REPLACE, &el) != LDB_SUCCESS ||
+        ldb_msg_add_string(msg, layout::attr::digest_key, talloc_strdup(msg, hex.c_str())) != LDB_SUCCESS)
+        return Error{Errc::internal, "out of memory"};
+    if (ldb_modify(ldb, msg) != LDB_SUCCESS)
+        return Error{Errc::io, "cannot store the digest key in " + file.path() + ": " + file.last_error()};
+    if (Status st = tx->commit(); !st) return std::move(st).error();
+    return key;
+}
+
 } // namespace
 
 SysdbPaths SysdbPaths::for_domain(const std::string &state_dir, const std::string &domain)
@@ -249,9 +295,17 @@ Result<Sysdb> Sysdb::open(const SysdbPaths &paths, Role role)
         if (!old.empty() && unlink(old.c_str()) == 0)
             VLOG(config, "removed %s: the timestamps now live in %s", old.c_str(), paths.timestamps.c_str());
     }
+    SipHash128::Key key{};
+    if (role == Role::writer) {
+        auto found = read_digest_key(*entries);
+        if (!found) return std::move(found).error();
+        key = *found;
+    }
     auto stamps = open_stamps(paths.timestamps, role);
     if (!stamps) return std::move(stamps).error();
-    return Sysdb(std::move(*entries), std::move(*stamps), paths, role);
+    Sysdb db(std::move(*entries), std::move(*stamps), paths, role);
+    db.digest_key_ = key;
+    return db;
 }
 
 Sysdb::FileId Sysdb::file_id(const std::string &path)

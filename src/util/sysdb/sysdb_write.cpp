@@ -28,6 +28,20 @@ Prefetch::~Prefetch() = default;
 Prefetch::Prefetch(Prefetch &&) noexcept = default;
 Prefetch &Prefetch::operator=(Prefetch &&) noexcept = default;
 
+std::optional<Prefetch::Group> Prefetch::single_group() const
+{
+    if (!data_ || data_->groups.size() != 1) return std::nullopt;
+    const auto &[name, msg] = *data_->groups.begin();
+    const ldb_message_element *dn = ldb_msg_find_element(msg, attr::original_dn);
+    const ldb_message_element *digest = ldb_msg_find_element(msg, attr::source_digest);
+    auto view = [](const ldb_message_element *el) {
+        return el != nullptr && el->num_values > 0
+                   ? std::string_view(reinterpret_cast<const char *>(el->values[0].data), el->values[0].length)
+                   : std::string_view();
+    };
+    return Group{name, view(dn), view(digest)};
+}
+
 // The steps of one write transaction. Each step validates what it writes, so
 // a refused record anywhere fails the transaction and nothing is written.
 //
@@ -111,6 +125,13 @@ public:
         if (ret != LDB_SUCCESS && ret != LDB_ERR_NO_SUCH_OBJECT) return ldb_failure(files_.entries, "cannot delete " + dn_text(*dn));
         stamps_batch_.remove(kind, name);
         return {};
+    }
+
+    // An entry known to be unchanged: its timestamps only.
+    Status refresh_stamps(Kind kind, const std::string &name, std::uint32_t id, const Timestamps &ts)
+    {
+        changes_.add(kind == Kind::user, name, id, id, true);
+        return update_stamps(kind, name, [&](StampRecord &r) { r.entry = ts; });
     }
 
     // The user's initgroups timestamps.
@@ -342,11 +363,7 @@ private:
 
 Status Sysdb::write(const std::function<Status(Writer &)> &steps, const Prefetch *ahead)
 {
-    // Read ahead, and still what the cache holds: no entry written since.
-    const Prefetch::Data *valid = ahead != nullptr && ahead->data_ && ahead->data_->entries == entries_.raw() &&
-                                          ahead->data_->commits == durable_commits_
-                                      ? ahead->data_.get()
-                                      : nullptr;
+    const Prefetch::Data *valid = still_valid(ahead);
     if (role_ != Role::writer) return Error{Errc::permission, "the cache " + paths_.entries + " is open read-only"};
     // Entries (if a step wrote one), then timestamps, in that order: if the
     // second write fails, entries merely look older (or expired) than they
@@ -378,6 +395,27 @@ Status Sysdb::store_group(const Group &group, const Timestamps &ts)
 Status Sysdb::store_group(const Group &group, const Timestamps &ts, const Prefetch &ahead)
 {
     return write([&](Writer &w) { return w.store(group, ts); }, &ahead);
+}
+
+const Prefetch::Data *Sysdb::still_valid(const Prefetch *ahead) const
+{
+    // Read ahead, and still what the cache holds: no entry written since.
+    return ahead != nullptr && ahead->data_ && ahead->data_->entries == entries_.raw() &&
+                   ahead->data_->commits == durable_commits_
+               ? ahead->data_.get()
+               : nullptr;
+}
+
+Result<bool> Sysdb::refresh_unchanged_group(const std::string &name, const Timestamps &ts, const Prefetch &ahead)
+{
+    const Prefetch::Data *valid = still_valid(&ahead);
+    if (valid == nullptr) return false;
+    auto it = valid->groups.find(name);
+    if (it == valid->groups.end()) return false;
+    const auto gid = static_cast<std::uint32_t>(ldb_msg_find_attr_as_uint64(it->second, attr::gid, 0));
+    Status st = write([&](Writer &w) { return w.refresh_stamps(Kind::group, name, gid, ts); });
+    if (!st) return std::move(st).error();
+    return true;
 }
 
 Status Sysdb::store_users(const std::vector<User> &users, const Timestamps &ts)

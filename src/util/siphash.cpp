@@ -1,0 +1,127 @@
+#include "util/siphash.hpp"
+
+#include <cstring>
+
+namespace vigil {
+namespace {
+
+constexpr std::uint64_t rotl(std::uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
+
+struct State {
+    std::uint64_t v0, v1, v2, v3;
+    void round() noexcept
+    {
+        v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);
+        v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;
+        v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;
+        v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);
+    }
+    std::uint64_t fold() const noexcept { return v0 ^ v1 ^ v2 ^ v3; }
+};
+
+std::uint64_t load64(const std::uint8_t *p) noexcept
+{
+    std::uint64_t w = 0;
+    for (int i = 7; i >= 0; --i) w = (w << 8) | p[i]; // little-endian, whatever the machine
+    return w;
+}
+
+State start(const SipHash128::Key &key, bool wide) noexcept
+{
+    const std::uint64_t k0 = load64(key.data()), k1 = load64(key.data() + 8);
+    State s{k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL, k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
+    if (wide) s.v1 ^= 0xee;
+    return s;
+}
+
+} // namespace
+
+SipHash128::SipHash128(const Key &key) noexcept
+{
+    State s = start(key, true);
+    v0_ = s.v0, v1_ = s.v1, v2_ = s.v2, v3_ = s.v3;
+}
+
+void SipHash128::compress(std::uint64_t word) noexcept
+{
+    State s{v0_, v1_, v2_, v3_};
+    s.v3 ^= word;
+    s.round();
+    s.round();
+    s.v0 ^= word;
+    v0_ = s.v0, v1_ = s.v1, v2_ = s.v2, v3_ = s.v3;
+}
+
+void SipHash128::update(const void *data, std::size_t size) noexcept
+{
+    const auto *p = static_cast<const std::uint8_t *>(data);
+    std::size_t used = length_ % 8; // bytes already in tail_
+    length_ += size;
+    while (size > 0 && used != 0) {
+        tail_ |= static_cast<std::uint64_t>(*p++) << (8 * used);
+        --size;
+        if (++used == 8) {
+            compress(tail_);
+            tail_ = 0;
+            used = 0;
+        }
+    }
+    for (; size >= 8; p += 8, size -= 8) compress(load64(p));
+    for (std::size_t i = 0; i < size; ++i) tail_ |= static_cast<std::uint64_t>(p[i]) << (8 * i);
+}
+
+void SipHash128::update_framed(std::string_view bytes) noexcept
+{
+    std::uint8_t length[8];
+    std::uint64_t n = bytes.size();
+    for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(n >> (8 * i));
+    update(length, sizeof length);
+    update(bytes);
+}
+
+SipHash128::Digest SipHash128::finish() const noexcept
+{
+    State s{v0_, v1_, v2_, v3_};
+    const std::uint64_t last = tail_ | (static_cast<std::uint64_t>(length_) << 56);
+    s.v3 ^= last;
+    s.round();
+    s.round();
+    s.v0 ^= last;
+    s.v2 ^= 0xee;
+    for (int i = 0; i < 4; ++i) s.round();
+    const std::uint64_t first = s.fold();
+    s.v1 ^= 0xdd;
+    for (int i = 0; i < 4; ++i) s.round();
+    const std::uint64_t second = s.fold();
+    Digest out;
+    for (int i = 0; i < 8; ++i) {
+        out[i] = static_cast<std::uint8_t>(first >> (8 * i));
+        out[8 + i] = static_cast<std::uint8_t>(second >> (8 * i));
+    }
+    return out;
+}
+
+std::uint64_t SipHash128::hash64(const Key &key, const void *data, std::size_t size) noexcept
+{
+    State s = start(key, false);
+    const auto *p = static_cast<const std::uint8_t *>(data);
+    std::size_t i = 0;
+    for (; i + 8 <= size; i += 8) {
+        const std::uint64_t w = load64(p + i);
+        s.v3 ^= w;
+        s.round();
+        s.round();
+        s.v0 ^= w;
+    }
+    std::uint64_t last = static_cast<std::uint64_t>(size) << 56;
+    for (std::size_t j = 0; i + j < size; ++j) last |= static_cast<std::uint64_t>(p[i + j]) << (8 * j);
+    s.v3 ^= last;
+    s.round();
+    s.round();
+    s.v0 ^= last;
+    s.v2 ^= 0xff;
+    for (int r = 0; r < 4; ++r) s.round();
+    return s.fold();
+}
+
+} // namespace vigil
