@@ -55,26 +55,26 @@ void SipHash128::compress(std::uint64_t word) noexcept
 void SipHash128::update(const void *data, std::size_t size) noexcept
 {
     const auto *p = static_cast<const std::uint8_t *>(data);
-    std::size_t used = length_ % 8; // bytes already in tail_
+    std::size_t used = length_ % 8; // bytes already in buffer_
     length_ += size;
-    while (size > 0 && used != 0) {
-        tail_ |= static_cast<std::uint64_t>(*p++) << (8 * used);
-        --size;
-        if (++used == 8) {
-            compress(tail_);
-            tail_ = 0;
-            used = 0;
-        }
+    if (used != 0) {
+        const std::size_t take = size < 8 - used ? size : 8 - used;
+        std::memcpy(buffer_ + used, p, take);
+        p += take;
+        size -= take;
+        if (used + take < 8) return;
+        compress(load64(buffer_));
     }
     for (; size >= 8; p += 8, size -= 8) compress(load64(p));
-    for (std::size_t i = 0; i < size; ++i) tail_ |= static_cast<std::uint64_t>(p[i]) << (8 * i);
+    std::memcpy(buffer_, p, size);
 }
 
 void SipHash128::update_framed(std::string_view bytes) noexcept
 {
-    std::uint8_t length[8];
-    std::uint64_t n = bytes.size();
-    for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(n >> (8 * i));
+    // Values longer than 4 GiB do not occur here; the length is cut to 32 bits.
+    const auto n = static_cast<std::uint32_t>(bytes.size());
+    const std::uint8_t length[4] = {static_cast<std::uint8_t>(n), static_cast<std::uint8_t>(n >> 8),
+                                    static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 24)};
     update(length, sizeof length);
     update(bytes);
 }
@@ -82,7 +82,8 @@ void SipHash128::update_framed(std::string_view bytes) noexcept
 SipHash128::Digest SipHash128::finish() const noexcept
 {
     State s{v0_, v1_, v2_, v3_};
-    const std::uint64_t last = tail_ | (static_cast<std::uint64_t>(length_) << 56);
+    std::uint64_t last = static_cast<std::uint64_t>(length_) << 56;
+    for (std::size_t i = 0; i < length_ % 8; ++i) last |= static_cast<std::uint64_t>(buffer_[i]) << (8 * i);
     s.v3 ^= last;
     s.round();
     s.round();

@@ -24,7 +24,7 @@ public:
     // Appends bytes; feeding a message in pieces gives the hash of the whole.
     void update(const void *data, std::size_t size) noexcept;
     void update(std::string_view bytes) noexcept { update(bytes.data(), bytes.size()); }
-    // A length, then the bytes: one value among others, unambiguously.
+    // A length (32 bits), then the bytes: one value among others, unambiguously.
     void update_framed(std::string_view bytes) noexcept;
 
     Digest finish() const noexcept;
@@ -35,8 +35,8 @@ public:
 private:
     void compress(std::uint64_t word) noexcept;
     std::uint64_t v0_, v1_, v2_, v3_;
-    std::uint64_t tail_ = 0;   // bytes not yet in a whole word
-    std::size_t length_ = 0;   // all bytes so far
+    std::uint8_t buffer_[8] = {}; // bytes not yet in a whole word: length_ % 8 of them
+    std::size_t length_ = 0;      // all bytes so far
 };
 
 } // namespace vigil
