@@ -17,6 +17,14 @@ struct State {
         v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);
     }
     std::uint64_t fold() const noexcept { return v0 ^ v1 ^ v2 ^ v3; }
+    // One message word, with the two compression rounds of SipHash-2-4.
+    void absorb(std::uint64_t word) noexcept
+    {
+        v3 ^= word;
+        round();
+        round();
+        v0 ^= word;
+    }
 };
 
 std::uint64_t load64(const std::uint8_t *p) noexcept
@@ -45,10 +53,7 @@ SipHash128::SipHash128(const Key &key) noexcept
 void SipHash128::compress(std::uint64_t word) noexcept
 {
     State s{v0_, v1_, v2_, v3_};
-    s.v3 ^= word;
-    s.round();
-    s.round();
-    s.v0 ^= word;
+    s.absorb(word);
     v0_ = s.v0, v1_ = s.v1, v2_ = s.v2, v3_ = s.v3;
 }
 
@@ -84,10 +89,7 @@ SipHash128::Digest SipHash128::finish() const noexcept
     State s{v0_, v1_, v2_, v3_};
     std::uint64_t last = static_cast<std::uint64_t>(length_) << 56;
     for (std::size_t i = 0; i < length_ % 8; ++i) last |= static_cast<std::uint64_t>(buffer_[i]) << (8 * i);
-    s.v3 ^= last;
-    s.round();
-    s.round();
-    s.v0 ^= last;
+    s.absorb(last);
     s.v2 ^= 0xee;
     for (int i = 0; i < 4; ++i) s.round();
     const std::uint64_t first = s.fold();
@@ -107,19 +109,10 @@ std::uint64_t SipHash128::hash64(const Key &key, const void *data, std::size_t s
     State s = start(key, false);
     const auto *p = static_cast<const std::uint8_t *>(data);
     std::size_t i = 0;
-    for (; i + 8 <= size; i += 8) {
-        const std::uint64_t w = load64(p + i);
-        s.v3 ^= w;
-        s.round();
-        s.round();
-        s.v0 ^= w;
-    }
+    for (; i + 8 <= size; i += 8) s.absorb(load64(p + i));
     std::uint64_t last = static_cast<std::uint64_t>(size) << 56;
     for (std::size_t j = 0; i + j < size; ++j) last |= static_cast<std::uint64_t>(p[i + j]) << (8 * j);
-    s.v3 ^= last;
-    s.round();
-    s.round();
-    s.v0 ^= last;
+    s.absorb(last);
     s.v2 ^= 0xff;
     for (int r = 0; r < 4; ++r) s.round();
     return s.fold();
