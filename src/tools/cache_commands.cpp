@@ -75,7 +75,8 @@ bool parse_name_args(const Context &ctx, const char *command, std::string &name,
 void print_timestamps(const vigil::sysdb::Timestamps &ts, std::int64_t timeout, std::int64_t now)
 {
     std::printf("last update:  %s\n", when(ts.last_update, now).c_str());
-    std::printf("expires:      %s\n", when(ts.expires_at, now).c_str());
+    // 0 is not "never": it is an entry marked expired (vigilctl cache-expire) or never refreshed.
+    std::printf("expires:      %s\n", ts.expires_at == 0 ? "already (marked expired)" : when(ts.expires_at, now).c_str());
     std::printf("state:        %s\n",
                 vigil::sysdb::freshness_name(vigil::sysdb::classify(ts, now, timeout, 50)));
 }

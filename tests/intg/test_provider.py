@@ -189,7 +189,9 @@ def test_cache_expire_marks_entries_expired(vigil):
     assert show(vigil, "user", "alice")["state"] == "fresh"
     out = vigil.vigilctl("cache-expire", "--user", "alice")
     assert out.returncode == 0, out.stderr
-    assert show(vigil, "user", "alice")["state"] == "expired"
+    expired = show(vigil, "user", "alice")
+    assert expired["state"] == "expired"
+    assert expired["expires"] == "already (marked expired)"  # not "never"
     assert "cache: expired user alice (vigilctl)" in vigil.log("vigil_be_LDAP")  # the provider did it
     assert vigil.vigilctl("cache-expire", "--everything").returncode == 0
     assert vigil.vigilctl("cache-expire").returncode == 2
