@@ -6,7 +6,7 @@
 #include "providers/access/access_rules.hpp"
 #include "providers/ldap/ldap_maps.hpp"
 #include "util/config.hpp"
-#include "util/ini.hpp"
+#include "config_helpers.hpp"
 
 #include <optional>
 
@@ -258,17 +258,7 @@ void the_filter_offline_goes_by_the_last_answer(void **)
 
 // ---- settings --------------------------------------------------------------------
 
-Config config(const std::string &domain_lines)
-{
-    std::string text = "[vigil]\ndomains = d\n[domain/d]\nid_provider = ldap\nldap_uri = ldap://127.0.0.1\n" + domain_lines;
-    std::vector<Problem> problems;
-    std::vector<IniFile> files{parse_ini(text, "v.conf", problems)};
-    assert_int_equal(problems.size(), 0);
-    ConfigLoad load = validate_config(files, "v.conf");
-    for (const Problem &p : load.problems) print_error("problem: %s\n", p.to_string().c_str());
-    assert_true(load.ok());
-    return load.config;
-}
+Config config(const std::string &domain_lines) { return test::domain_config(domain_lines); }
 
 void settings_defaults_are_sssds(void **)
 {

@@ -3,8 +3,7 @@
 #include "common.hpp"
 
 #include "providers/ldap/ldap_maps.hpp"
-#include "util/config.hpp"
-#include "util/ini.hpp"
+#include "config_helpers.hpp"
 
 #include <algorithm>
 
@@ -17,15 +16,7 @@ const std::string base = ",ou=Groups,dc=example,dc=com";
 
 ldap::IdSettings settings(const std::string &domain_lines = "")
 {
-    std::string text = "[vigil]\ndomains = d\n[domain/d]\nid_provider = ldap\nldap_uri = ldap://127.0.0.1\n" +
-                       domain_lines;
-    std::vector<Problem> problems;
-    std::vector<IniFile> files{parse_ini(text, "v.conf", problems)};
-    assert_int_equal(problems.size(), 0);
-    ConfigLoad load = validate_config(files, "v.conf");
-    for (const Problem &p : load.problems) print_error("problem: %s\n", p.to_string().c_str());
-    assert_true(load.ok());
-    auto s = ldap::IdSettings::from_config(load.config, "d");
+    auto s = ldap::IdSettings::from_config(test::domain_config(domain_lines), "d");
     assert_true(s.ok());
     return *s;
 }

@@ -3,31 +3,19 @@
 // (tests/intg/test_ldap_gssapi.py has the real binds).
 #include "common.hpp"
 #include "providers/ldap/ldap_settings.hpp"
-#include "util/ini.hpp"
+#include "config_helpers.hpp"
 
 using namespace vigil;
 using namespace vigil::ldap;
 
 namespace {
 
-ConfigLoad load(const std::string &domain_lines)
-{
-    std::string text = "[vigil]\ndomains = d\nstate_dir = /var/lib/vigil-test\n[domain/d]\nid_provider = ldap\n"
-                       "ldap_uri = ldap://ldap.example.com\n" +
-                       domain_lines;
-    std::vector<Problem> problems;
-    std::vector<IniFile> files{parse_ini(text, "v.conf", problems)};
-    assert_int_equal(problems.size(), 0);
-    return validate_config(files, "v.conf");
-}
+constexpr const char *vigil_lines = "state_dir = /var/lib/vigil-test\n";
+constexpr const char *uri = "ldap://ldap.example.com";
 
-Config config(const std::string &domain_lines)
-{
-    ConfigLoad loaded = load(domain_lines);
-    for (const Problem &p : loaded.problems) print_error("problem: %s\n", p.to_string().c_str());
-    assert_true(loaded.ok());
-    return loaded.config;
-}
+ConfigLoad load(const std::string &domain_lines) { return test::load_domain_config(domain_lines, vigil_lines, uri); }
+
+Config config(const std::string &domain_lines) { return test::domain_config(domain_lines, vigil_lines, uri); }
 
 void without_ldap_sasl_mech_the_bind_is_simple(void **)
 {

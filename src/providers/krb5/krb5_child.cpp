@@ -446,7 +446,7 @@ krb5_error_code make_context(const std::string &krb5_config, krb5_context *ctx)
 }
 
 // --warm: a context made before the request, and libkrb5's preauth
-// plug-ins loaded into it (an AS request made for a placeholder principal
+// plug-ins loaded into it (an AS request made for a throwaway principal
 // and dropped unsent: nothing leaves the process).
 // What the profile's files were when the context read them: a spare waits
 // for as long as no one logs in, and an admin may edit krb5.conf meanwhile
@@ -482,13 +482,13 @@ struct Warm {
             return;
         }
         krb5_config = config;
-        // The first AS request for a placeholder, made and dropped: making
+        // The first AS request for a throwaway principal, made and dropped: making
         // it loads the preauth plug-ins; krb5_init_creds_step only returns
         // what to send, it sends nothing.
-        krb5_principal placeholder = nullptr;
+        krb5_principal warm_up = nullptr;
         krb5_init_creds_context creds = nullptr;
-        if (krb5_build_principal(ctx, &placeholder, 4, "WARM", "warm", nullptr) == 0 &&
-            krb5_init_creds_init(ctx, placeholder, nullptr, nullptr, 0, nullptr, &creds) == 0) {
+        if (krb5_build_principal(ctx, &warm_up, 4, "WARM", "warm", nullptr) == 0 &&
+            krb5_init_creds_init(ctx, warm_up, nullptr, nullptr, 0, nullptr, &creds) == 0) {
             krb5_data in{}, out{}, realm{};
             unsigned int flags = 0;
             if (krb5_init_creds_step(ctx, creds, &in, &out, &realm, &flags) == 0) {
@@ -497,7 +497,7 @@ struct Warm {
             }
             krb5_init_creds_free(ctx, creds);
         }
-        if (placeholder) krb5_free_principal(ctx, placeholder);
+        if (warm_up) krb5_free_principal(ctx, warm_up);
     }
     // The context if it was made for this profile, whose files have not
     // changed since (then it is the caller's).

@@ -43,6 +43,17 @@ void HotAnswers::drop(dp_iface::Lookup lookup, std::string_view key)
     }
 }
 
+namespace {
+
+// An id as the key of a by-id answer, in `buf`: no allocation.
+std::string_view id_key(std::uint32_t id, char (&buf)[16])
+{
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, id);
+    return std::string_view(buf, static_cast<std::size_t>(end - buf));
+}
+
+} // namespace
+
 void HotAnswers::forget(bool user, std::string_view name, std::uint32_t id, std::uint32_t old_id)
 {
     using dp_iface::Lookup;
@@ -50,11 +61,9 @@ void HotAnswers::forget(bool user, std::string_view name, std::uint32_t id, std:
     const Lookup by_id = user ? Lookup::user_by_uid : Lookup::group_by_gid;
     drop(by_name, name);
     if (user) drop(Lookup::initgroups, name);
+    char text[16];
     for (std::uint32_t i : {id, old_id}) {
-        if (i == 0) continue;
-        char text[16];
-        auto [end, ec] = std::to_chars(text, text + sizeof text, i);
-        drop(by_id, std::string_view(text, static_cast<std::size_t>(end - text)));
+        if (i != 0) drop(by_id, id_key(i, text));
     }
     auto &index = ids_of_[user ? 0 : 1];
     auto it = index.find(name);
@@ -73,11 +82,8 @@ void HotAnswers::expire(bool user, std::string_view name, std::uint32_t id,
     const Lookup by_id = user ? Lookup::user_by_uid : Lookup::group_by_gid;
     mark(user ? Lookup::user_by_name : Lookup::group_by_name, name);
     if (user) mark(Lookup::initgroups, name);
-    if (id != 0) {
-        char text[16];
-        auto [end, ec] = std::to_chars(text, text + sizeof text, id);
-        mark(by_id, std::string_view(text, static_cast<std::size_t>(end - text)));
-    }
+    char text[16];
+    if (id != 0) mark(by_id, id_key(id, text));
     auto &index = ids_of_[user ? 0 : 1];
     auto it = index.find(name);
     if (it == index.end()) return;
