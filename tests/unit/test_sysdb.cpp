@@ -616,6 +616,38 @@ void a_group_known_unchanged_by_digest_refreshes_its_timestamps_only(void **)
     assert_false(db.store_group(bad, fresh_ts).ok());
 }
 
+// A group that loses a member because the user's initgroups answer no
+// longer lists it is not what its directory entry made any more: it loses
+// its digest, so that the entry, listing the user again (the same digest
+// as before), is stored in full and not taken for the cached record.
+void a_group_losing_a_member_by_initgroups_loses_its_digest(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    Group devs = group("devs", 31000, {"alice", "bob"});
+    devs.source_digest = "00112233445566778899aabbccddeeff";
+    assert_ok(db.store_initgroups(alice(), {devs}, fresh_ts));
+    assert_ok(db.store_initgroups(alice(), {}, fresh_ts)); // alice left devs
+    auto found = db.group_by_name("devs");
+    assert_true(found.ok() && found->has_value());
+    assert_true((*found)->record.members == std::vector<std::string>{"bob"});
+    assert_true((*found)->record.source_digest.empty());
+    // The same through a read-ahead, and for a group without a digest.
+    assert_ok(db.store_initgroups(alice(), {devs, group("ops", 31001, {"alice"})}, fresh_ts));
+    auto ahead = db.prefetch_groups_listing("alice");
+    assert_true(ahead.ok());
+    assert_ok(db.store_initgroups(alice(), {}, fresh_ts, *ahead));
+    found = db.group_by_name("devs");
+    assert_true(found.ok() && found->has_value() && (*found)->record.source_digest.empty());
+    auto ops = db.group_by_name("ops");
+    assert_true(ops.ok() && ops->has_value() && (*ops)->record.members.empty());
+    // Nothing for a digest check to find any more: a getgrnam stores in full.
+    auto by_name = db.prefetch_group("devs");
+    assert_true(by_name.ok());
+    auto single = by_name->single_group();
+    assert_true(single.has_value() && single->source_digest.empty());
+}
+
 void the_digest_key_is_kept_with_the_entries(void **)
 {
     test::TempDir dir;
@@ -1150,6 +1182,7 @@ int main()
         cmocka_unit_test(timestamps_are_read_alone),
         cmocka_unit_test(unchanged_initgroups_refresh_writes_no_entry),
         cmocka_unit_test(a_group_known_unchanged_by_digest_refreshes_its_timestamps_only),
+        cmocka_unit_test(a_group_losing_a_member_by_initgroups_loses_its_digest),
         cmocka_unit_test(the_digest_key_is_kept_with_the_entries),
         cmocka_unit_test(read_ahead_initgroups_store_equals_the_plain_one),
         cmocka_unit_test(read_ahead_older_than_a_write_is_not_used),

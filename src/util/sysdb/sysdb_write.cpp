@@ -208,13 +208,17 @@ public:
     // hint_groups_listing(user) and the answer's stores, those are the
     // hinted groups that are left (every group of the answer took its hint;
     // a group removed meanwhile lost it).
+    //
+    // Such a group is no longer what its directory entry made: it loses
+    // its source digest too, so that the entry, when it lists the user
+    // again, is not taken for the one the record was made from.
     Status drop_left_memberships(const std::string &user, const std::set<std::string> &answer)
     {
         std::vector<const ldb_message *> listing;
         if (hinted_user_ == user) {
             for (const auto &[name, group] : hints_) listing.push_back(group);
         } else {
-            const char *attrs[] = {attr::name, attr::gid, nullptr};
+            const char *attrs[] = {attr::name, attr::gid, attr::source_digest, nullptr};
             auto res = find_by_attr(files_.entries, mem_, Kind::group, attr::member, user, attrs);
             if (!res) return std::move(res).error();
             listing.assign((*res)->msgs, (*res)->msgs + (*res)->count);
@@ -226,7 +230,9 @@ public:
             ldb_message_element *el = nullptr;
             if (msg == nullptr || (msg->dn = ldb_dn_copy(msg, group->dn)) == nullptr ||
                 ldb_msg_add_empty(msg, attr::member, LDB_FLAG_MOD_DELETE, &el) != LDB_SUCCESS ||
-                ldb_msg_add_string(msg, attr::member, talloc_strdup(msg, user.c_str())) != LDB_SUCCESS)
+                ldb_msg_add_string(msg, attr::member, talloc_strdup(msg, user.c_str())) != LDB_SUCCESS ||
+                (ldb_msg_find_element(group, attr::source_digest) != nullptr &&
+                 ldb_msg_add_empty(msg, attr::source_digest, LDB_FLAG_MOD_DELETE, nullptr) != LDB_SUCCESS))
                 return out_of_memory("updating group " + std::string(name));
             if (Status st = entries(); !st) return st;
             if (ldb_modify(files_.entries, msg) != LDB_SUCCESS)
