@@ -1,5 +1,6 @@
 // sysdb: the identity cache the provider writes and the responders read.
 #include "common.hpp"
+#include "util/sysdb/stamp_file.hpp"
 #include "util/sysdb/sysdb.hpp"
 
 #include "util/ldb.hpp"
@@ -10,7 +11,9 @@
 #include <fcntl.h>
 #include <optional>
 #include <set>
+#include <sys/wait.h>
 #include <tdb.h>
+#include <unistd.h>
 
 using vigil::Errc;
 using namespace vigil::sysdb;
@@ -648,6 +651,80 @@ void a_group_losing_a_member_by_initgroups_loses_its_digest(void **)
     assert_true(single.has_value() && single->source_digest.empty());
 }
 
+// What another process may do to `path` now: 0 take read and write locks
+// anywhere, 1 only read locks, 2 neither (a child asks fcntl(2), F_GETLK:
+// tdb refuses a second open of a file in a process forked with it open).
+int other_process_may_lock(const std::string &path)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(path.c_str(), O_RDWR);
+        if (fd < 0) _exit(10);
+        auto free_for = [fd](short type) {
+            struct flock fl = {};
+            fl.l_type = type;
+            fl.l_whence = SEEK_SET; // l_start 0, l_len 0: the whole file
+            return fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK;
+        };
+        _exit(free_for(F_WRLCK) ? 0 : free_for(F_RDLCK) ? 1 : 2);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+// A write's timestamps batch holds the file's read lock from its first read
+// until it is applied or dropped: readers read on, no other writer writes
+// in between, and the lock never outlives the batch.
+void a_timestamps_batch_read_locks_the_file_until_applied_or_dropped(void **)
+{
+    test::TempDir dir;
+    const std::string path = dir.path() + "/stamps.tdb";
+    auto file = StampFile::open(path, StampFile::Access::read_write);
+    assert_true(file.ok());
+    assert_ok(file->initialise());
+    const StampRecord rec{fresh_ts, {}, false, false, 0, 0};
+    {
+        StampFile::Batch first;
+        first.put(layout::Kind::user, "alice", rec);
+        assert_ok(file->apply(first));
+    }
+    assert_int_equal(other_process_may_lock(path), 0);
+    {
+        StampFile::Batch batch;
+        auto got = batch.get(*file, layout::Kind::user, "alice");
+        assert_true(got.ok() && got->has_value() && **got == rec);
+        assert_int_equal(other_process_may_lock(path), 1); // readers only
+        StampRecord later = rec;
+        later.entry.expires_at += 60;
+        batch.put(layout::Kind::user, "alice", later);
+        batch.put(layout::Kind::group, "devs", later); // a new record: through a transaction
+        assert_ok(file->apply(batch));
+        assert_int_equal(other_process_may_lock(path), 0);
+        auto now_alice = file->get(layout::Kind::user, "alice");
+        auto now_devs = file->get(layout::Kind::group, "devs");
+        assert_true(now_alice.ok() && now_alice->has_value() && **now_alice == later);
+        assert_true(now_devs.ok() && now_devs->has_value() && **now_devs == later);
+    }
+    {
+        StampFile::Batch dropped; // a failed write's: never applied
+        auto got = dropped.get(*file, layout::Kind::group, "nobody");
+        assert_true(got.ok() && !got->has_value());
+        assert_int_equal(other_process_may_lock(path), 1);
+    }
+    assert_int_equal(other_process_may_lock(path), 0);
+    // And this process writes again.
+    StampFile::Batch again;
+    auto got = again.get(*file, layout::Kind::user, "alice");
+    assert_true(got.ok() && got->has_value());
+    again.remove(layout::Kind::user, "alice");
+    assert_ok(file->apply(again));
+    auto gone = file->get(layout::Kind::user, "alice");
+    assert_true(gone.ok() && !gone->has_value());
+}
+
 void the_digest_key_is_kept_with_the_entries(void **)
 {
     test::TempDir dir;
@@ -1183,6 +1260,7 @@ int main()
         cmocka_unit_test(unchanged_initgroups_refresh_writes_no_entry),
         cmocka_unit_test(a_group_known_unchanged_by_digest_refreshes_its_timestamps_only),
         cmocka_unit_test(a_group_losing_a_member_by_initgroups_loses_its_digest),
+        cmocka_unit_test(a_timestamps_batch_read_locks_the_file_until_applied_or_dropped),
         cmocka_unit_test(the_digest_key_is_kept_with_the_entries),
         cmocka_unit_test(read_ahead_initgroups_store_equals_the_plain_one),
         cmocka_unit_test(read_ahead_older_than_a_write_is_not_used),

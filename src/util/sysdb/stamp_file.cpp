@@ -253,34 +253,62 @@ Result<std::optional<StampRecord>> StampFile::get_key(std::string_view key) cons
     return std::optional<StampRecord>(parsed.record);
 }
 
+StampFile::Batch::Entry &StampFile::Batch::entry(layout::Kind kind, std::string_view name)
+{
+    return entries_[key_of(kind, name)];
+}
+
 Result<std::optional<StampRecord>> StampFile::Batch::get(const StampFile &file, layout::Kind kind, std::string_view name)
 {
     std::string key = key_of(kind, name);
-    if (auto it = pending_.find(key); it != pending_.end()) return it->second.record;
+    if (auto it = entries_.find(key); it != entries_.end()) return it->second.record;
+    // The writer's own batch: only readers share the file, and they take
+    // read locks, so this waits for nobody.
+    if (read_locked_ == nullptr && file.handle_->writable) {
+        if (tdb_lockall_read(file.tdb()) != 0)
+            return Error{Errc::io, "cannot lock the timestamps " + file.path_ + ": " + tdb_message(file.tdb())};
+        read_locked_ = file.tdb();
+    }
     auto found = file.get_key(key);
-    if (found && *found) sound_.insert(std::move(key));
+    if (!found) return found;
+    Entry &e = entries_[std::move(key)];
+    e.record = *found;
+    e.sound = found->has_value();
     return found;
 }
 
 void StampFile::Batch::put(layout::Kind kind, std::string_view name, const StampRecord &record)
 {
-    std::string key = key_of(kind, name);
-    const bool in_place = sound_.count(key) != 0;
-    pending_[std::move(key)] = Pending{record, in_place};
+    Entry &e = entry(kind, name);
+    writes_ += e.written ? 0 : 1;
+    e.record = record;
+    e.written = true;
 }
 
 void StampFile::Batch::put_listed(layout::Kind kind, std::string_view name, const StampRecord &record)
 {
-    std::string key = key_of(kind, name);
-    sound_.insert(key);
-    pending_[std::move(key)] = Pending{record, true};
+    Entry &e = entry(kind, name);
+    writes_ += e.written ? 0 : 1;
+    e.record = record;
+    e.written = true;
+    e.sound = true;
 }
 
 void StampFile::Batch::remove(layout::Kind kind, std::string_view name)
 {
-    std::string key = key_of(kind, name);
-    sound_.erase(key); // a record written after this is a new one
-    pending_[std::move(key)] = Pending{std::nullopt, false};
+    Entry &e = entry(kind, name);
+    writes_ += e.written ? 0 : 1;
+    e.record.reset();
+    e.written = true;
+    e.sound = false; // a record written after this is a new one
+}
+
+void StampFile::Batch::release() noexcept
+{
+    if (read_locked_ == nullptr) return;
+    if (tdb_unlockall_read(read_locked_) != 0)
+        VLOG(error, "cannot unlock the timestamps: %s", tdb_message(read_locked_).c_str());
+    read_locked_ = nullptr;
 }
 
 Status StampFile::for_each(layout::Kind kind, const std::function<void(std::string_view, const StampRecord &)> &fn) const
@@ -315,15 +343,17 @@ Status StampFile::erase(std::string_view key)
     return {};
 }
 
-Status StampFile::apply(const Batch &batch)
+Status StampFile::apply(Batch &batch)
 {
+    batch.release();
     if (batch.empty()) return {};
     if (!handle_->writable) return Error{Errc::permission, "timestamps " + path_ + " are open read-only"};
     std::uint8_t buf[record_size];
     bool others = false;
     bool locked = false;
-    for (const auto &[key, pending] : batch.pending_) {
-        if (!pending.in_place) {
+    for (const auto &[key, e] : batch.entries_) {
+        if (!e.written) continue;
+        if (!e.sound || !e.record) {
             others = true;
             continue;
         }
@@ -335,7 +365,7 @@ Status StampFile::apply(const Batch &batch)
                 return Error{Errc::io, "cannot lock the timestamps " + path_ + ": " + tdb_message(tdb())};
             locked = true;
         }
-        encode(*pending.record, buf);
+        encode(*e.record, buf);
         if (Status st = store(key, buf, sizeof buf, TDB_MODIFY); !st) {
             tdb_unlockall(tdb());
             return st;
@@ -346,11 +376,11 @@ Status StampFile::apply(const Batch &batch)
     if (!others) return {};
     auto tx = begin();
     if (!tx) return std::move(tx).error();
-    for (const auto &[key, pending] : batch.pending_) {
-        if (pending.in_place) continue;
+    for (const auto &[key, e] : batch.entries_) {
+        if (!e.written || (e.sound && e.record)) continue;
         Status st;
-        if (pending.record) {
-            encode(*pending.record, buf);
+        if (e.record) {
+            encode(*e.record, buf);
             st = store(key, buf, sizeof buf, TDB_REPLACE);
         } else {
             st = erase(key);

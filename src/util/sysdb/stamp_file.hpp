@@ -22,9 +22,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <map>
-#include <set>
 #include <string_view>
+#include <unordered_map>
 
 struct tdb_context;
 
@@ -75,24 +74,38 @@ public:
     // run and applied after its entries commit (apply()): a step that
     // fails leaves the file untouched, and no record says "fresh" of an
     // entry whose new data was not committed.
+    //
+    // From its first read of the file until apply() (or its end) a batch
+    // holds the file's all-records read lock: readers go on reading, and
+    // each of its reads takes no lock of its own (two fcntl(2) calls each
+    // otherwise: 500 of them for a user's 500 groups).
     class Batch {
     public:
+        Batch() = default;
+        Batch(const Batch &) = delete;
+        Batch &operator=(const Batch &) = delete;
+        ~Batch() { release(); }
+
         // The record as this batch leaves it: its pending write, else the file's.
         Result<std::optional<StampRecord>> get(const StampFile &file, layout::Kind kind, std::string_view name);
         void put(layout::Kind kind, std::string_view name, const StampRecord &record);
         // The same, for a record for_each() just listed (so read whole).
         void put_listed(layout::Kind kind, std::string_view name, const StampRecord &record);
         void remove(layout::Kind kind, std::string_view name);
-        bool empty() const noexcept { return pending_.empty(); }
+        bool empty() const noexcept { return writes_ == 0; }
 
     private:
         friend class StampFile;
-        struct Pending {
-            std::optional<StampRecord> record; // nullopt: delete
-            bool in_place = false;             // overwrites a sound record of the file
+        struct Entry {
+            std::optional<StampRecord> record; // written: nullopt deletes; else what the file holds
+            bool written = false;              // put or removed; else only read
+            bool sound = false;                // the file's record was read whole: overwritten in place
         };
-        std::map<std::string, Pending, std::less<>> pending_; // by key
-        std::set<std::string, std::less<>> sound_;            // keys whose file record get() read whole
+        Entry &entry(layout::Kind kind, std::string_view name);
+        void release() noexcept;
+        std::unordered_map<std::string, Entry> entries_; // by key
+        std::size_t writes_ = 0;
+        tdb_context *read_locked_ = nullptr; // holds its all-records read lock
     };
 
     // The writer's only write. Records that overwrite a sound record of
@@ -102,7 +115,8 @@ public:
     // of one entry writes one record). New records and deletions go through
     // one transaction. Each record stands alone (it says when its own entry
     // was refreshed), so a failure part way leaves only true records.
-    Status apply(const Batch &batch);
+    // Releases the batch's read lock first.
+    Status apply(Batch &batch);
 
     struct Handle; // the tdb, shared by every StampFile of this process on the same file
 

@@ -65,7 +65,7 @@ public:
     // The entries file's transaction, if a step wrote an entry.
     std::optional<LdbFileTx> &entries_transaction() { return entries_tx_; }
     // The timestamps to write once the entries are committed.
-    const StampFile::Batch &stamps_batch() const { return stamps_batch_; }
+    StampFile::Batch &stamps_batch() { return stamps_batch_; }
 
     Status store(const User &given, const Timestamps &ts)
     {
