@@ -187,6 +187,44 @@ def test_answers_kept_across_an_expiry_are_served_only_while_the_directory_agree
         v.stop_all()
 
 
+def test_an_initgroups_refresh_stores_what_changed_in_the_groups_and_nothing_stale(tmp_path, builddir, own_slapd,
+                                                                                    nss_call):
+    """initgroups refreshes every group that lists the user: a group whose
+    directory entry changed is stored (and then served without a search),
+    the unchanged ones keep their data. A group the user left loses the
+    user; when the directory lists the user again, the group shows it even
+    though its entry is byte for byte what the cached record was made from
+    before."""
+    server = own_slapd
+    v = start(tmp_path, builddir, server)
+    try:
+        c = Client(v, builddir, nss_call, tmp_path)
+        assert c.initgroups("alice", 10000) == ("SUCCESS", [10000, 20001, 20002])
+        assert c.getent("group", "developers") == (0, "developers:*:20001:alice,bob")
+        assert c.getent("group", "admins") == (0, "admins:*:20002:alice")
+        server.modify_ldif(f"dn: cn=developers,ou=Groups,{server.base_dn}\nchangetype: modify\n"
+                           "add: memberUid\nmemberUid: carol\n")
+        assert v.vigilctl("cache-expire", "--everything").returncode == 0
+        assert c.initgroups("alice", 10000) == ("SUCCESS", [10000, 20001, 20002])
+        sent = int(v.domain_status()["searches_sent"])
+        # Refreshed by the initgroups answer: fresh, from the cache.
+        assert c.getent("group", "developers") == (0, "developers:*:20001:alice,bob,carol")
+        assert c.getent("group", "admins") == (0, "admins:*:20002:alice")
+        assert int(v.domain_status()["searches_sent"]) == sent
+
+        # alice leaves admins, then comes back: the entry is again what it was.
+        admins = f"dn: cn=admins,ou=Groups,{server.base_dn}\nchangetype: modify\n"
+        server.modify_ldif(admins + "delete: memberUid\nmemberUid: alice\n")
+        assert v.vigilctl("cache-expire", "--everything").returncode == 0
+        assert c.initgroups("alice", 10000) == ("SUCCESS", [10000, 20001])
+        server.modify_ldif(admins + "add: memberUid\nmemberUid: alice\n")
+        assert v.vigilctl("cache-expire", "--everything").returncode == 0
+        assert c.getent("group", "admins") == (0, "admins:*:20002:alice")
+        assert c.initgroups("alice", 10000) == ("SUCCESS", [10000, 20001, 20002])
+    finally:
+        v.stop_all()
+
+
 def test_offline_serves_the_cache_and_unknown_names_fast(tmp_path, builddir, nss_call, own_slapd):
     server = own_slapd
     v = start(tmp_path, builddir, server, "offline_timeout = 60", "entry_cache_timeout = 1")

@@ -162,7 +162,7 @@ void of_groups_sharing_a_name_or_gid_the_first_is_kept(void **)
     entries.push_back(group("d", "2004"));
     entries.push_back(group("b", "2001"));  // a's gid, b's name
     entries.push_back(group("e", "2005", {"alice"}));
-    auto groups = ldap::distinct_groups(std::move(entries), settings());
+    auto groups = ldap::distinct_groups(std::move(entries), settings(), {}).converted;
     std::vector<std::string> names;
     for (const auto &g : groups) names.push_back(g.name + ":" + std::to_string(g.gid));
     assert_true((names == std::vector<std::string>{"a:2001", "b:2002", "d:2004", "e:2005"}));
@@ -173,12 +173,59 @@ void many_distinct_groups_are_all_kept_in_order(void **)
 {
     std::vector<LdapEntry> entries;
     for (int i = 0; i < 600; ++i) entries.push_back(group("g" + std::to_string(i), std::to_string(10000 + i)));
-    auto groups = ldap::distinct_groups(std::move(entries), settings());
+    auto groups = ldap::distinct_groups(std::move(entries), settings(), {}).converted;
     assert_int_equal(groups.size(), 600);
     for (int i = 0; i < 600; ++i) {
         assert_string_equal(groups[i].name.c_str(), ("g" + std::to_string(i)).c_str());
         assert_int_equal(groups[i].gid, 10000 + i);
     }
+}
+
+// An initgroups answer's entries that are the very ones the cached groups
+// were made from (same DN, same digest) are kept by name, not converted;
+// they take part in the first-wins rule like the others.
+void answer_entries_a_cached_group_was_made_from_are_kept_unconverted(void **)
+{
+    ldap::IdSettings s = settings();
+    s.digest_key[3] = 7;
+    const std::string a_digest = ldap::group_entry_digest(group("a", "2001", {"alice"}), s);
+    const std::string b_old = ldap::group_entry_digest(group("b", "2002", {"alice", "bob"}), s);
+    const std::string d_digest = ldap::group_entry_digest(group("d", "2004", {"alice"}), s);
+    const std::string a_dn = "cn=a" + base, b_dn = "cn=b" + base, c_dn = "cn=c" + base, d_dn = "cn=d" + base;
+    ldap::CachedGroupSources cached;
+    cached.emplace(a_dn, ldap::CachedGroupSource{"a", 2001, a_digest});
+    cached.emplace(b_dn, ldap::CachedGroupSource{"b", 2002, b_old});
+    cached.emplace(c_dn, ldap::CachedGroupSource{"c", 2003, ""}); // cached without a digest
+    cached.emplace(d_dn, ldap::CachedGroupSource{"d", 2004, d_digest});
+    std::vector<LdapEntry> entries;
+    entries.push_back(group("a", "2001", {"alice"}));        // unchanged
+    entries.push_back(group("b", "2002", {"alice"}));        // bob left: converted
+    entries.push_back(group("c", "2003", {"alice"}));        // no digest to compare: converted
+    entries.push_back(group("x", "2001", {"alice"}));        // a's gid: skipped
+    LdapEntry d_as_b = group("d", "2004", {"alice"});
+    d_as_b.attributes[1].second = {"b"};                      // named b now: b's name, converted
+    entries.push_back(d_as_b);
+    entries.push_back(group("e", "2005", {"alice"}));        // new: converted
+    auto answer = ldap::distinct_groups(std::move(entries), s, cached);
+    assert_true((answer.unchanged == std::vector<std::string>{"a"}));
+    std::vector<std::string> names;
+    for (const auto &g : answer.converted) names.push_back(g.name + ":" + std::to_string(g.gid));
+    assert_true((names == std::vector<std::string>{"b:2002", "c:2003", "e:2005"}));
+    assert_true((answer.converted[0].members == std::vector<std::string>{"alice"}));
+    assert_string_equal(answer.converted[0].source_digest.c_str(),
+                        ldap::group_entry_digest(group("b", "2002", {"alice"}), s).c_str());
+
+    // An unchanged entry after a converted group with its name: skipped too.
+    std::vector<LdapEntry> again;
+    again.push_back(group("z", "2009"));
+    LdapEntry a_named_z = group("a", "2001", {"alice"});
+    ldap::CachedGroupSources cached_z;
+    cached_z.emplace(a_dn, ldap::CachedGroupSource{"z", 2001, a_digest});
+    again.push_back(a_named_z);
+    auto second = ldap::distinct_groups(std::move(again), s, cached_z);
+    assert_true(second.unchanged.empty());
+    assert_int_equal(second.converted.size(), 1);
+    assert_int_equal(second.converted[0].gid, 2009);
 }
 
 // The digest that lets a refresh skip converting an unchanged group.
@@ -232,6 +279,7 @@ int main()
         cmocka_unit_test(the_searches_ask_only_for_the_attributes_the_maps_read),
         cmocka_unit_test(of_groups_sharing_a_name_or_gid_the_first_is_kept),
         cmocka_unit_test(many_distinct_groups_are_all_kept_in_order),
+        cmocka_unit_test(answer_entries_a_cached_group_was_made_from_are_kept_unconverted),
         cmocka_unit_test(a_groups_digest_follows_its_entry_and_the_settings_that_shape_it),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -619,6 +619,65 @@ void a_group_known_unchanged_by_digest_refreshes_its_timestamps_only(void **)
     assert_false(db.store_group(bad, fresh_ts).ok());
 }
 
+// initgroups with the groups the provider found unchanged by digest: their
+// timestamps only, no entries transaction; the others stored as usual.
+void initgroups_groups_known_unchanged_refresh_their_timestamps_only(void **)
+{
+    test::TempDir dir;
+    Sysdb db = open_writer(dir);
+    std::vector<Group> groups;
+    for (std::uint32_t i = 0; i < 10; ++i) {
+        groups.push_back(group("g" + std::to_string(i), 31000 + i, {"alice", "bob"}));
+        groups.back().source_digest = "00112233445566778899aabbccddee0" + std::to_string(i);
+    }
+    assert_ok(db.store_initgroups(alice(), groups, fresh_ts));
+    const auto commits = db.durable_commits();
+    auto ahead = db.prefetch_groups_listing("alice");
+    assert_true(ahead.ok() && db.current(*ahead));
+    auto seen = ahead->groups();
+    assert_int_equal(seen.size(), 10);
+    for (const auto &g : seen) {
+        auto i = std::stoul(std::string(g.name.substr(1)));
+        assert_int_equal(g.gid, 31000 + i);
+        assert_true(g.source_digest == groups[i].source_digest && g.original_dn == groups[i].original_dn);
+    }
+    // g0-g8 unchanged, g9 no longer lists alice: she left it.
+    std::vector<std::string> unchanged;
+    for (std::uint32_t i = 0; i < 9; ++i) unchanged.push_back("g" + std::to_string(i));
+    const Timestamps later{now + 600, now + 6000};
+    assert_ok(db.store_initgroups(alice(), {}, unchanged, later, *ahead));
+    assert_int_equal(db.durable_commits(), commits + 1); // g9 lost alice: one entries write
+    for (std::uint32_t i = 0; i < 9; ++i) {
+        auto found = db.group_by_name("g" + std::to_string(i));
+        assert_true(found.ok() && found->has_value());
+        assert_true((*found)->timestamps == later && (*found)->record == groups[i]);
+    }
+    auto g9 = db.group_by_name("g9");
+    assert_true(g9.ok() && g9->has_value());
+    assert_true((*g9)->record.members == std::vector<std::string>{"bob"});
+    auto answer = db.groups_of_user("alice", 20001);
+    assert_true(answer.ok() && answer->gids.size() == 10 && answer->timestamps == later);
+
+    // A read-ahead older than a write, or a name it does not hold: refused,
+    // nothing written.
+    auto stale = db.prefetch_groups_listing("alice");
+    assert_true(stale.ok());
+    assert_ok(db.store_group(group("ops", 32000, {"carol"}), fresh_ts));
+    assert_false(db.current(*stale));
+    const Timestamps latest{now + 700, now + 7000};
+    auto refused = db.store_initgroups(alice(), {}, unchanged, latest, *stale);
+    assert_false(refused.ok());
+    assert_int_equal(refused.error().code, vigil::Errc::invalid_argument);
+    auto fresh = db.prefetch_groups_listing("alice");
+    assert_true(fresh.ok());
+    refused = db.store_initgroups(alice(), {}, {"g0", "ops"}, latest, *fresh);
+    assert_false(refused.ok());
+    auto g0 = db.group_by_name("g0");
+    assert_true(g0.ok() && g0->has_value() && (*g0)->timestamps == later);
+    auto u = db.user_by_name("alice");
+    assert_true(u.ok() && u->has_value() && (*u)->timestamps == later);
+}
+
 // A group that loses a member because the user's initgroups answer no
 // longer lists it is not what its directory entry made any more: it loses
 // its digest, so that the entry, listing the user again (the same digest
@@ -1259,6 +1318,7 @@ int main()
         cmocka_unit_test(timestamps_are_read_alone),
         cmocka_unit_test(unchanged_initgroups_refresh_writes_no_entry),
         cmocka_unit_test(a_group_known_unchanged_by_digest_refreshes_its_timestamps_only),
+        cmocka_unit_test(initgroups_groups_known_unchanged_refresh_their_timestamps_only),
         cmocka_unit_test(a_group_losing_a_member_by_initgroups_loses_its_digest),
         cmocka_unit_test(a_timestamps_batch_read_locks_the_file_until_applied_or_dropped),
         cmocka_unit_test(the_digest_key_is_kept_with_the_entries),

@@ -395,14 +395,17 @@ void IdProvider::fetch_user(const Key &key, bool with_groups)
                                     &sysdb::Sysdb::store_user,
                                     &sysdb::Sysdb::delete_user};
     std::function<void(const sysdb::User &)> then;
+    std::shared_ptr<GroupsSearch> groups;
     if (with_groups) {
         // rfc2307 lists members by name, and initgroups asks by name: the
         // groups listing it are asked for at once, beside the user, not a
         // round trip later. (Stored only if the user is found.)
-        auto groups = search_groups_of(key, key.second);
+        groups = search_groups_of(key, key.second);
         then = [this, key, groups](const sysdb::User &u) { store_initgroups(key, u, groups); };
     }
     fetch_object<sysdb::User>(key, k, key.first == Lookup::user_by_uid, std::move(then));
+    // Both searches are out: the cache is read while the directory works.
+    if (groups) read_groups_ahead(*groups, key.second);
 }
 
 // A group lookup whose one answer is the very entry the cached group was
@@ -441,14 +444,27 @@ std::shared_ptr<IdProvider::GroupsSearch> IdProvider::search_groups_of(const Key
         if (auto waiting = std::move(groups->waiting)) waiting(std::move(r), *groups->ahead);
         else groups->result = std::move(r);
     });
-    // The cached groups listing the user (500 of them: ~1 ms) are read while
-    // the directory searches, not after its answer.
-    if (!groups->ahead->answered) {
-        auto read = cache_.prefetch_groups_listing(name);
-        if (read) groups->ahead->cache = std::move(*read);
-        else VLOG(trace, "reading the groups of %s ahead: %s", name.c_str(), read.error().message.c_str());
-    }
     return groups;
+}
+
+// The cached groups listing the user (500 of them: ~1 ms) are read while the
+// directory searches, not after its answer.
+void IdProvider::read_groups_ahead(GroupsSearch &groups, const std::string &name)
+{
+    if (groups.ahead->answered) return;
+    auto read = cache_.prefetch_groups_listing(name);
+    if (!read) {
+        VLOG(trace, "reading the groups of %s ahead: %s", name.c_str(), read.error().message.c_str());
+        return;
+    }
+    ReadAhead &ahead = *groups.ahead;
+    ahead.cache = std::move(*read);
+    // Indexed by DN now, while the directory is still searching: the
+    // answer's entries are looked up by theirs.
+    const auto cached = ahead.cache->groups();
+    ahead.sources.reserve(cached.size());
+    for (const auto &g : cached)
+        if (!g.original_dn.empty()) ahead.sources.emplace(g.original_dn, CachedGroupSource{g.name, g.gid, g.source_digest});
 }
 
 void IdProvider::fetch_group(const Key &key)
@@ -568,7 +584,10 @@ void IdProvider::fetch_object(const Key &key, const ObjectKind<Record> &kind, bo
 
 void IdProvider::store_initgroups(const Key &key, const sysdb::User &user, std::shared_ptr<GroupsSearch> groups)
 {
-    if (!groups) groups = search_groups_of(key, user.name);
+    if (!groups) {
+        groups = search_groups_of(key, user.name);
+        if (groups) read_groups_ahead(*groups, user.name);
+    }
     if (!groups) {
         auto base = id_.group_base(conn_ ? conn_->server_info().naming_context : std::string());
         finish(key, Outcome::error, base ? "no group search base" : base.error().message);
@@ -579,9 +598,16 @@ void IdProvider::store_initgroups(const Key &key, const sysdb::User &user, std::
             search_failed(key, r.error());
             return;
         }
-        std::vector<sysdb::Group> found = distinct_groups(std::move(r->entries), id_);
-        Status st = ahead.cache ? cache_.store_initgroups(user, found, fresh_timestamps(), *ahead.cache)
-                                : cache_.store_initgroups(user, found, fresh_timestamps());
+        // Groups whose entries are the ones their cached records were made
+        // from (same DN, same digest) are not converted and compared again:
+        // their timestamps are refreshed. Only with a current read-ahead,
+        // which the write then uses.
+        static const CachedGroupSources none;
+        const bool current = ahead.cache && cache_.current(*ahead.cache);
+        AnswerGroups found = distinct_groups(std::move(r->entries), id_, current ? ahead.sources : none);
+        Status st = ahead.cache ? cache_.store_initgroups(user, found.converted, found.unchanged, fresh_timestamps(),
+                                                          *ahead.cache)
+                                : cache_.store_initgroups(user, found.converted, fresh_timestamps());
         if (!st) finish(key, Outcome::error, "cannot write the cache: " + st.error().message);
         else finish(key, Outcome::ok, {});
     };

@@ -97,6 +97,7 @@ private:
     struct ReadAhead {
         bool answered = false; // the search's callback ran (it may run before the read)
         std::optional<sysdb::Prefetch> cache;
+        CachedGroupSources sources; // initgroups: cache's groups by DN (views into it)
     };
     template <class Record>
     void fetch_object(const Key &key, const ObjectKind<Record> &kind, bool by_id,
@@ -113,6 +114,7 @@ private:
     bool refreshed_unchanged(const Key &key, const SearchResult &r, const ReadAhead &ahead);
     // Null when the group search base is not known yet (it comes from the server).
     std::shared_ptr<GroupsSearch> search_groups_of(const Key &key, const std::string &name);
+    void read_groups_ahead(GroupsSearch &groups, const std::string &name);
     void store_initgroups(const Key &key, const sysdb::User &user, std::shared_ptr<GroupsSearch> groups);
     void finish(const Key &key, Outcome outcome, const std::string &message);
     void search_failed(const Key &key, const Error &error);

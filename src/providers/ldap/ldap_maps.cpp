@@ -241,7 +241,7 @@ Result<sysdb::User> to_user(LdapEntry e, const IdSettings &s)
     return u;
 }
 
-std::string group_entry_digest(const LdapEntry &e, const IdSettings &s)
+SipHash128 group_digest_start(const IdSettings &s)
 {
     // Bump when to_group changes what it makes of the same entry: the
     // cached groups are then compared in full once more, not trusted.
@@ -253,6 +253,12 @@ std::string group_entry_digest(const LdapEntry &e, const IdSettings &s)
     const std::uint32_t numbers[] = {static_cast<std::uint32_t>(s.schema), s.min_id, s.max_id,
                                      static_cast<std::uint32_t>(VIGIL_MAX_GROUP_MEMBERS)};
     h.update(numbers, sizeof numbers);
+    return h;
+}
+
+std::string group_entry_digest(const LdapEntry &e, const SipHash128 &start)
+{
+    SipHash128 h = start;
     h.update_framed(e.dn);
     for (const auto &[attr, values] : e.attributes) {
         h.update_framed(attr);
@@ -270,10 +276,16 @@ std::string group_entry_digest(const LdapEntry &e, const IdSettings &s)
     return hex;
 }
 
-Result<sysdb::Group> to_group(LdapEntry e, const IdSettings &s)
+std::string group_entry_digest(const LdapEntry &e, const IdSettings &s)
+{
+    return group_entry_digest(e, group_digest_start(s));
+}
+
+namespace {
+Result<sysdb::Group> to_group(LdapEntry e, const IdSettings &s, const SipHash128 &digest_start)
 {
     sysdb::Group g;
-    g.source_digest = group_entry_digest(e, s); // before the values move out
+    g.source_digest = group_entry_digest(e, digest_start); // before the values move out
     auto name = single_name(e, s.group.name);
     if (!name) {
         // cn is often multi-valued (cn: devs, cn: developers) and servers keep
@@ -309,37 +321,62 @@ Result<sysdb::Group> to_group(LdapEntry e, const IdSettings &s)
     if (!ok) return Error{ok.error().code, e.dn + ": " + ok.error().message};
     return sysdb::normalised(std::move(g));
 }
+} // namespace
 
-std::vector<sysdb::Group> distinct_groups(std::vector<LdapEntry> entries, const IdSettings &s)
+Result<sysdb::Group> to_group(LdapEntry e, const IdSettings &s)
 {
-    std::vector<sysdb::Group> groups;
+    return to_group(std::move(e), s, group_digest_start(s));
+}
+
+AnswerGroups distinct_groups(std::vector<LdapEntry> entries, const IdSettings &s, const CachedGroupSources &cached)
+{
+    AnswerGroups out;
     // Reserved: the views in by_name point into the kept groups' names,
     // which must not move.
-    groups.reserve(entries.size());
-    std::unordered_map<std::uint32_t, std::size_t> by_gid; // index into groups
-    std::unordered_map<std::string_view, std::size_t> by_name;
+    out.converted.reserve(entries.size());
+    if (!cached.empty()) out.unchanged.reserve(entries.size());
+    std::unordered_map<std::uint32_t, std::string_view> by_gid; // the DN of the group that has it
+    std::unordered_map<std::string_view, std::string_view> by_name;
     by_gid.reserve(entries.size());
     by_name.reserve(entries.size());
+    // The earliest kept group with that gid or that name: its DN, or empty.
+    auto earlier = [&](std::uint32_t gid, std::string_view name) {
+        if (auto it = by_gid.find(gid); it != by_gid.end()) return it->second;
+        if (auto it = by_name.find(name); it != by_name.end()) return it->second;
+        return std::string_view();
+    };
+    const SipHash128 digest_start = group_digest_start(s);
     for (LdapEntry &e : entries) {
-        auto g = to_group(std::move(e), s);
+        if (auto known = cached.find(e.dn); known != cached.end() && !known->second.digest.empty() &&
+                                            known->second.digest == group_entry_digest(e, digest_start)) {
+            const CachedGroupSource &g = known->second;
+            if (auto first = earlier(g.gid, g.name); !first.empty()) {
+                VLOG(minor, "skipping %s: its name or gid is also %.*s", e.dn.c_str(), static_cast<int>(first.size()),
+                     first.data());
+                continue;
+            }
+            // The views stay valid: the cached groups outlive this call.
+            by_gid.emplace(g.gid, known->first);
+            by_name.emplace(g.name, known->first);
+            out.unchanged.emplace_back(g.name);
+            continue;
+        }
+        auto g = to_group(std::move(e), s, digest_start);
         if (!g) {
             VLOG(minor, "skipping %s", g.error().message.c_str());
             continue;
         }
-        // The earliest kept group with that gid or that name.
-        std::size_t earlier = groups.size();
-        if (auto it = by_gid.find(g->gid); it != by_gid.end()) earlier = it->second;
-        if (auto it = by_name.find(g->name); it != by_name.end()) earlier = std::min(earlier, it->second);
-        if (earlier != groups.size()) {
-            VLOG(minor, "skipping %s: its name or gid is also %s", g->original_dn.c_str(),
-                 groups[earlier].original_dn.c_str());
+        if (auto first = earlier(g->gid, g->name); !first.empty()) {
+            VLOG(minor, "skipping %s: its name or gid is also %.*s", g->original_dn.c_str(),
+                 static_cast<int>(first.size()), first.data());
             continue;
         }
-        groups.push_back(std::move(*g));
-        by_gid.emplace(groups.back().gid, groups.size() - 1);
-        by_name.emplace(groups.back().name, groups.size() - 1);
+        out.converted.push_back(std::move(*g));
+        const sysdb::Group &kept = out.converted.back();
+        by_gid.emplace(kept.gid, kept.original_dn);
+        by_name.emplace(kept.name, kept.original_dn);
     }
-    return groups;
+    return out;
 }
 
 } // namespace vigil::ldap

@@ -7,14 +7,14 @@
 #include "providers/ldap/ldap_conn.hpp"
 #include "util/config.hpp"
 #include "util/result.hpp"
+#include "util/siphash.hpp"
 #include "util/sysdb/records.hpp"
 
-#include <cstdint>
-#include "util/siphash.hpp"
-
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace vigil::ldap {
@@ -81,10 +81,30 @@ Result<sysdb::Group> to_group(LdapEntry entry, const IdSettings &settings);
 // to_group makes the same record (Group::source_digest). Whatever to_group
 // comes to depend on must be part of it (group_mapping_revision below).
 std::string group_entry_digest(const LdapEntry &entry, const IdSettings &settings);
+// The same in two steps, for many entries: what every digest under these
+// settings starts with, computed once, then each entry's.
+SipHash128 group_digest_start(const IdSettings &settings);
+std::string group_entry_digest(const LdapEntry &entry, const SipHash128 &start);
 
-// The groups of an initgroups answer as records, in the directory's order:
-// an entry that is not a servable group, or whose name or gid an earlier
-// kept group has, is skipped with a line naming its DN (the first wins).
-std::vector<sysdb::Group> distinct_groups(std::vector<LdapEntry> entries, const IdSettings &settings);
+// A cached group as the cache's read-ahead shows it (sysdb::Prefetch), by
+// the DN of the entry its record was made from.
+struct CachedGroupSource {
+    std::string_view name;
+    std::uint32_t gid = 0;
+    std::string_view digest; // Group::source_digest; empty: none
+};
+using CachedGroupSources = std::unordered_map<std::string_view, CachedGroupSource>;
+
+// The groups of an initgroups answer, in the directory's order: an entry
+// that is not a servable group, or whose name or gid an earlier kept group
+// has, is skipped with a line naming its DN (the first wins). An entry
+// whose DN and digest are a cached group's is that group, unchanged: it is
+// kept by name, not converted again.
+struct AnswerGroups {
+    std::vector<sysdb::Group> converted;
+    std::vector<std::string> unchanged;
+};
+AnswerGroups distinct_groups(std::vector<LdapEntry> entries, const IdSettings &settings,
+                             const CachedGroupSources &cached);
 
 } // namespace vigil::ldap

@@ -118,12 +118,16 @@ public:
     Prefetch(Prefetch &&) noexcept;
     Prefetch &operator=(Prefetch &&) noexcept;
 
-    // The one group read ahead, if exactly one (prefetch_group and
-    // prefetch_group_by_gid): valid while this Prefetch lives.
+    // A group read ahead; the views are valid while this Prefetch lives.
     struct Group {
         std::string_view name, original_dn, source_digest;
+        std::uint32_t gid = 0;
     };
+    // The one group read ahead, if exactly one (prefetch_group and
+    // prefetch_group_by_gid).
     std::optional<Group> single_group() const;
+    // Every group read ahead, by name.
+    std::vector<Group> groups() const;
 
 private:
     friend class Sysdb;
@@ -205,6 +209,17 @@ public:
     Result<bool> refresh_unchanged_group(const std::string &name, const Timestamps &ts, const Prefetch &ahead);
     Status store_initgroups(const User &user, const std::vector<Group> &groups, const Timestamps &ts,
                             const Prefetch &ahead);
+    // The same, where `unchanged` names more groups of the answer: groups of
+    // `ahead` whose directory entries are the ones their cached records were
+    // made from (the provider compared DN and source_digest), of which only
+    // the timestamps are written. `ahead` must be current() and hold each
+    // of them: else Errc::invalid_argument, and nothing is written.
+    Status store_initgroups(const User &user, const std::vector<Group> &groups,
+                            const std::vector<std::string> &unchanged, const Timestamps &ts, const Prefetch &ahead);
+    // `ahead` is still what the cache holds (no entry written since it was
+    // read): a write given it uses it. Nothing else runs in vigil_be's
+    // thread between this and a write, so it stays true until then.
+    bool current(const Prefetch &ahead) const { return still_valid(&ahead) != nullptr; }
 
     // Errc::not_found when `user` is not cached.
     Status store_access_filter_memo(const std::string &user, const AccessFilterMemo &memo);

@@ -8,7 +8,7 @@
 
 #include <map>
 #include <optional>
-#include <set>
+#include <unordered_set>
 
 namespace vigil::sysdb {
 namespace attr = layout::attr;
@@ -19,7 +19,8 @@ struct Prefetch::Data {
     TallocPtr<void> mem{talloc_new(nullptr)};
     ldb_context *entries = nullptr;  // the file they were read from
     std::uint64_t commits = 0;       // Sysdb::durable_commits() then
-    std::map<std::string, const ldb_message *, std::less<>> groups; // by name, in mem
+    // By name (the views are into the messages, in mem).
+    std::unordered_map<std::string_view, const ldb_message *> groups;
     std::optional<std::string> listing_of; // groups holds every cached group listing this user
 };
 
@@ -28,18 +29,34 @@ Prefetch::~Prefetch() = default;
 Prefetch::Prefetch(Prefetch &&) noexcept = default;
 Prefetch &Prefetch::operator=(Prefetch &&) noexcept = default;
 
-std::optional<Prefetch::Group> Prefetch::single_group() const
+namespace {
+Prefetch::Group group_read_ahead(std::string_view name, const ldb_message *msg)
 {
-    if (!data_ || data_->groups.size() != 1) return std::nullopt;
-    const auto &[name, msg] = *data_->groups.begin();
-    const ldb_message_element *dn = ldb_msg_find_element(msg, attr::original_dn);
-    const ldb_message_element *digest = ldb_msg_find_element(msg, attr::source_digest);
-    auto view = [](const ldb_message_element *el) {
+    auto view = [msg](const char *attr_name) {
+        const ldb_message_element *el = ldb_msg_find_element(msg, attr_name);
         return el != nullptr && el->num_values > 0
                    ? std::string_view(reinterpret_cast<const char *>(el->values[0].data), el->values[0].length)
                    : std::string_view();
     };
-    return Group{name, view(dn), view(digest)};
+    return Prefetch::Group{name, view(attr::original_dn), view(attr::source_digest),
+                           static_cast<std::uint32_t>(ldb_msg_find_attr_as_uint64(msg, attr::gid, 0))};
+}
+} // namespace
+
+std::optional<Prefetch::Group> Prefetch::single_group() const
+{
+    if (!data_ || data_->groups.size() != 1) return std::nullopt;
+    const auto &[name, msg] = *data_->groups.begin();
+    return group_read_ahead(name, msg);
+}
+
+std::vector<Prefetch::Group> Prefetch::groups() const
+{
+    std::vector<Group> all;
+    if (!data_) return all;
+    all.reserve(data_->groups.size());
+    for (const auto &[name, msg] : data_->groups) all.push_back(group_read_ahead(name, msg));
+    return all;
 }
 
 // The steps of one write transaction. Each step validates what it writes, so
@@ -59,7 +76,7 @@ public:
         : entries_file_(entries), stamps_(stamps), ahead_(ahead), files_{entries.raw(), &stamps}, mem_(mem),
           changes_(changes)
     {
-        if (ahead_ != nullptr) hints_ = ahead_->groups;
+        if (ahead_ != nullptr) hints_ = &ahead_->groups;
     }
 
     // The entries file's transaction, if a step wrote an entry.
@@ -117,7 +134,9 @@ public:
     Status remove(Kind kind, const std::string &name)
     {
         changes_.add(kind == Kind::user, name);
-        if (kind == Kind::group) hints_.erase(name);
+        if (kind == Kind::group) {
+            if (auto it = hints_->find(name); it != hints_->end()) taken_.insert(it->first);
+        }
         if (Status st = entries(); !st) return st;
         auto dn = dn_for(mem_, files_.entries, kind, name);
         if (!dn) return std::move(dn).error();
@@ -125,6 +144,18 @@ public:
         if (ret != LDB_SUCCESS && ret != LDB_ERR_NO_SUCH_OBJECT) return ldb_failure(files_.entries, "cannot delete " + dn_text(*dn));
         stamps_batch_.remove(kind, name);
         return {};
+    }
+
+    // A group of the read-ahead listing (hint_groups_listing) whose
+    // directory entry is the one its record was made from: its timestamps.
+    Status refresh_listed_group(const std::string &name, const Timestamps &ts)
+    {
+        if (ahead_ == nullptr || hinted_user_.empty() || ahead_->listing_of != hinted_user_)
+            return Error{Errc::invalid_argument, "group " + name + " was not read ahead"};
+        const ldb_message *group = hint(name);
+        if (group == nullptr) return Error{Errc::invalid_argument, "group " + name + " was not read ahead"};
+        const auto gid = static_cast<std::uint32_t>(ldb_msg_find_attr_as_uint64(group, attr::gid, 0));
+        return refresh_stamps(Kind::group, name, gid, ts);
     }
 
     // An entry known to be unchanged: its timestamps only.
@@ -194,11 +225,14 @@ public:
         }
         auto res = find_by_attr(files_.entries, mem_, Kind::group, attr::member, user);
         if (!res) return std::move(res).error();
-        hints_.clear();
+        own_hints_.clear();
+        own_hints_.reserve((*res)->count);
         for (unsigned i = 0; i < (*res)->count; ++i) {
             const ldb_message *group = (*res)->msgs[i];
-            hints_.emplace(ldb_msg_find_attr_as_string(group, attr::name, ""), group);
+            own_hints_.emplace(ldb_msg_find_attr_as_string(group, attr::name, ""), group); // the name lives in mem_
         }
+        hints_ = &own_hints_;
+        taken_.clear();
         hinted_user_ = user;
         return {};
     }
@@ -212,11 +246,12 @@ public:
     // Such a group is no longer what its directory entry made: it loses
     // its source digest too, so that the entry, when it lists the user
     // again, is not taken for the one the record was made from.
-    Status drop_left_memberships(const std::string &user, const std::set<std::string> &answer)
+    Status drop_left_memberships(const std::string &user, const std::unordered_set<std::string_view> &answer)
     {
         std::vector<const ldb_message *> listing;
         if (hinted_user_ == user) {
-            for (const auto &[name, group] : hints_) listing.push_back(group);
+            for (const auto &[name, group] : *hints_)
+                if (taken_.count(name) == 0) listing.push_back(group);
         } else {
             const char *attrs[] = {attr::name, attr::gid, attr::source_digest, nullptr};
             auto res = find_by_attr(files_.entries, mem_, Kind::group, attr::member, user, attrs);
@@ -247,11 +282,16 @@ private:
     // The hinted entry of group `name`, taken (each is used once), or null.
     const ldb_message *take_hint(const std::string &name)
     {
-        auto it = hints_.find(name);
-        if (it == hints_.end()) return nullptr;
-        const ldb_message *group = it->second;
-        hints_.erase(it);
-        return group;
+        auto it = hints_->find(name);
+        if (it == hints_->end() || !taken_.insert(it->first).second) return nullptr;
+        return it->second;
+    }
+
+    // The hinted entry of group `name`, unless taken or removed, or null.
+    const ldb_message *hint(std::string_view name) const
+    {
+        auto it = hints_->find(name);
+        return it == hints_->end() || taken_.count(name) != 0 ? nullptr : it->second;
     }
 
     // Opens the entries file's transaction before the first write to it.
@@ -359,8 +399,13 @@ private:
     StampFile::Batch stamps_batch_; // applied after the entries commit
     const Prefetch::Data *ahead_;
     std::optional<LdbFileTx> entries_tx_;
-    // hint_groups_listing(): cached groups by name, as read then (in mem_).
-    std::map<std::string, const ldb_message *, std::less<>> hints_;
+    // hint_groups_listing(): cached groups by name, as read then: the
+    // read-ahead's or own_hints_ (in mem_); both outlive the write. Those
+    // in taken_ are used up (stored or removed by this write).
+    using Hints = std::unordered_map<std::string_view, const ldb_message *>;
+    Hints own_hints_;
+    const Hints *hints_ = &own_hints_;
+    std::unordered_set<std::string_view> taken_; // views of hints_' keys
     std::string hinted_user_;
     Files files_;
     TALLOC_CTX *mem_;
@@ -452,13 +497,26 @@ Status Sysdb::store_initgroups(const User &user, const std::vector<Group> &group
 Status Sysdb::store_initgroups(const User &user, const std::vector<Group> &groups, const Timestamps &ts,
                                const Prefetch &ahead)
 {
+    return store_initgroups(user, groups, {}, ts, ahead);
+}
+
+Status Sysdb::store_initgroups(const User &user, const std::vector<Group> &groups,
+                               const std::vector<std::string> &unchanged, const Timestamps &ts, const Prefetch &ahead)
+{
+    if (!unchanged.empty() && !current(ahead))
+        return Error{Errc::invalid_argument, "the groups of " + user.name + " read ahead are out of date"};
     return write([&](Writer &w) {
         if (Status st = w.store(user, ts); !st) return st;
         if (Status st = w.hint_groups_listing(user.name); !st) return st;
-        std::set<std::string> answer;
+        std::unordered_set<std::string_view> answer;
+        answer.reserve(groups.size() + unchanged.size());
         for (const Group &group : groups) {
             if (Status st = w.store(group, ts); !st) return st;
             answer.insert(group.name);
+        }
+        for (const std::string &name : unchanged) {
+            if (Status st = w.refresh_listed_group(name, ts); !st) return st;
+            answer.insert(name);
         }
         if (Status st = w.drop_left_memberships(user.name, answer); !st) return st;
         return w.set_initgroups_stamps(user.name, ts);
@@ -484,7 +542,7 @@ Result<Prefetch> Sysdb::prefetch_group(const std::string &name) const
     if (!dn) return std::move(dn).error();
     auto found = find_by_dn((*d)->entries, (*d)->mem.get(), *dn);
     if (!found) return std::move(found).error();
-    if (*found != nullptr) (*d)->groups.emplace(name, *found);
+    if (*found != nullptr) (*d)->groups.emplace(ldb_msg_find_attr_as_string(*found, attr::name, ""), *found);
     return ahead;
 }
 
