@@ -264,7 +264,7 @@ def test_a_killed_responder_is_restarted_and_lookups_work_again(client, vigil):
 @pytest.fixture(scope="module")
 def big_slapd(tmp_path_factory):
     """A server with sizelimit 500, a user in 600 groups and a group of 10,000 members."""
-    server = Slapd(tmp_path_factory.mktemp("slapd-big-nss"), sizelimit=500, tls=False, loglevel="none")
+    server = Slapd(tmp_path_factory.mktemp("slapd-big-nss"), sizelimit=500, loglevel="none")
     server.load_standard_data()
     base = server.base_dn
     many = "".join(f"dn: cn=g{i:04d},ou=Groups,{base}\nobjectClass: posixGroup\ncn: g{i:04d}\n"
@@ -293,6 +293,27 @@ def test_large_answers_resolve_completely_past_the_size_limit(tmp_path, builddir
         name, _, gid, members = line.split(":")
         assert (name, gid) == ("crowd", "39999")
         assert members.split(",") == [f"m{i:05d}" for i in range(10000)]
+    finally:
+        v.stop_all()
+
+
+@pytest.mark.parametrize("transport", ["ldaps", "starttls"])
+def test_large_answers_resolve_completely_over_tls(tmp_path, builddir, big_slapd, nss_call, transport):
+    """The same answers through TLS, which reads through vigil_be's buffer
+    under it (ldap_connect.cpp): every entry of every page arrives."""
+    uri = big_slapd.ldaps_uri if transport == "ldaps" else big_slapd.uri
+    v = Vigil(tmp_path / "vigil", builddir, extra={"vigil": ["services = nss"], "domain/LDAP": [
+        f"ldap_uri = {uri}", f"ldap_search_base = {big_slapd.base_dn}", "min_id = 1000", "ldap_page_size = 200",
+        f"ldap_tls_cacert = {big_slapd.ca_cert}", f"ldap_id_use_start_tls = {transport == 'starttls'}"]})
+    v.start_supervised(("nss",))
+    try:
+        c = Client(v, builddir, nss_call, tmp_path)
+        status, gids = c.initgroups("joiner", 10000)
+        assert status == "SUCCESS"
+        assert gids[0] == 10000 and sorted(gids[1:]) == [40000 + i for i in range(600)]
+        code, line = c.getent("group", "crowd")
+        assert code == 0, v.log("vigil_be_LDAP")[-3000:]
+        assert line.split(":")[3].split(",") == [f"m{i:05d}" for i in range(10000)]
     finally:
         v.stop_all()
 

@@ -172,6 +172,31 @@ Status bind_gssapi(LDAP *ld, const SaslSettings &sasl, const std::string &uri)
     return fail(ld, rc, what);
 }
 
+// libldap reads a plain TCP connection message by message: two read(2)
+// calls for each (its header, then the rest), and a poll(2) for each
+// ldap_result. A buffer under the protocol layer takes what the socket
+// holds in one read: an answer of 500 entries costs 2 reads, not 1,000.
+// libldap asks the buffer before polling (LBER_SB_OPT_DATA_READY), which is
+// also why the loop drains ldap_result until it is empty (ldap_conn.cpp).
+// Not under TLS or a SASL security layer: those read whole records of
+// their own already, and libldap's TLS layer over this buffer stalled on a
+// 150 KB entry (tests/intg/test_nss.py, over TLS).
+Status read_ahead(LDAP *ld)
+{
+    ber_len_t ssf = 0;
+    if (ldap_tls_inplace(ld) != 0) return {};
+    if (ldap_get_option(ld, LDAP_OPT_X_SASL_SSF, &ssf) == LDAP_OPT_SUCCESS && ssf > 0) return {};
+    Sockbuf *sb = nullptr;
+    if (ldap_get_option(ld, LDAP_OPT_SOCKBUF, &sb) != LDAP_OPT_SUCCESS || sb == nullptr)
+        return Error{Errc::internal, "libldap has no socket buffer for the connection"};
+    if (ber_sockbuf_add_io(sb, &ber_sockbuf_io_readahead, LBER_SBIOD_LEVEL_PROVIDER, nullptr) != 0)
+        return Error{Errc::internal, "cannot add a read buffer to the LDAP connection"};
+    ber_len_t size = 64 * 1024;
+    if (ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_READAHEAD, &size) < 0)
+        return Error{Errc::internal, "cannot size the LDAP connection's read buffer"};
+    return {};
+}
+
 } // namespace
 
 bool gssapi_credentials_failed(const Error &error)
@@ -206,6 +231,8 @@ Result<Connected> connect_blocking(const LdapSettings &s, const std::string &uri
         rc = ldap_sasl_bind_s(ld.get(), s.bind_dn.c_str(), LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, nullptr);
         if (rc != LDAP_SUCCESS) return fail(ld.get(), rc, "bind as " + s.bind_dn + " to " + uri);
     }
+    Status buffered = read_ahead(ld.get());
+    if (!buffered) return std::move(buffered).error();
     auto info = read_root_dse(ld.get(), s);
     if (!info) return std::move(info).error();
     return Connected{std::move(ld), *info};
