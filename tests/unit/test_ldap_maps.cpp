@@ -162,7 +162,7 @@ void of_groups_sharing_a_name_or_gid_the_first_is_kept(void **)
     entries.push_back(group("d", "2004"));
     entries.push_back(group("b", "2001"));  // a's gid, b's name
     entries.push_back(group("e", "2005", {"alice"}));
-    auto groups = ldap::distinct_groups(std::move(entries), settings(), {}).converted;
+    auto groups = ldap::distinct_groups(entries, settings(), {}).converted;
     std::vector<std::string> names;
     for (const auto &g : groups) names.push_back(g.name + ":" + std::to_string(g.gid));
     assert_true((names == std::vector<std::string>{"a:2001", "b:2002", "d:2004", "e:2005"}));
@@ -173,7 +173,7 @@ void many_distinct_groups_are_all_kept_in_order(void **)
 {
     std::vector<LdapEntry> entries;
     for (int i = 0; i < 600; ++i) entries.push_back(group("g" + std::to_string(i), std::to_string(10000 + i)));
-    auto groups = ldap::distinct_groups(std::move(entries), settings(), {}).converted;
+    auto groups = ldap::distinct_groups(entries, settings(), {}).converted;
     assert_int_equal(groups.size(), 600);
     for (int i = 0; i < 600; ++i) {
         assert_string_equal(groups[i].name.c_str(), ("g" + std::to_string(i)).c_str());
@@ -206,7 +206,7 @@ void answer_entries_a_cached_group_was_made_from_are_kept_unconverted(void **)
     d_as_b.attributes[1].second = {"b"};                      // named b now: b's name, converted
     entries.push_back(d_as_b);
     entries.push_back(group("e", "2005", {"alice"}));        // new: converted
-    auto answer = ldap::distinct_groups(std::move(entries), s, cached);
+    auto answer = ldap::distinct_groups(entries, s, cached);
     assert_true((answer.unchanged == std::vector<std::string>{"a"}));
     std::vector<std::string> names;
     for (const auto &g : answer.converted) names.push_back(g.name + ":" + std::to_string(g.gid));
@@ -222,7 +222,7 @@ void answer_entries_a_cached_group_was_made_from_are_kept_unconverted(void **)
     ldap::CachedGroupSources cached_z;
     cached_z.emplace(a_dn, ldap::CachedGroupSource{"z", 2001, a_digest});
     again.push_back(a_named_z);
-    auto second = ldap::distinct_groups(std::move(again), s, cached_z);
+    auto second = ldap::distinct_groups(again, s, cached_z);
     assert_true(second.unchanged.empty());
     assert_int_equal(second.converted.size(), 1);
     assert_int_equal(second.converted[0].gid, 2009);

@@ -170,6 +170,17 @@ void IdProvider::connection_failed(const Error &error)
     for (auto &w : waiting) w(Error{Errc::unavailable, error.message});
 }
 
+template <class T>
+void IdProvider::free_later(T &&leftover)
+{
+    leftovers_.push_back(std::make_shared<std::decay_t<T>>(std::forward<T>(leftover)));
+    if (leftovers_timer_.pending()) return;
+    std::weak_ptr<bool> alive = alive_;
+    leftovers_timer_ = loop_.after(std::chrono::milliseconds(5), [this, alive] {
+        if (!alive.expired()) leftovers_.clear();
+    });
+}
+
 void IdProvider::schedule_health_check()
 {
     if (id_.connection_check_interval.count() == 0) return;
@@ -441,8 +452,12 @@ std::shared_ptr<IdProvider::GroupsSearch> IdProvider::search_groups_of(const Key
     search(spec, [this, what = spec.what, groups](Result<SearchResult> r) {
         groups->ahead->answered = true;
         searches_.erase(what);
-        if (auto waiting = std::move(groups->waiting)) waiting(std::move(r), *groups->ahead);
-        else groups->result = std::move(r);
+        if (auto waiting = std::move(groups->waiting)) {
+            waiting(std::move(r), *groups->ahead);
+            free_later(std::move(groups->ahead));
+        } else {
+            groups->result = std::move(r);
+        }
     });
     return groups;
 }
@@ -528,7 +543,11 @@ void IdProvider::fetch_object(const Key &key, const ObjectKind<Record> &kind, bo
             return;
         }
         if constexpr (std::is_same_v<Record, sysdb::Group>) {
-            if (refreshed_unchanged(key, *r, *ahead)) return;
+            free_later(ahead); // a large group's cached entry
+            if (refreshed_unchanged(key, *r, *ahead)) {
+                free_later(std::move(r->entries));
+                return;
+            }
         }
         std::optional<Record> found;
         for (LdapEntry &e : r->entries) {
@@ -570,6 +589,7 @@ void IdProvider::fetch_object(const Key &key, const ObjectKind<Record> &kind, bo
         }
         if (!st) finish(key, Outcome::error, "cannot write the cache: " + st.error().message);
         else finish(key, Outcome::ok, {});
+        if constexpr (std::is_same_v<Record, sysdb::Group>) free_later(std::move(*found));
     });
     // A group's cached entry is read while the directory searches (a large
     // one costs ~0.5 ms to read): off the lookup's path.
@@ -604,16 +624,22 @@ void IdProvider::store_initgroups(const Key &key, const sysdb::User &user, std::
         // which the write then uses.
         static const CachedGroupSources none;
         const bool current = ahead.cache && cache_.current(*ahead.cache);
-        AnswerGroups found = distinct_groups(std::move(r->entries), id_, current ? ahead.sources : none);
+        AnswerGroups found = distinct_groups(r->entries, id_, current ? ahead.sources : none);
         Status st = ahead.cache ? cache_.store_initgroups(user, found.converted, found.unchanged, fresh_timestamps(),
                                                           *ahead.cache)
                                 : cache_.store_initgroups(user, found.converted, fresh_timestamps());
         if (!st) finish(key, Outcome::error, "cannot write the cache: " + st.error().message);
         else finish(key, Outcome::ok, {});
+        free_later(std::move(r->entries));
+        free_later(std::move(found));
     };
     // No cycle: `waiting` does not hold `groups`.
-    if (groups->result) store(std::move(*groups->result), *groups->ahead);
-    else groups->waiting = std::move(store);
+    if (groups->result) {
+        store(std::move(*groups->result), *groups->ahead);
+        free_later(std::move(groups->ahead));
+    } else {
+        groups->waiting = std::move(store);
+    }
 }
 
 void IdProvider::finish(const Key &key, Outcome outcome, const std::string &message)

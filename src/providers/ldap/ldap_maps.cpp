@@ -328,7 +328,7 @@ Result<sysdb::Group> to_group(LdapEntry e, const IdSettings &s)
     return to_group(std::move(e), s, group_digest_start(s));
 }
 
-AnswerGroups distinct_groups(std::vector<LdapEntry> entries, const IdSettings &s, const CachedGroupSources &cached)
+AnswerGroups distinct_groups(std::vector<LdapEntry> &entries, const IdSettings &s, const CachedGroupSources &cached)
 {
     AnswerGroups out;
     // Reserved: the views in by_name point into the kept groups' names,

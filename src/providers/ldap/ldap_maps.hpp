@@ -99,12 +99,13 @@ using CachedGroupSources = std::unordered_map<std::string_view, CachedGroupSourc
 // that is not a servable group, or whose name or gid an earlier kept group
 // has, is skipped with a line naming its DN (the first wins). An entry
 // whose DN and digest are a cached group's is that group, unchanged: it is
-// kept by name, not converted again.
+// kept by name, not converted again. The entries converted are moved from;
+// the caller frees them all when it likes (vigil_be: after answering).
 struct AnswerGroups {
     std::vector<sysdb::Group> converted;
     std::vector<std::string> unchanged;
 };
-AnswerGroups distinct_groups(std::vector<LdapEntry> entries, const IdSettings &settings,
+AnswerGroups distinct_groups(std::vector<LdapEntry> &entries, const IdSettings &settings,
                              const CachedGroupSources &cached);
 
 } // namespace vigil::ldap
