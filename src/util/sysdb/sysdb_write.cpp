@@ -6,8 +6,8 @@
 #include "util/sysdb/layout.hpp"
 #include "util/sysdb/search.hpp"
 
-#include <map>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace vigil::sysdb {
