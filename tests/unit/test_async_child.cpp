@@ -144,9 +144,8 @@ void a_prepared_child_waits_for_its_input_and_then_runs_as_started(void **)
 {
     auto loop = make_loop();
     // The program runs before begin(): it leaves a mark, then reads.
-    char dir[] = "/tmp/vigil-async-child-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    const std::string mark = std::string(dir) + "/running";
+    test::TempDir dir;
+    const std::string mark = dir / "running";
     auto spare = AsyncChild::prepare(*loop, {"/bin/sh", "-c", "touch " + mark + "; cat; exit 4"});
     if (!spare) fail_msg("%s", spare.error().message.c_str());
     const pid_t pid = (*spare)->pid();
@@ -173,8 +172,6 @@ void a_prepared_child_waits_for_its_input_and_then_runs_as_started(void **)
     assert_int_equal((*result)->exit_code, 4);
     spare->reset();
     run_until_gone(*loop, pid);
-    unlink(mark.c_str());
-    rmdir(dir);
 }
 
 void a_prepared_child_that_exited_is_not_idle_and_is_reaped(void **)
