@@ -84,6 +84,16 @@ void assert_refused(const vigil::Status &st, const char *message)
     assert_string_equal(st.error().message.c_str(), message);
 }
 
+// A reader of the cache in `dir` refuses to open it (unavailable), saying `why`.
+void assert_reader_refused(const test::TempDir &dir, const char *why)
+{
+    auto reader = Sysdb::open(SysdbPaths::for_domain(dir.path(), "LDAP"), Sysdb::Role::reader);
+    assert_false(reader.ok());
+    assert_int_equal(static_cast<int>(reader.error().code), static_cast<int>(Errc::unavailable));
+    if (strstr(reader.error().message.c_str(), why) == nullptr) print_error("got: %s\n", reader.error().message.c_str());
+    assert_non_null(strstr(reader.error().message.c_str(), why));
+}
+
 std::vector<std::string> files_in(const std::string &dir)
 {
     std::vector<std::string> names;
@@ -290,10 +300,7 @@ void unknown_format_version_is_moved_aside_and_rebuilt(void **)
         talloc_free(msg);
     }
     // A reader leaves it alone and says why.
-    auto reader = Sysdb::open(SysdbPaths::for_domain(dir.path(), "LDAP"), Sysdb::Role::reader);
-    assert_false(reader.ok());
-    assert_int_equal(static_cast<int>(reader.error().code), static_cast<int>(Errc::unavailable));
-    assert_non_null(strstr(reader.error().message.c_str(), "format version 99"));
+    assert_reader_refused(dir, "format version 99");
 
     Sysdb db = open_writer(dir);
     auto found = db.user_by_name("alice");
@@ -310,9 +317,7 @@ void reader_finds_no_cache_unavailable_and_creates_nothing(void **)
 {
     test::TempDir dir;
     assert_int_equal(mkdir((dir / "db").c_str(), 0700), 0);
-    auto reader = Sysdb::open(SysdbPaths::for_domain(dir.path(), "LDAP"), Sysdb::Role::reader);
-    assert_false(reader.ok());
-    assert_int_equal(static_cast<int>(reader.error().code), static_cast<int>(Errc::unavailable));
+    assert_reader_refused(dir, "");
     assert_true(files_in(dir / "db").empty());
 }
 
@@ -404,10 +409,7 @@ void timestamps_of_another_format_are_moved_aside(void **)
         free(value.dptr);
         tdb_close(tdb);
     }
-    auto reader = Sysdb::open(SysdbPaths::for_domain(dir.path(), "LDAP"), Sysdb::Role::reader);
-    assert_false(reader.ok());
-    assert_int_equal(static_cast<int>(reader.error().code), static_cast<int>(Errc::unavailable));
-    assert_non_null(strstr(reader.error().message.c_str(), "format version 7"));
+    assert_reader_refused(dir, "format version 7");
     Sysdb db = open_writer(dir);
     auto found = db.user_by_name("alice");
     assert_true(found.ok() && found->has_value());
