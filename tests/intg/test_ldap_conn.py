@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from fixtures import procs
+from fixtures.fake_responder import recv_exact
 from fixtures.slapd import Slapd
 
 
@@ -225,15 +226,6 @@ def done(msgid, op=0x65):
 
 def read_message(sock):
     """One LDAPMessage: (msgid, op tag, op content), or None at the end."""
-    def exactly(n):
-        data = b""
-        while len(data) < n:
-            part = sock.recv(n - len(data))
-            if not part:
-                return None
-            data += part
-        return data
-
     def tlv(buf, at):
         tag, n = buf[at], buf[at + 1]
         at += 2
@@ -243,15 +235,15 @@ def read_message(sock):
             at += k
         return tag, buf[at:at + n], at + n
 
-    head = exactly(2)
+    head = recv_exact(sock, 2)
     if head is None:
         return None
     n = head[1]
     extra = b""
     if n & 0x80:
-        extra = exactly(n & 0x7F)
+        extra = recv_exact(sock, n & 0x7F)
         n = int.from_bytes(extra, "big")
-    body = exactly(n)
+    body = recv_exact(sock, n)
     _, msgid, at = tlv(body, 0)
     tag, op, _ = tlv(body, at)
     return int.from_bytes(msgid, "big"), tag, op

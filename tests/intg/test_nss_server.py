@@ -13,7 +13,7 @@ import time
 import pytest
 
 from fixtures import procs
-from fixtures.fake_responder import C, STATUS, sstr
+from fixtures.fake_responder import C, STATUS, recv_exact, sstr
 from fixtures.vigil import Vigil
 
 IDLE = 10  # the smallest client_idle_timeout there is
@@ -46,16 +46,6 @@ def read_reply(sock):
     length, cmd, status, _ = struct.unpack("<IIII", head)
     body = recv_exact(sock, length - 16)
     return None if body is None else (cmd, status, body)
-
-
-def recv_exact(sock, n):
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
 
 
 def closed_by_peer(sock, timeout):
